@@ -1,0 +1,2 @@
+// Placeholder; replaced by the stack setup.
+export default async function setup() {}
