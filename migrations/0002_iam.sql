@@ -109,7 +109,14 @@ CREATE FUNCTION iam.invitation_by_hash(p_hash text)
     SELECT id, organisation_id, user_id, expires_at, accepted_at FROM iam.invitations WHERE token_hash = p_hash
   $$;
 
+-- Keeps lastUsedAt without a write per request: at most one update a minute per key.
+CREATE FUNCTION iam.touch_api_key(p_id uuid) RETURNS void
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    UPDATE iam.api_keys SET last_used_at = now()
+    WHERE id = p_id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+  $$;
+
 REVOKE ALL ON FUNCTION iam.login_candidates(citext), iam.refresh_token_by_hash(text), iam.api_key_by_id(uuid),
-  iam.invitation_by_hash(text) FROM PUBLIC;
+  iam.invitation_by_hash(text), iam.touch_api_key(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION iam.login_candidates(citext), iam.refresh_token_by_hash(text), iam.api_key_by_id(uuid),
-  iam.invitation_by_hash(text) TO prospectflow_app;
+  iam.invitation_by_hash(text), iam.touch_api_key(uuid) TO prospectflow_app;

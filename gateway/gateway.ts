@@ -1,0 +1,225 @@
+// The public entry point: Apollo Gateway over the committed supergraph, with auth, limits, health and metrics.
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, Server } from 'node:http';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageLocalDefault,
+  ApolloServerPluginLandingPageProductionDefault,
+} from '@apollo/server/plugin/landingPage/default';
+import { GraphQLError, Kind } from 'graphql';
+import { Redis } from 'ioredis';
+import { createAuthenticator } from '../lib/auth/authenticate.ts';
+import type { Identity } from '../lib/auth/identity.ts';
+import { loadOrCreateKeys } from '../lib/auth/keys.ts';
+import { createTokenService } from '../lib/auth/tokens.ts';
+import { type Config, SUBGRAPHS, type SubgraphName } from '../lib/config.ts';
+import { createAppPool, poolRunner } from '../lib/db/pool.ts';
+import { AppError, formatError } from '../lib/errors.ts';
+import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
+import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
+import { createMetrics } from '../lib/telemetry/metrics.ts';
+import { costLimitRule, depthLimitRule, memoryRateLimiter, type RateLimiter, rateBuckets, redisRateLimiter } from './limits.ts';
+
+export interface GatewayContext {
+  requestId: string;
+  identity: Identity | undefined;
+  clientIp: string;
+  forward: Record<string, string>;
+}
+
+export interface GatewayRuntime {
+  config: Readonly<Config>;
+  log: Logger;
+  limiter: RateLimiter;
+  authenticate: (req: IncomingMessage) => Promise<Identity | undefined>;
+  /** Runs one GraphQL operation through the gateway as the given request would (webhooks use it). */
+  execute: (request: { query: string; variables?: Record<string, unknown> }, req: IncomingMessage, requestId: string) => Promise<{ status: number; body: any }>;
+}
+
+export interface RunningGateway {
+  port: number;
+  url: string;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+const SUPERGRAPH = new URL('../schema/supergraph.graphql', import.meta.url);
+const FORWARDED = ['authorization', 'x-api-key'];
+
+function clientIpOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+function rateLimitPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, contextValue }) {
+          const roots = operation.selectionSet.selections
+            .filter((s) => s.kind === Kind.FIELD)
+            .map((s) => (s.kind === Kind.FIELD ? s.name.value : ''))
+            .filter((n) => !n.startsWith('__'));
+          const subject = contextValue.identity ? `org:${contextValue.identity.organisationId}` : `ip:${contextValue.clientIp}`;
+          for (const { name, rule } of rateBuckets(operation.operation, roots, config.limits.rates)) {
+            const decision = await limiter.hit(`${subject}:${name}`, rule);
+            if (!decision.allowed) {
+              throw new GraphQLError(`Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`, {
+                extensions: {
+                  code: 'RATE_LIMITED',
+                  retryAfter: decision.retryAfterSeconds,
+                  http: { status: 429, headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]) },
+                },
+              });
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+export async function startGateway(
+  config: Readonly<Config>,
+  options: { port?: number; host?: string; routes?: (runtime: GatewayRuntime) => Route[] } = {},
+): Promise<RunningGateway> {
+  const log = createLogger('gateway', config.logLevel);
+  const metrics = createMetrics('gateway');
+  if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting the gateway');
+  const pool = createAppPool(config.databaseUrl);
+  const keys = await loadOrCreateKeys({ privateKey: config.jwtPrivateKey, publicKey: config.jwtPublicKey, dataDir: config.dataDir });
+  const tokens = await createTokenService({ publicKey: keys.publicKey, ttlSeconds: config.auth.accessTokenSeconds });
+  const authenticator = createAuthenticator(tokens, poolRunner(pool));
+  const limiter = config.redisUrl
+    ? redisRateLimiter(new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }))
+    : memoryRateLimiter();
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: await readFile(SUPERGRAPH, 'utf8'),
+    buildService: ({ name }) =>
+      new RemoteGraphQLDataSource<GatewayContext>({
+        url: config.subgraphUrls[name as SubgraphName],
+        // Node's own fetch: the default fetcher reuses keep-alive sockets the subgraphs already closed
+        fetcher: fetch as any,
+        willSendRequest({ request, context }) {
+          if (!context?.forward) return;
+          for (const [key, value] of Object.entries(context.forward)) request.http?.headers.set(key, value);
+        },
+      }),
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    validationRules: [depthLimitRule(config.limits.maxDepth), costLimitRule(config.limits.maxCost)],
+    formatError: formatError((error) => log.error({ err: error }, 'unexpected gateway error')),
+    plugins: [
+      config.env === 'production'
+        ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      rateLimitPlugin(limiter, config),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ operationName, operation, response }) {
+              const failed = response.body.kind === 'single' && !!response.body.singleResult.errors?.length;
+              metrics.graphqlOperations.inc({
+                operation: operationName ?? 'anonymous',
+                type: operation?.operation ?? 'unknown',
+                outcome: failed ? 'error' : 'ok',
+              });
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const authenticate = (req: IncomingMessage) => authenticator.authenticate(req.headers);
+  const contextFor = async (req: IncomingMessage, requestId: string): Promise<GatewayContext> => {
+    let identity: Identity | undefined;
+    try {
+      identity = await authenticate(req);
+    } catch (error) {
+      if (error instanceof AppError) {
+        throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+      }
+      throw error;
+    }
+    const forward: Record<string, string> = { 'x-request-id': requestId };
+    for (const name of FORWARDED) {
+      const value = req.headers[name];
+      if (typeof value === 'string') forward[name] = value;
+    }
+    return { requestId, identity, clientIp: clientIpOf(req), forward };
+  };
+
+  const runtime: GatewayRuntime = {
+    config,
+    log,
+    limiter,
+    authenticate,
+    async execute(request, req, requestId) {
+      const result = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: 'POST',
+          headers: new HeaderMap([['content-type', 'application/json']]),
+          search: '',
+          body: request,
+        },
+        context: () => contextFor(req, requestId),
+      });
+      const text = result.body.kind === 'complete' ? result.body.string : '';
+      return { status: result.status ?? 200, body: JSON.parse(text || '{}') };
+    },
+  };
+
+  const server = createServiceServer<GatewayContext>({
+    apollo,
+    log,
+    metrics,
+    bodyLimitBytes: config.limits.bodyBytes,
+    routes: options.routes?.(runtime) ?? [],
+    context: contextFor,
+    health: async () => {
+      const checks: Record<string, unknown> = {};
+      let ok = true;
+      try {
+        await pool.query('SELECT 1');
+        checks.database = 'ok';
+      } catch {
+        checks.database = 'unreachable';
+        ok = false;
+      }
+      await Promise.all(
+        SUBGRAPHS.map(async (name) => {
+          try {
+            const res = await fetch(new URL('/health', config.subgraphUrls[name]), { signal: AbortSignal.timeout(2000) });
+            checks[name] = res.ok ? 'ok' : `status ${res.status}`;
+            ok &&= res.ok;
+          } catch {
+            checks[name] = 'unreachable';
+            ok = false;
+          }
+        }),
+      );
+      return { ok, checks };
+    },
+  });
+  const port = await listen(server, options.port ?? config.port, options.host ?? '0.0.0.0');
+  log.info({ port }, 'gateway listening');
+  return {
+    port,
+    url: `http://localhost:${port}/graphql`,
+    server,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await apollo.stop();
+      await limiter.close();
+      await pool.end();
+    },
+  };
+}

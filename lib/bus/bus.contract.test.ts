@@ -1,0 +1,391 @@
+// One contract, two implementations: whatever a worker sees on RabbitMQ it must see on the in-process bus.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Connection } from 'rabbitmq-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CreateBusOptions, createBus } from './index.ts';
+import { eventsExchangeName, queueNames } from './topology.ts';
+import { type Bus, type BusLogger, type DeliveryInfo, type DomainEvent, PermanentError } from './types.ts';
+
+const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+const RETRY_DELAYS_MS = [50, 100];
+const SEND_DELAY_MS = 300;
+
+interface LogLine {
+  level: 'warn' | 'error';
+  obj: object;
+  msg?: string;
+}
+
+function recordingLogger(lines: LogLine[]): BusLogger {
+  return {
+    warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
+    error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
+  };
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
+    await sleep(10);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+function event(type: string, extra: Record<string, unknown> = {}): DomainEvent {
+  return { type, organisationId: 'org-1', at: new Date().toISOString(), ...extra };
+}
+
+/** Deletes every queue and the exchange a test prefix may have created on the broker. */
+async function deleteBrokerTopology(prefix: string, queues: Iterable<string>): Promise<void> {
+  const conn = new Connection(AMQP_URL);
+  try {
+    for (const queue of queues) {
+      const names = queueNames(prefix, queue);
+      const all = [names.work, names.dead, ...[...RETRY_DELAYS_MS, 1000, 10_000, 60_000].map(names.retry)];
+      for (const name of [...all, names.delay(SEND_DELAY_MS)]) await conn.queueDelete({ queue: name });
+    }
+    await conn.exchangeDelete({ exchange: eventsExchangeName(prefix) });
+  } finally {
+    await conn.close();
+  }
+}
+
+const implementations: Array<{ kind: Bus['kind']; amqpUrl?: string }> = [
+  { kind: 'memory' },
+  { kind: 'rabbitmq', amqpUrl: AMQP_URL },
+];
+
+describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
+  let prefix: string;
+  let logs: LogLine[];
+  let bus: Bus;
+  const extraBuses: Bus[] = [];
+  // Every queue a test touches, so the broker is left as we found it.
+  const used = new Set<string>();
+
+  const open = (overrides: Partial<CreateBusOptions> = {}) =>
+    createBus({ amqpUrl, prefix, logger: recordingLogger(logs), ...overrides });
+  const q = (name: string) => {
+    used.add(name);
+    return name;
+  };
+
+  beforeEach(async () => {
+    prefix = `test-${randomBytes(4).toString('hex')}.`;
+    logs = [];
+    used.clear();
+    bus = await open();
+  });
+
+  afterEach(async () => {
+    for (const name of used) await bus.purge(name);
+    await bus.close();
+    await Promise.all(extraBuses.splice(0).map((b) => b.close()));
+    if (kind === 'rabbitmq') await deleteBrokerTopology(prefix, used);
+  });
+
+  it('picks the implementation from the configuration', () => {
+    expect(bus.kind).toBe(kind);
+  });
+
+  it('round-trips a message sent before anyone consumes, payload intact', async () => {
+    const queue = q('round-trip');
+    const message = { organisationId: 'org-1', taskId: 'task-1', nested: { list: [1, 'two', null], flag: true } };
+    await bus.send(queue, message, { messageId: 'msg-1' });
+
+    const received: Array<{ message: unknown; info: DeliveryInfo }> = [];
+    await bus.consume(queue, async (m, info) => {
+      received.push({ message: m, info });
+    });
+    await waitFor(() => received.length === 1);
+
+    expect(received).toEqual([
+      { message, info: { attempt: 1, queue, messageId: 'msg-1', redelivered: false } },
+    ]);
+  });
+
+  it('retries a failing handler after each delay and passes the attempt number', async () => {
+    const queue = q('flaky');
+    const calls: Array<{ attempt: number; at: number }> = [];
+    await bus.consume(
+      queue,
+      async (_m, info) => {
+        calls.push({ attempt: info.attempt, at: performance.now() });
+        if (info.attempt < 3) throw new Error('transient');
+      },
+      { retryDelaysMs: RETRY_DELAYS_MS },
+    );
+    await bus.send(queue, { taskId: 'task-2' });
+    await waitFor(() => calls.length === 3);
+    await sleep(150); // a fourth call would show up here
+
+    expect(calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
+    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(RETRY_DELAYS_MS[0]);
+    expect(calls[2].at - calls[1].at).toBeGreaterThanOrEqual(RETRY_DELAYS_MS[1]);
+    expect(await bus.deadLetters(queue)).toEqual([]);
+  });
+
+  it('dead-letters a message after 1 + retries failed attempts', async () => {
+    const queue = q('always-fails');
+    const attempts: number[] = [];
+    await bus.consume(
+      queue,
+      async (_m, info) => {
+        attempts.push(info.attempt);
+        throw new Error('still broken');
+      },
+      { retryDelaysMs: RETRY_DELAYS_MS },
+    );
+    await bus.send(queue, { organisationId: 'org-1', taskId: 'task-3' });
+    await waitFor(async () => (await bus.deadLetters(queue)).length === 1);
+    await sleep(200);
+
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(await bus.deadLetters(queue)).toEqual([{ organisationId: 'org-1', taskId: 'task-3' }]);
+  });
+
+  it('sends a PermanentError straight to the dead letters after one call', async () => {
+    const queue = q('permanent');
+    let calls = 0;
+    await bus.consume(
+      queue,
+      async () => {
+        calls++;
+        throw new PermanentError('recipient unsubscribed');
+      },
+      { retryDelaysMs: RETRY_DELAYS_MS },
+    );
+    await bus.send(queue, { taskId: 'task-4' });
+    await waitFor(async () => (await bus.deadLetters(queue)).length === 1);
+    await sleep(200);
+
+    expect(calls).toBe(1);
+    expect(await bus.deadLetters(queue)).toEqual([{ taskId: 'task-4' }]);
+  });
+
+  it('logs ids and the error, never the rest of the body', async () => {
+    const queue = q('logged');
+    await bus.consume(queue, async () => {
+      throw new PermanentError('bounced');
+    });
+    await bus.send(queue, { organisationId: 'org-7', taskId: 'task-7', email: 'secret@example.com' });
+    await waitFor(() => logs.some((l) => l.level === 'error'));
+
+    const line = logs.find((l) => l.level === 'error')!;
+    expect(line.obj).toMatchObject({ queue, organisationId: 'org-7', taskId: 'task-7', reason: 'permanent' });
+    expect(JSON.stringify(line.obj)).not.toContain('secret@example.com');
+  });
+
+  it('never runs more handlers at once than the prefetch', async () => {
+    const queue = q('prefetch');
+    let running = 0;
+    let maxRunning = 0;
+    let done = 0;
+    await bus.consume(
+      queue,
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await sleep(40);
+        running--;
+        done++;
+      },
+      { prefetch: 2 },
+    );
+    await bus.sendMany(
+      queue,
+      Array.from({ length: 8 }, (_, i) => ({ taskId: `task-${i}` })),
+    );
+    await waitFor(() => done === 8);
+
+    expect(maxRunning).toBe(2);
+  });
+
+  it('holds a delayed message back until its delay has passed', async () => {
+    const queue = q('delayed');
+    const arrivals: Array<{ taskId: unknown; at: number }> = [];
+    await bus.consume(queue, async (m) => {
+      arrivals.push({ taskId: m.taskId, at: performance.now() });
+    });
+    const sentAt = performance.now();
+    await bus.send(queue, { taskId: 'later' }, { delayMs: SEND_DELAY_MS });
+    await bus.send(queue, { taskId: 'now' });
+    await waitFor(() => arrivals.length === 2);
+
+    expect(arrivals.map((a) => a.taskId)).toEqual(['now', 'later']);
+    expect(arrivals[1].at - sentAt).toBeGreaterThanOrEqual(SEND_DELAY_MS);
+  });
+
+  it('delivers each of 1,000 messages from sendMany exactly once', async () => {
+    const queue = q('bulk');
+    const seen = new Map<number, number>();
+    await bus.consume(
+      queue,
+      async (m: { index: number }) => {
+        seen.set(m.index, (seen.get(m.index) ?? 0) + 1);
+      },
+      { prefetch: 50 },
+    );
+    await bus.sendMany(
+      queue,
+      Array.from({ length: 1000 }, (_, index) => ({ index })),
+    );
+    await waitFor(() => seen.size === 1000);
+    await sleep(200); // duplicates would arrive here
+
+    expect(seen.size).toBe(1000);
+    expect([...seen.values()].every((count) => count === 1)).toBe(true);
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  it('purges waiting, delayed and dead messages', async () => {
+    const queue = q('purged');
+    await bus.send(queue, { taskId: 'waiting' });
+    await bus.send(queue, { taskId: 'delayed' }, { delayMs: SEND_DELAY_MS });
+    const failing = await bus.consume(queue, async () => {
+      throw new PermanentError('no');
+    });
+    await waitFor(async () => (await bus.deadLetters(queue)).length === 1);
+    await failing.close();
+    await bus.send(queue, { taskId: 'queued after close' });
+
+    await bus.purge(queue);
+    const received: unknown[] = [];
+    await bus.consume(queue, async (m) => {
+      received.push(m);
+    });
+    await sleep(SEND_DELAY_MS + 200);
+
+    expect(received).toEqual([]);
+    expect(await bus.deadLetters(queue)).toEqual([]);
+  });
+
+  it('lets close() wait for the handler in flight, which then completes', async () => {
+    const queue = q('graceful');
+    const started = deferred();
+    let finished = 0;
+    const consumer = await bus.consume(queue, async () => {
+      started.resolve();
+      await sleep(100);
+      finished++;
+    });
+    await bus.send(queue, { taskId: 'task-8' });
+    await started.promise;
+    await consumer.close();
+
+    expect(finished).toBe(1);
+    expect(await bus.deadLetters(queue)).toEqual([]);
+  });
+
+  it('gives every subscriber its own copy of an event', async () => {
+    const first: Array<[DomainEvent, string]> = [];
+    const second: Array<[DomainEvent, string]> = [];
+    await bus.subscribeEvents(['campaign.*.activity'], (e, key) => {
+      first.push([e, key]);
+    });
+    await bus.subscribeEvents(['campaign.*.activity'], async (e, key) => {
+      second.push([e, key]);
+    });
+    const sent = event('email.opened', { campaignId: 'abc', contactId: 'c-1' });
+    await bus.publishEvent('campaign.abc.activity', sent);
+    await waitFor(() => first.length === 1 && second.length === 1);
+
+    expect(first).toEqual([[sent, 'campaign.abc.activity']]);
+    expect(second).toEqual([[sent, 'campaign.abc.activity']]);
+  });
+
+  it('routes events by topic pattern: * is one word, # any number', async () => {
+    const oneWord: string[] = [];
+    const anyWords: string[] = [];
+    await bus.subscribeEvents(['campaign.*.activity'], (_e, key) => {
+      oneWord.push(key);
+    });
+    await bus.subscribeEvents(['campaign.#'], (_e, key) => {
+      anyWords.push(key);
+    });
+    for (const key of ['campaign.abc.stats', 'campaign.abc.x.activity', 'contact.abc.activity', 'campaign.abc.activity']) {
+      await bus.publishEvent(key, event('probe'));
+    }
+    // The last key matches both; anything routed before it would have arrived first.
+    await waitFor(() => oneWord.includes('campaign.abc.activity') && anyWords.includes('campaign.abc.activity'));
+    await sleep(50);
+
+    expect(oneWord).toEqual(['campaign.abc.activity']);
+    expect(anyWords).toEqual(['campaign.abc.stats', 'campaign.abc.x.activity', 'campaign.abc.activity']);
+  });
+
+  it('stops delivering events to a closed subscription', async () => {
+    const kept: string[] = [];
+    const dropped: string[] = [];
+    await bus.subscribeEvents(['campaign.#'], (e) => {
+      kept.push(e.type);
+    });
+    const closing = await bus.subscribeEvents(['campaign.#'], (e) => {
+      dropped.push(e.type);
+    });
+    await closing.close();
+    await bus.publishEvent('campaign.abc.activity', event('after-close'));
+    await waitFor(() => kept.length === 1);
+    await sleep(50);
+
+    expect(dropped).toEqual([]);
+  });
+
+  it('rejects arguments the broker could not honour', async () => {
+    await expect(bus.send('q', [] as never)).rejects.toThrow(/plain object/);
+    await expect(bus.send('q', {}, { delayMs: -1 })).rejects.toThrow(/delayMs/);
+    await expect(bus.consume('q', async () => {}, { prefetch: 0 })).rejects.toThrow(/prefetch/);
+    await expect(bus.publishEvent('campaign.*', event('x'))).rejects.toThrow(/routing key/);
+    await expect(bus.publishEvent('campaign.abc', { type: 'x' } as DomainEvent)).rejects.toThrow(/organisationId/);
+    await expect(bus.subscribeEvents([], () => {})).rejects.toThrow(/pattern/);
+  });
+
+  it.runIf(kind === 'rabbitmq')(
+    'redelivers a message whose consumer died before acking, to the next consumer',
+    async () => {
+      const queue = q('crash');
+      // A worker that stops without finishing its handler: close() gives up after 50 ms and drops the connection.
+      const crashing = await open({ shutdownTimeoutMs: 50 });
+      extraBuses.push(crashing);
+      const started = deferred<DeliveryInfo>();
+      const stuck = deferred();
+      await crashing.consume(queue, async (_m, info) => {
+        started.resolve(info);
+        await stuck.promise;
+      });
+      await bus.send(queue, { taskId: 'task-9' }, { messageId: 'msg-9' });
+      const first = await started.promise;
+      expect(first.redelivered).toBe(false);
+
+      // Subscribed while the message sits unacked with the crashing worker, so only a redelivery can reach it.
+      const survivor: Array<{ message: unknown; info: DeliveryInfo }> = [];
+      await bus.consume(queue, async (message, info) => {
+        survivor.push({ message, info });
+      });
+      await sleep(50);
+      expect(survivor).toEqual([]);
+      await crashing.close();
+      await waitFor(() => survivor.length === 1);
+      stuck.resolve();
+      await sleep(100);
+
+      expect(survivor).toEqual([
+        { message: { taskId: 'task-9' }, info: { attempt: 1, queue, messageId: 'msg-9', redelivered: true } },
+      ]);
+      expect(await bus.deadLetters(queue)).toEqual([]);
+    },
+  );
+});

@@ -1,0 +1,17 @@
+// A plain pg pool as the app role, for processes without an ORM (the gateway).
+import pg from 'pg';
+import type { SqlRunner } from '../auth/authenticate.ts';
+import { APP_ROLE } from './orm.ts';
+
+export function createAppPool(databaseUrl: string, max = 5): pg.Pool {
+  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c role=${APP_ROLE}` });
+}
+
+/** Runs `?`-placeholder SQL (as the ORM does) on a pg pool. */
+export function poolRunner(pool: pg.Pool): SqlRunner {
+  return async (sql, params) => {
+    let n = 0;
+    const text = sql.replace(/\?/g, () => `$${++n}`);
+    return (await pool.query(text, params)).rows;
+  };
+}

@@ -1,0 +1,36 @@
+// type-graphql classes -> a federation 2 subgraph schema (with __resolveReference per entity).
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { type GraphQLSchema, parse } from 'graphql';
+import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
+import { DateTimeScalar, JSONScalar } from './scalars.ts';
+
+const FEDERATION_IMPORTS = ['@key', '@shareable', '@external', '@requires', '@provides', '@extends', '@inaccessible'];
+
+export type ReferenceResolvers = Record<string, { __resolveReference: (ref: any, context: any) => unknown }>;
+
+export async function buildFederatedSchema(options: {
+  resolvers: NonEmptyArray<Function>;
+  orphanedTypes?: Function[];
+  references?: ReferenceResolvers;
+}): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
+    resolvers: options.resolvers,
+    orphanedTypes: options.orphanedTypes,
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    skipCheck: true,
+    validate: false,
+    emitSchemaFile: false,
+  });
+  const sdl = printSchemaWithDirectives(schema);
+  const typeDefs = parse(
+    `extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ${JSON.stringify(FEDERATION_IMPORTS)})\n${sdl}`,
+  );
+  const resolvers: Record<string, any> = createResolversMap(schema);
+  resolvers.DateTime = DateTimeScalar;
+  if (resolvers.JSON) resolvers.JSON = JSONScalar;
+  for (const [typeName, reference] of Object.entries(options.references ?? {})) {
+    resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...reference };
+  }
+  return buildSubgraphSchema({ typeDefs, resolvers });
+}

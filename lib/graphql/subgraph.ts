@@ -1,0 +1,147 @@
+// Starts one subgraph: its ORM, its federated schema, Apollo Server and the shared HTTP shell.
+import type { Server } from 'node:http';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { NonEmptyArray } from 'type-graphql';
+import { type Authenticator, createAuthenticator } from '../auth/authenticate.ts';
+import { loadOrCreateKeys } from '../auth/keys.ts';
+import { createTokenService, type TokenService } from '../auth/tokens.ts';
+import type { Config, SubgraphName } from '../config.ts';
+import { createOrm } from '../db/orm.ts';
+import { formatError } from '../errors.ts';
+import { createServiceServer, listen } from '../http/service-server.ts';
+import { createLogger, type Logger } from '../telemetry/logger.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { RequestContext } from './context.ts';
+import { buildFederatedSchema, type ReferenceResolvers } from './federation.ts';
+
+export interface SubgraphDefinition<Deps> {
+  name: SubgraphName;
+  entities: Function[];
+  tenantEntities: string[];
+  resolvers: NonEmptyArray<Function>;
+  orphanedTypes?: Function[];
+  references?: ReferenceResolvers;
+  /** Builds what this subgraph's resolvers need beyond the ORM (token signer, limits...). */
+  deps?: (runtime: { config: Readonly<Config>; orm: MikroORM; tokens: TokenService; log: Logger }) => Deps | Promise<Deps>;
+}
+
+export interface RunningSubgraph {
+  name: SubgraphName;
+  port: number;
+  url: string;
+  server: Server;
+  orm: MikroORM;
+  stop(): Promise<void>;
+}
+
+export async function buildSubgraphSchemaOnly(definition: SubgraphDefinition<unknown>) {
+  return buildFederatedSchema({
+    resolvers: definition.resolvers,
+    orphanedTypes: definition.orphanedTypes,
+    references: definition.references,
+  });
+}
+
+function transactionPlugin(): ApolloServerPlugin<RequestContext<any>> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          const ok = response.body.kind === 'single' ? !response.body.singleResult.errors?.length : true;
+          await contextValue.finish(ok);
+        },
+      };
+    },
+  };
+}
+
+export async function startSubgraph<Deps>(
+  definition: SubgraphDefinition<Deps>,
+  config: Readonly<Config>,
+  options: { port?: number; host?: string } = {},
+): Promise<RunningSubgraph> {
+  const log = createLogger(definition.name, config.logLevel);
+  const metrics = createMetrics(definition.name);
+  if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting a subgraph');
+  const orm = await createOrm({
+    databaseUrl: config.databaseUrl,
+    schema: definition.name,
+    entities: definition.entities,
+    tenantEntities: definition.tenantEntities,
+  });
+  const keys = await loadOrCreateKeys({
+    privateKey: config.jwtPrivateKey,
+    publicKey: config.jwtPublicKey,
+    dataDir: config.dataDir,
+  });
+  // Only IAM signs tokens; the others only need the public key.
+  const tokens = await createTokenService({
+    privateKey: definition.name === 'iam' ? keys.privateKey : undefined,
+    publicKey: keys.publicKey,
+    ttlSeconds: config.auth.accessTokenSeconds,
+  });
+  const authenticator: Authenticator = createAuthenticator(tokens, (sql, params) =>
+    orm.em.getConnection().execute(sql, params as any[], 'all'),
+  );
+  const deps = (await definition.deps?.({ config, orm, tokens, log })) as Deps;
+  const schema = await buildSubgraphSchemaOnly(definition as SubgraphDefinition<unknown>);
+  const apollo = new ApolloServer<RequestContext<Deps>>({
+    schema,
+    formatError: formatError((error) => log.error({ err: error }, 'unexpected error')),
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      transactionPlugin(),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ operationName, operation, response }) {
+              const failed = response.body.kind === 'single' && !!response.body.singleResult.errors?.length;
+              metrics.graphqlOperations.inc({
+                operation: operationName ?? 'anonymous',
+                type: operation?.operation ?? 'unknown',
+                outcome: failed ? 'error' : 'ok',
+              });
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+  const server = createServiceServer<RequestContext<Deps>>({
+    apollo,
+    log,
+    metrics,
+    bodyLimitBytes: config.limits.webhookBodyBytes,
+    context: async (req, requestId) => {
+      const identity = await authenticator.authenticate(req.headers);
+      return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }));
+    },
+    health: async () => {
+      try {
+        await orm.em.getConnection().execute('SELECT 1');
+        return { ok: true, checks: { database: 'ok' } };
+      } catch {
+        return { ok: false, checks: { database: 'unreachable' } };
+      }
+    },
+  });
+  const port = await listen(server, options.port ?? config.subgraphPorts[definition.name], options.host ?? '127.0.0.1');
+  log.info({ port }, `${definition.name} subgraph listening`);
+  return {
+    name: definition.name,
+    port,
+    url: `http://127.0.0.1:${port}/graphql`,
+    server,
+    orm,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await apollo.stop();
+      await orm.close();
+    },
+  };
+}

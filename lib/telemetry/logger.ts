@@ -1,0 +1,32 @@
+// JSON logs (pino) with secrets redacted wherever they may appear in a logged object.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+const REDACT = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  '*.password',
+  'password',
+  '*.refreshToken',
+  'refreshToken',
+  '*.accessToken',
+  'accessToken',
+  '*.secret',
+  'secret',
+  'variables.password',
+  'variables.refreshToken',
+  'variables.input.password',
+];
+
+export function createLogger(service: string, level: string): Logger {
+  return pino({
+    level,
+    base: { service },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

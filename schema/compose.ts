@@ -1,0 +1,32 @@
+// `npm run compose`: prints each subgraph's SDL from its code and composes the supergraph, offline.
+import 'reflect-metadata';
+import { writeFile } from 'node:fs/promises';
+import { composeServices } from '@apollo/composition';
+import { printSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { loadConfig, SUBGRAPHS } from '../lib/config.ts';
+import { buildSubgraphSchemaOnly } from '../lib/graphql/subgraph.ts';
+import { SUBGRAPH_DEFINITIONS } from '../subgraphs/registry.ts';
+
+export async function composeSupergraph(): Promise<{ subgraphs: Record<string, string>; supergraph: string }> {
+  const config = loadConfig({});
+  const subgraphs: Record<string, string> = {};
+  for (const name of SUBGRAPHS) {
+    subgraphs[name] = printSubgraphSchema(await buildSubgraphSchemaOnly(SUBGRAPH_DEFINITIONS[name]));
+  }
+  const result = composeServices(
+    SUBGRAPHS.map((name) => ({ name, url: config.subgraphUrls[name], typeDefs: parse(subgraphs[name]) })),
+  );
+  if (result.errors?.length) {
+    throw new Error(`composition failed:\n${result.errors.map((e) => e.message).join('\n')}`);
+  }
+  return { subgraphs, supergraph: result.supergraphSdl };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const dir = new URL('./', import.meta.url);
+  const { subgraphs, supergraph } = await composeSupergraph();
+  for (const [name, sdl] of Object.entries(subgraphs)) await writeFile(new URL(`${name}.graphql`, dir), sdl);
+  await writeFile(new URL('supergraph.graphql', dir), supergraph);
+  console.log(`composed ${Object.keys(subgraphs).length} subgraphs into schema/supergraph.graphql`);
+}

@@ -1,0 +1,3 @@
+import type { SessionDeps } from './services/session.service.ts';
+
+export type IamDeps = SessionDeps;

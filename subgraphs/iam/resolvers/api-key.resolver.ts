@@ -1,0 +1,62 @@
+// API keys for machine clients: created and revoked by admins, the secret shown once.
+import { randomUUID } from 'node:crypto';
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { type ApiKeyScope, requireRole } from '../../../lib/auth/identity.ts';
+import { hashSecret, newApiKeySecret } from '../../../lib/auth/tokens.ts';
+import { isUuid } from '../../../lib/db/orm.ts';
+import { badInput, notFound } from '../../../lib/errors.ts';
+import type { RequestContext } from '../../../lib/graphql/context.ts';
+import type { IamDeps } from '../deps.ts';
+import { ApiKey, ApiKeyScopeEnum } from '../entities/api-key.entity.ts';
+import { CreatedApiKey } from '../entities/payloads.ts';
+
+type Ctx = RequestContext<IamDeps>;
+
+@Resolver(() => ApiKey)
+export class ApiKeyResolver {
+  @Query(() => [ApiKey], { description: "The organisation's API keys, newest first (ADMIN or above)" })
+  async apiKeys(@Ctx() ctx: Ctx): Promise<ApiKey[]> {
+    requireRole(ctx.identity, 'ADMIN');
+    const em = await ctx.em();
+    return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc' } });
+  }
+
+  @Mutation(() => CreatedApiKey)
+  async createApiKey(
+    @Arg('name', () => String) name: string,
+    @Arg('scopes', () => [ApiKeyScopeEnum]) scopes: ApiKeyScope[],
+    @Ctx() ctx: Ctx,
+  ): Promise<CreatedApiKey> {
+    const admin = requireRole(ctx.identity, 'ADMIN');
+    const cleanName = name.trim();
+    if (!cleanName || cleanName.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
+    const uniqueScopes = [...new Set(scopes)];
+    if (uniqueScopes.length === 0) throw badInput('at least one scope is required', { field: 'scopes' });
+    const em = await ctx.em();
+    const id = randomUUID();
+    const secret = newApiKeySecret(id);
+    const apiKey = em.create(ApiKey, {
+      id,
+      organisationId: admin.organisationId,
+      name: cleanName,
+      scopes: uniqueScopes,
+      secretHash: hashSecret(secret),
+      createdBy: admin.userId,
+      createdAt: new Date(),
+    });
+    await em.flush();
+    return { apiKey, secret };
+  }
+
+  @Mutation(() => ApiKey)
+  async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: Ctx): Promise<ApiKey> {
+    requireRole(ctx.identity, 'ADMIN');
+    if (!isUuid(id)) throw notFound('API key');
+    const em = await ctx.em();
+    const apiKey = await em.findOne(ApiKey, { id });
+    if (!apiKey) throw notFound('API key');
+    apiKey.revokedAt ??= new Date();
+    await em.flush();
+    return apiKey;
+  }
+}

@@ -1,0 +1,28 @@
+// The outreach subgraph: mailboxes, prompts, campaigns, steps, experiments, enrollments, messages.
+import type { SubgraphDefinition } from '../../lib/graphql/subgraph.ts';
+import { Campaign } from './entities/campaign.entity.ts';
+import { Enrollment } from './entities/enrollment.entity.ts';
+import { Mailbox } from './entities/mailbox.entity.ts';
+import { Message } from './entities/message.entity.ts';
+import { Prompt } from './entities/prompt.entity.ts';
+import { StepExperiment, StepVariant } from './entities/step-experiment.entity.ts';
+import { WorkflowStep } from './entities/workflow-step.entity.ts';
+import { CampaignResolver } from './resolvers/campaign.resolver.ts';
+import { EnrollmentResolver, PositionEnrollmentsResolver } from './resolvers/enrollment.resolver.ts';
+import { outreachReferences } from './resolvers/references.ts';
+import { StepExperimentResolver, WorkflowStepResolver } from './resolvers/step.resolver.ts';
+
+export const outreachSubgraph: SubgraphDefinition<unknown> = {
+  name: 'outreach',
+  entities: [Mailbox, Prompt, Campaign, WorkflowStep, StepExperiment, StepVariant, Enrollment, Message],
+  tenantEntities: ['Mailbox', 'Prompt', 'Campaign', 'WorkflowStep', 'StepExperiment', 'StepVariant', 'Enrollment', 'Message'],
+  resolvers: [
+    CampaignResolver,
+    WorkflowStepResolver,
+    StepExperimentResolver,
+    EnrollmentResolver,
+    PositionEnrollmentsResolver,
+  ],
+  orphanedTypes: [Mailbox, Prompt],
+  references: outreachReferences,
+};

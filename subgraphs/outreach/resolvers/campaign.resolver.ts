@@ -1,0 +1,58 @@
+// Reading campaigns: the list, one campaign, its steps and enrollments.
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { requireAccess } from '../../../lib/auth/identity.ts';
+import { isUuid } from '../../../lib/db/orm.ts';
+import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
+import { decodeCursor, pageSize } from '../../../lib/graphql/cursor.ts';
+import { Campaign } from '../entities/campaign.entity.ts';
+import { Enrollment } from '../entities/enrollment.entity.ts';
+import { WorkflowStep } from '../entities/workflow-step.entity.ts';
+
+@Resolver(() => Campaign)
+export class CampaignResolver {
+  @Query(() => [Campaign], { description: "The organisation's campaigns, newest first (archived ones included)" })
+  async campaigns(@Ctx() ctx: RequestContext): Promise<Campaign[]> {
+    requireAccess(ctx.identity, 'read');
+    const em = await ctx.em();
+    return em.find(Campaign, {}, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: 1000 });
+  }
+
+  @Query(() => Campaign, { nullable: true })
+  async campaign(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Campaign | null> {
+    requireAccess(ctx.identity, 'read');
+    if (!isUuid(id)) return null;
+    const em = await ctx.em();
+    return em.findOne(Campaign, { id });
+  }
+
+  @FieldResolver(() => [WorkflowStep])
+  async steps(@Root() campaign: Campaign, @Ctx() ctx: RequestContext): Promise<WorkflowStep[]> {
+    const steps = await ctx
+      .loader<string, WorkflowStep[]>('Campaign.steps', async (ids, em) => {
+        const rows = await em.find(WorkflowStep, { campaign: { $in: [...ids] } }, { orderBy: { index: 'asc' } });
+        return groupByKeys(ids, rows, (s) => s.campaign.id);
+      })
+      .load(campaign.id);
+    return steps ?? [];
+  }
+
+  @FieldResolver(() => [Enrollment], { description: 'Oldest first; `after` is the endCursor-style cursor of the last seen one' })
+  async enrollments(
+    @Root() campaign: Campaign,
+    @Arg('first', () => Int, { nullable: true }) first: number | undefined,
+    @Arg('after', () => String, { nullable: true }) after: string | undefined,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Enrollment[]> {
+    const limit = pageSize(first, 100, 1000);
+    const em = await ctx.em();
+    const where: Record<string, unknown> = { campaign: campaign.id };
+    if (after) {
+      const cursor = decodeCursor(after);
+      where.$or = [
+        { createdAt: { $gt: cursor.createdAt } },
+        { createdAt: cursor.createdAt, id: { $gt: cursor.id } },
+      ];
+    }
+    return em.find(Enrollment, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit });
+  }
+}

@@ -1,0 +1,39 @@
+// Enrollments: their position (a CRM reference), their messages, and Position.enrollments.
+import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
+import { Enrollment } from '../entities/enrollment.entity.ts';
+import { Message } from '../entities/message.entity.ts';
+import { Position } from '../entities/position-ref.ts';
+
+@Resolver(() => Enrollment)
+export class EnrollmentResolver {
+  @FieldResolver(() => Position)
+  position(@Root() enrollment: Enrollment): Position {
+    return { id: enrollment.positionId };
+  }
+
+  @FieldResolver(() => [Message])
+  async messages(@Root() enrollment: Enrollment, @Ctx() ctx: RequestContext): Promise<Message[]> {
+    const rows = await ctx
+      .loader<string, Message[]>('Enrollment.messages', async (ids, em) => {
+        const messages = await em.find(Message, { enrollmentId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
+        return groupByKeys(ids, messages, (m) => m.enrollmentId);
+      })
+      .load(enrollment.id);
+    return rows ?? [];
+  }
+}
+
+@Resolver(() => Position)
+export class PositionEnrollmentsResolver {
+  @FieldResolver(() => [Enrollment], { description: 'Every campaign this position is enrolled in' })
+  async enrollments(@Root() position: Position, @Ctx() ctx: RequestContext): Promise<Enrollment[]> {
+    const rows = await ctx
+      .loader<string, Enrollment[]>('Position.enrollments', async (ids, em) => {
+        const enrollments = await em.find(Enrollment, { positionId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
+        return groupByKeys(ids, enrollments, (e) => e.positionId);
+      })
+      .load(position.id);
+    return rows ?? [];
+  }
+}
