@@ -3,7 +3,8 @@ import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { composeServices } from '@apollo/composition';
 import { printSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { parse, printSchema } from 'graphql';
+import { Supergraph } from '@apollo/federation-internals';
 import { loadConfig, SUBGRAPHS } from '../lib/config.ts';
 import { buildSubgraphSchemaOnly } from '../lib/graphql/subgraph.ts';
 import { SUBGRAPH_DEFINITIONS } from '../subgraphs/registry.ts';
@@ -23,10 +24,16 @@ export async function composeSupergraph(): Promise<{ subgraphs: Record<string, s
   return { subgraphs, supergraph: result.supergraphSdl };
 }
 
+/** The client-facing schema (what the gateway serves), for codegen and review. */
+export function apiSchemaOf(supergraphSdl: string): string {
+  return printSchema(Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema());
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const dir = new URL('./', import.meta.url);
   const { subgraphs, supergraph } = await composeSupergraph();
   for (const [name, sdl] of Object.entries(subgraphs)) await writeFile(new URL(`${name}.graphql`, dir), sdl);
   await writeFile(new URL('supergraph.graphql', dir), supergraph);
+  await writeFile(new URL('api.graphql', dir), `${apiSchemaOf(supergraph)}\n`);
   console.log(`composed ${Object.keys(subgraphs).length} subgraphs into schema/supergraph.graphql`);
 }

@@ -1,2 +1,66 @@
-// Placeholder; replaced by the stack setup.
-export default async function setup() {}
+// Starts the whole platform once for the test run, on a fresh database in the real PostgreSQL.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../lib/config.ts';
+import { type RunningStack, startStack } from '../lib/run/stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    gatewayUrl: string;
+    gatewayOrigin: string;
+    databaseUrl: string;
+    adminDatabaseUrl: string;
+    subgraphUrls: Record<string, string>;
+    dataDir: string;
+  }
+}
+
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function freshDatabase(name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+let stack: RunningStack | undefined;
+let dataDir: string | undefined;
+
+export default async function setup(project: TestProject) {
+  const databaseUrl = await freshDatabase(`prospectflow_test_${process.pid}`);
+  dataDir = await mkdtemp(path.join(tmpdir(), 'prospectflow-test-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'fatal',
+    // sign-ups and logins all come from 127.0.0.1 here
+    RATE_LIMITS: 'signUp=100000/60,login=100000/60',
+  });
+  stack = await startStack(config, { ephemeralPorts: true });
+  project.provide('gatewayUrl', stack.gateway.url);
+  project.provide('gatewayOrigin', `http://localhost:${stack.gateway.port}`);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('adminDatabaseUrl', ADMIN_URL);
+  project.provide('subgraphUrls', stack.config.subgraphUrls);
+  project.provide('dataDir', dataDir);
+  return async () => {
+    await stack?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS prospectflow_test_${process.pid} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  };
+}

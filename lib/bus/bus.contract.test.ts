@@ -103,7 +103,11 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
 
   it('round-trips a message sent before anyone consumes, payload intact', async () => {
     const queue = q('round-trip');
-    const message = { organisationId: 'org-1', taskId: 'task-1', nested: { list: [1, 'two', null], flag: true } };
+    const message = {
+      organisationId: 'org-1',
+      taskId: 'task-1',
+      nested: { list: [1, 'two', null], flag: true },
+    };
     await bus.send(queue, message, { messageId: 'msg-1' });
 
     const received: Array<{ message: unknown; info: DeliveryInfo }> = [];
@@ -316,11 +320,18 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     await bus.subscribeEvents(['campaign.#'], (_e, key) => {
       anyWords.push(key);
     });
-    for (const key of ['campaign.abc.stats', 'campaign.abc.x.activity', 'contact.abc.activity', 'campaign.abc.activity']) {
+    for (const key of [
+      'campaign.abc.stats',
+      'campaign.abc.x.activity',
+      'contact.abc.activity',
+      'campaign.abc.activity',
+    ]) {
       await bus.publishEvent(key, event('probe'));
     }
     // The last key matches both; anything routed before it would have arrived first.
-    await waitFor(() => oneWord.includes('campaign.abc.activity') && anyWords.includes('campaign.abc.activity'));
+    await waitFor(
+      () => oneWord.includes('campaign.abc.activity') && anyWords.includes('campaign.abc.activity'),
+    );
     await sleep(50);
 
     expect(oneWord).toEqual(['campaign.abc.activity']);
@@ -349,7 +360,9 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     await expect(bus.send('q', {}, { delayMs: -1 })).rejects.toThrow(/delayMs/);
     await expect(bus.consume('q', async () => {}, { prefetch: 0 })).rejects.toThrow(/prefetch/);
     await expect(bus.publishEvent('campaign.*', event('x'))).rejects.toThrow(/routing key/);
-    await expect(bus.publishEvent('campaign.abc', { type: 'x' } as DomainEvent)).rejects.toThrow(/organisationId/);
+    await expect(bus.publishEvent('campaign.abc', { type: 'x' } as DomainEvent)).rejects.toThrow(
+      /organisationId/,
+    );
     await expect(bus.subscribeEvents([], () => {})).rejects.toThrow(/pattern/);
   });
 

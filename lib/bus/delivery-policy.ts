@@ -1,5 +1,11 @@
 // Rules both implementations share: defaults, retry decisions, argument checks, what may be logged.
-import { BusError, type BusLogger, type ConsumeOptions, type DomainEvent, type WorkMessage } from './types.ts';
+import {
+  BusError,
+  type BusLogger,
+  type ConsumeOptions,
+  type DomainEvent,
+  type WorkMessage,
+} from './types.ts';
 
 export const DEFAULT_PREFETCH = 10;
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 10_000, 60_000];
@@ -29,7 +35,11 @@ export type FailureOutcome =
   | { kind: 'dead'; reason: 'permanent' | 'exhausted' | 'malformed' };
 
 /** What happens to a message whose handler threw on delivery `attempt`. */
-export function failureOutcome(err: unknown, attempt: number, retryDelaysMs: readonly number[]): FailureOutcome {
+export function failureOutcome(
+  err: unknown,
+  attempt: number,
+  retryDelaysMs: readonly number[],
+): FailureOutcome {
   if (isPermanent(err)) return { kind: 'dead', reason: 'permanent' };
   const delayMs = retryDelaysMs[attempt - 1];
   if (delayMs === undefined) return { kind: 'dead', reason: 'exhausted' };
@@ -83,7 +93,11 @@ export function assertEvent(routingKey: unknown, event: unknown): asserts event 
 }
 
 export function assertPatterns(patterns: unknown): asserts patterns is string[] {
-  if (!Array.isArray(patterns) || patterns.length === 0 || !patterns.every((p) => typeof p === 'string' && p)) {
+  if (
+    !Array.isArray(patterns) ||
+    patterns.length === 0 ||
+    !patterns.every((p) => typeof p === 'string' && p)
+  ) {
     throw new BusError('subscribeEvents needs at least one non-empty pattern');
   }
 }
@@ -119,7 +133,13 @@ export async function settlesWithin(work: Promise<unknown>, ms: number): Promise
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -71,13 +71,21 @@ export class MemoryBus implements Bus {
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   }
 
-  async send(queue: string, message: WorkMessage, options?: { delayMs?: number; messageId?: string }): Promise<void> {
+  async send(
+    queue: string,
+    message: WorkMessage,
+    options?: { delayMs?: number; messageId?: string },
+  ): Promise<void> {
     this.assertOpen();
     assertQueueName(queue);
     assertWorkMessage(message);
     const delayMs = options?.delayMs ?? 0;
     assertDelay(delayMs);
-    const envelope = { payload: JSON.stringify(message), messageId: options?.messageId ?? randomUUID(), attempt: 1 };
+    const envelope = {
+      payload: JSON.stringify(message),
+      messageId: options?.messageId ?? randomUUID(),
+      attempt: 1,
+    };
     const q = this.queue(queue);
     if (delayMs > 0) this.enqueueAfter(q, delayMs, envelope);
     else this.enqueue(q, envelope);
@@ -88,7 +96,11 @@ export class MemoryBus implements Bus {
     assertQueueName(queue);
     for (const message of messages) assertWorkMessage(message);
     // Serialise all first: a bad message enqueues none, as near as we get to a failed batch.
-    const envelopes = messages.map((m) => ({ payload: JSON.stringify(m), messageId: randomUUID(), attempt: 1 }));
+    const envelopes = messages.map((m) => ({
+      payload: JSON.stringify(m),
+      messageId: randomUUID(),
+      attempt: 1,
+    }));
     const q = this.queue(queue);
     for (const envelope of envelopes) this.enqueue(q, envelope);
   }
@@ -113,7 +125,8 @@ export class MemoryBus implements Bus {
     assertEvent(routingKey, event);
     const payload = JSON.stringify(event);
     for (const sub of this.subscriptions) {
-      if (sub.patterns.some((pattern) => matchesTopic(pattern, routingKey))) this.deliverEvent(sub, payload, routingKey);
+      if (sub.patterns.some((pattern) => matchesTopic(pattern, routingKey)))
+        this.deliverEvent(sub, payload, routingKey);
     }
   }
 
@@ -163,7 +176,10 @@ export class MemoryBus implements Bus {
       ...subscriptions.flatMap((s) => [...s.inFlight]),
     ]);
     if (!(await settlesWithin(graceful, this.shutdownTimeoutMs))) {
-      this.logger.warn({ timeoutMs: this.shutdownTimeoutMs }, 'handlers still running at shutdown; abandoning them');
+      this.logger.warn(
+        { timeoutMs: this.shutdownTimeoutMs },
+        'handlers still running at shutdown; abandoning them',
+      );
     }
     for (const q of this.queues.values()) {
       for (const timer of q.timers) clearTimeout(timer);
@@ -181,10 +197,16 @@ export class MemoryBus implements Bus {
       ...idsOf(JSON.parse(envelope.payload)),
     };
     if (outcome.kind === 'retry') {
-      this.logger.warn({ ...context, err, retryInMs: outcome.delayMs }, 'work handler failed; retry scheduled');
+      this.logger.warn(
+        { ...context, err, retryInMs: outcome.delayMs },
+        'work handler failed; retry scheduled',
+      );
       this.enqueueAfter(q, outcome.delayMs, { ...envelope, attempt: outcome.nextAttempt });
     } else {
-      this.logger.error({ ...context, err, reason: outcome.reason, error: errorText(err) }, 'work message dead-lettered');
+      this.logger.error(
+        { ...context, err, reason: outcome.reason, error: errorText(err) },
+        'work message dead-lettered',
+      );
       q.dead.push(envelope);
     }
   }
@@ -213,7 +235,10 @@ export class MemoryBus implements Bus {
   private enqueueAfter(q: LocalQueue, ms: number, envelope: Envelope): void {
     if (this.closing) {
       // In-process only: a timer now would outlive the bus and keep the process alive.
-      this.logger.warn({ queue: q.name, messageId: envelope.messageId }, 'bus closed; delayed message dropped');
+      this.logger.warn(
+        { queue: q.name, messageId: envelope.messageId },
+        'bus closed; delayed message dropped',
+      );
       return;
     }
     const due = performance.now() + ms;
@@ -315,7 +340,12 @@ class LocalConsumer implements Consumer {
   }
 
   private async process(envelope: Envelope): Promise<void> {
-    const info = { attempt: envelope.attempt, queue: this.q.name, messageId: envelope.messageId, redelivered: false };
+    const info = {
+      attempt: envelope.attempt,
+      queue: this.q.name,
+      messageId: envelope.messageId,
+      redelivered: false,
+    };
     try {
       await this.handler(JSON.parse(envelope.payload) as WorkMessage, info);
     } catch (err) {

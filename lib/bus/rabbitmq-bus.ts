@@ -2,8 +2,8 @@
 // (3.10 has no delayed-message plugin), a durable dead queue, and a topic exchange for domain events.
 import { randomUUID } from 'node:crypto';
 import {
-  type AsyncMessage,
   type Consumer as AmqpConsumer,
+  type AsyncMessage,
   Connection,
   ConsumerStatus,
   type Publisher,
@@ -19,8 +19,8 @@ import {
   DEFAULT_RETRY_DELAYS_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   errorText,
-  failureOutcome,
   type FailureOutcome,
+  failureOutcome,
   idsOf,
   isWorkMessage,
   resolveConsumeOptions,
@@ -109,7 +109,11 @@ export class RabbitMqBus implements Bus {
     this.publisher.on('retry', (err) => this.logger.warn({ err }, 'rabbitmq publish failed; retrying'));
   }
 
-  async send(queue: string, message: WorkMessage, options?: { delayMs?: number; messageId?: string }): Promise<void> {
+  async send(
+    queue: string,
+    message: WorkMessage,
+    options?: { delayMs?: number; messageId?: string },
+  ): Promise<void> {
     this.assertOpen();
     assertQueueName(queue);
     assertWorkMessage(message);
@@ -149,7 +153,8 @@ export class RabbitMqBus implements Bus {
     const names = queueNames(this.prefix, queue);
     await this.ensureQueue(workSpec(names));
     await this.ensureQueue(deadSpec(names));
-    for (const ms of new Set(retryDelaysMs)) await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
+    for (const ms of new Set(retryDelaysMs))
+      await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
 
     const amqp = this.conn.createConsumer(
       {
@@ -232,7 +237,8 @@ export class RabbitMqBus implements Bus {
       [names.work, workSpec(names)],
       [names.dead, deadSpec(names)],
     ]);
-    for (const ms of DEFAULT_RETRY_DELAYS_MS) specs.set(names.retry(ms), this.delaySpec(queue, names.retry(ms), ms));
+    for (const ms of DEFAULT_RETRY_DELAYS_MS)
+      specs.set(names.retry(ms), this.delaySpec(queue, names.retry(ms), ms));
     for (const [name, spec] of this.delayQueues.get(queue) ?? []) specs.set(name, spec);
     for (const spec of specs.values()) {
       await this.ensureQueue(spec);
@@ -303,7 +309,10 @@ export class RabbitMqBus implements Bus {
           contentType: msg.contentType,
           headers: { 'x-attempt': outcome.nextAttempt },
         });
-        this.logger.warn({ ...context, err, retryInMs: outcome.delayMs }, 'work handler failed; retry scheduled');
+        this.logger.warn(
+          { ...context, err, retryInMs: outcome.delayMs },
+          'work handler failed; retry scheduled',
+        );
       } else {
         await this.publishToQueue(deadSpec(names), msg.body, {
           messageId,
@@ -356,7 +365,10 @@ export class RabbitMqBus implements Bus {
   private onReturn(msg: ReturnedMessage): void {
     const key = returnKey(msg.routingKey, typeof msg.messageId === 'string' ? msg.messageId : undefined);
     this.returned.set(key, (this.returned.get(key) ?? 0) + 1);
-    this.logger.warn({ queue: msg.routingKey, messageId: msg.messageId, reason: msg.replyText }, 'message returned');
+    this.logger.warn(
+      { queue: msg.routingKey, messageId: msg.messageId, reason: msg.replyText },
+      'message returned',
+    );
   }
 
   private ensureQueue(spec: QueueSpec): Promise<void> {
@@ -381,9 +393,9 @@ export class RabbitMqBus implements Bus {
         'x-dead-letter-routing-key': queueNames(this.prefix, queue).work,
       },
     };
-    let known = this.delayQueues.get(queue);
-    if (!known) this.delayQueues.set(queue, (known = new Map()));
+    const known = this.delayQueues.get(queue) ?? new Map<string, QueueSpec>();
     known.set(name, spec);
+    this.delayQueues.set(queue, known);
     return spec;
   }
 

@@ -42,10 +42,18 @@ export type EventHandler = (event: DomainEvent, routingKey: string) => Promise<v
 export interface Bus {
   readonly kind: 'rabbitmq' | 'memory';
   /** Durable work queue; resolves only when the broker has confirmed the message (publisher confirms). */
-  send(queue: string, message: WorkMessage, options?: { delayMs?: number; messageId?: string }): Promise<void>;
+  send(
+    queue: string,
+    message: WorkMessage,
+    options?: { delayMs?: number; messageId?: string },
+  ): Promise<void>;
   /** Confirms many in flight at once, not one by one. */
   sendMany(queue: string, messages: WorkMessage[]): Promise<void>;
-  consume<T = WorkMessage>(queue: string, handler: WorkHandler<T>, options?: ConsumeOptions): Promise<Consumer>;
+  consume<T = WorkMessage>(
+    queue: string,
+    handler: WorkHandler<T>,
+    options?: ConsumeOptions,
+  ): Promise<Consumer>;
   /** Topic exchange for small domain events (ids); routing key e.g. 'campaign.<id>.activity'. */
   publishEvent(routingKey: string, event: DomainEvent): Promise<void>;
   /** Each subscriber gets its own copy (exclusive auto-delete queue); patterns use AMQP topic syntax (* and #). */

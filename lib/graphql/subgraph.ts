@@ -1,7 +1,7 @@
 // Starts one subgraph: its ORM, its federated schema, Apollo Server and the shared HTTP shell.
 import type { Server } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NonEmptyArray } from 'type-graphql';
 import { type Authenticator, createAuthenticator } from '../auth/authenticate.ts';
@@ -93,6 +93,7 @@ export async function startSubgraph<Deps>(
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       transactionPlugin(),
       {
         async requestDidStart() {
