@@ -17,11 +17,13 @@ import {
 } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { RateLimitRule } from '../lib/config.ts';
+import { AppError, ErrorCode } from '../lib/errors.ts';
 
 const DEFAULT_LIST_SIZE = 50;
 
+// Apollo re-codes validation errors as GRAPHQL_VALIDATION_FAILED; formatError recovers the AppError's code.
 function tooComplex(message: string, details: Record<string, number>): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', ...details } });
+  return new GraphQLError(message, { originalError: new AppError(ErrorCode.QueryTooComplex, message, details) });
 }
 
 /** Rejects operations nested deeper than maxDepth (introspection excluded). */

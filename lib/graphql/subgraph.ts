@@ -71,6 +71,7 @@ export async function startSubgraph<Deps>(
     entities: definition.entities,
     tenantEntities: definition.tenantEntities,
   });
+  orm.em.getConnection().getKnex().on('query', () => metrics.dbQueries.inc());
   const keys = await loadOrCreateKeys({
     privateKey: config.jwtPrivateKey,
     publicKey: config.jwtPublicKey,

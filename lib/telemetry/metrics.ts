@@ -5,6 +5,7 @@ export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'route' | 'status'>;
   graphqlOperations: Counter<'operation' | 'type' | 'outcome'>;
+  dbQueries: Counter<never>;
 }
 
 export function createMetrics(service: string): Metrics {
@@ -24,6 +25,11 @@ export function createMetrics(service: string): Metrics {
       name: 'graphql_operations_total',
       help: 'GraphQL operations by name, type and outcome',
       labelNames: ['operation', 'type', 'outcome'],
+      registers: [registry],
+    }),
+    dbQueries: new Counter({
+      name: 'db_queries_total',
+      help: 'SQL statements sent to PostgreSQL',
       registers: [registry],
     }),
   };
