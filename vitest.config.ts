@@ -9,7 +9,13 @@ export default defineConfig({
     alias: { graphql: require.resolve('graphql') },
   },
   test: {
-    include: ['test/**/*.test.ts', 'lib/**/*.test.ts', 'subgraphs/**/*.test.ts', 'gateway/**/*.test.ts', 'workers/**/*.test.ts'],
+    include: [
+      'test/**/*.test.ts',
+      'lib/**/*.test.ts',
+      'subgraphs/**/*.test.ts',
+      'gateway/**/*.test.ts',
+      'workers/**/*.test.ts',
+    ],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -19,7 +19,14 @@ import { AppError, formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
 import { createMetrics } from '../lib/telemetry/metrics.ts';
-import { costLimitRule, depthLimitRule, memoryRateLimiter, type RateLimiter, rateBuckets, redisRateLimiter } from './limits.ts';
+import {
+  costLimitRule,
+  depthLimitRule,
+  memoryRateLimiter,
+  type RateLimiter,
+  rateBuckets,
+  redisRateLimiter,
+} from './limits.ts';
 
 export interface GatewayContext {
   requestId: string;
@@ -34,7 +41,11 @@ export interface GatewayRuntime {
   limiter: RateLimiter;
   authenticate: (req: IncomingMessage) => Promise<Identity | undefined>;
   /** Runs one GraphQL operation through the gateway as the given request would (webhooks use it). */
-  execute: (request: { query: string; variables?: Record<string, unknown> }, req: IncomingMessage, requestId: string) => Promise<{ status: number; body: any }>;
+  execute: (
+    request: { query: string; variables?: Record<string, unknown> },
+    req: IncomingMessage,
+    requestId: string,
+  ) => Promise<{ status: number; body: any }>;
 }
 
 export interface RunningGateway {
@@ -56,21 +67,30 @@ function rateLimitPlugin(limiter: RateLimiter, config: Readonly<Config>): Apollo
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, contextValue }) {
+          if (!operation) return;
           const roots = operation.selectionSet.selections
             .filter((s) => s.kind === Kind.FIELD)
             .map((s) => (s.kind === Kind.FIELD ? s.name.value : ''))
             .filter((n) => !n.startsWith('__'));
-          const subject = contextValue.identity ? `org:${contextValue.identity.organisationId}` : `ip:${contextValue.clientIp}`;
+          const subject = contextValue.identity
+            ? `org:${contextValue.identity.organisationId}`
+            : `ip:${contextValue.clientIp}`;
           for (const { name, rule } of rateBuckets(operation.operation, roots, config.limits.rates)) {
             const decision = await limiter.hit(`${subject}:${name}`, rule);
             if (!decision.allowed) {
-              throw new GraphQLError(`Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`, {
-                extensions: {
-                  code: 'RATE_LIMITED',
-                  retryAfter: decision.retryAfterSeconds,
-                  http: { status: 429, headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]) },
+              throw new GraphQLError(
+                `Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`,
+                {
+                  extensions: {
+                    code: 'RATE_LIMITED',
+                    retryAfter: decision.retryAfterSeconds,
+                    http: {
+                      status: 429,
+                      headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
+                    },
+                  },
                 },
-              });
+              );
             }
           }
         },
@@ -87,8 +107,15 @@ export async function startGateway(
   const metrics = createMetrics('gateway');
   if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting the gateway');
   const pool = createAppPool(config.databaseUrl);
-  const keys = await loadOrCreateKeys({ privateKey: config.jwtPrivateKey, publicKey: config.jwtPublicKey, dataDir: config.dataDir });
-  const tokens = await createTokenService({ publicKey: keys.publicKey, ttlSeconds: config.auth.accessTokenSeconds });
+  const keys = await loadOrCreateKeys({
+    privateKey: config.jwtPrivateKey,
+    publicKey: config.jwtPublicKey,
+    dataDir: config.dataDir,
+  });
+  const tokens = await createTokenService({
+    publicKey: keys.publicKey,
+    ttlSeconds: config.auth.accessTokenSeconds,
+  });
   const authenticator = createAuthenticator(tokens, poolRunner(pool));
   const limiter = config.redisUrl
     ? redisRateLimiter(new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }))
@@ -103,7 +130,9 @@ export async function startGateway(
         fetcher: fetch as any,
         willSendRequest({ request, context }) {
           if (!context?.forward) return;
-          for (const [key, value] of Object.entries(context.forward)) request.http?.headers.set(key, value);
+          for (const [key, value] of Object.entries(context.forward as Record<string, string>)) {
+            request.http?.headers.set(key, value);
+          }
         },
       }),
   });
@@ -196,7 +225,9 @@ export async function startGateway(
       await Promise.all(
         SUBGRAPHS.map(async (name) => {
           try {
-            const res = await fetch(new URL('/health', config.subgraphUrls[name]), { signal: AbortSignal.timeout(2000) });
+            const res = await fetch(new URL('/health', config.subgraphUrls[name]), {
+              signal: AbortSignal.timeout(2000),
+            });
             checks[name] = res.ok ? 'ok' : `status ${res.status}`;
             ok &&= res.ok;
           } catch {

@@ -8,9 +8,9 @@ import {
   type GraphQLNamedType,
   getNamedType,
   getNullableType,
+  isInterfaceType,
   isListType,
   isObjectType,
-  isInterfaceType,
   Kind,
   type SelectionSetNode,
   type ValidationContext,
@@ -23,7 +23,9 @@ const DEFAULT_LIST_SIZE = 50;
 
 // Apollo re-codes validation errors as GRAPHQL_VALIDATION_FAILED; formatError recovers the AppError's code.
 function tooComplex(message: string, details: Record<string, number>): GraphQLError {
-  return new GraphQLError(message, { originalError: new AppError(ErrorCode.QueryTooComplex, message, details) });
+  return new GraphQLError(message, {
+    originalError: new AppError(ErrorCode.QueryTooComplex, message, details),
+  });
 }
 
 /** Rejects operations nested deeper than maxDepth (introspection excluded). */
@@ -54,7 +56,9 @@ export function depthLimitRule(maxDepth: number) {
       OperationDefinition(node) {
         const depth = depthOf(node.selectionSet, new Set());
         if (depth > maxDepth) {
-          context.reportError(tooComplex(`Query depth ${depth} exceeds the limit of ${maxDepth}`, { depth, maxDepth }));
+          context.reportError(
+            tooComplex(`Query depth ${depth} exceeds the limit of ${maxDepth}`, { depth, maxDepth }),
+          );
         }
       },
     };
@@ -72,7 +76,10 @@ export function costLimitRule(maxCost: number) {
     for (const def of context.getDocument().definitions) {
       if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
     }
-    const fieldOf = (type: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined =>
+    const fieldOf = (
+      type: GraphQLNamedType | undefined,
+      name: string,
+    ): GraphQLField<unknown, unknown> | undefined =>
       type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[name] : undefined;
     const listSize = (field: FieldNode, variables: Record<string, unknown>): number => {
       const arg = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'limit');
@@ -84,7 +91,12 @@ export function costLimitRule(maxCost: number) {
       }
       return DEFAULT_LIST_SIZE;
     };
-    const costOf = (set: SelectionSetNode, parent: GraphQLNamedType | undefined, multiplier: number, depth: number): number => {
+    const costOf = (
+      set: SelectionSetNode,
+      parent: GraphQLNamedType | undefined,
+      multiplier: number,
+      depth: number,
+    ): number => {
       if (depth > 50) return Number.POSITIVE_INFINITY;
       let total = 0;
       for (const sel of set.selections) {
@@ -97,11 +109,17 @@ export function costLimitRule(maxCost: number) {
             total += costOf(sel.selectionSet, getNamedType(def.type), multiplier * inner, depth + 1);
           }
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-          const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) ?? parent : parent;
+          const type = sel.typeCondition ? (schema.getType(sel.typeCondition.name.value) ?? parent) : parent;
           total += costOf(sel.selectionSet, type, multiplier, depth + 1);
         } else {
           const frag = fragments.get(sel.name.value);
-          if (frag) total += costOf(frag.selectionSet, schema.getType(frag.typeCondition.name.value) ?? parent, multiplier, depth + 1);
+          if (frag)
+            total += costOf(
+              frag.selectionSet,
+              schema.getType(frag.typeCondition.name.value) ?? parent,
+              multiplier,
+              depth + 1,
+            );
         }
         if (total > maxCost * 10) return total;
       }
@@ -117,7 +135,9 @@ export function costLimitRule(maxCost: number) {
               : schema.getSubscriptionType();
         const cost = costOf(node.selectionSet, root ?? undefined, 1, 0);
         if (cost > maxCost) {
-          context.reportError(tooComplex(`Query cost ${cost} exceeds the limit of ${maxCost}`, { cost, maxCost }));
+          context.reportError(
+            tooComplex(`Query cost ${cost} exceeds the limit of ${maxCost}`, { cost, maxCost }),
+          );
         }
       },
     };
@@ -174,10 +194,12 @@ return { n, redis.call('PTTL', KEYS[1]) }`;
 export function redisRateLimiter(redis: Redis): RateLimiter {
   return {
     async hit(key, rule) {
-      const [count, ttl] = (await redis.eval(HIT_SCRIPT, 1, `ratelimit:${key}`, String(rule.windowSeconds * 1000))) as [
-        number,
-        number,
-      ];
+      const [count, ttl] = (await redis.eval(
+        HIT_SCRIPT,
+        1,
+        `ratelimit:${key}`,
+        String(rule.windowSeconds * 1000),
+      )) as [number, number];
       return {
         allowed: count <= rule.limit,
         remaining: Math.max(0, rule.limit - count),

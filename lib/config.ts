@@ -57,7 +57,8 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) invalid(name, `must be an integer in [${min}, ${max}]`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    invalid(name, `must be an integer in [${min}, ${max}]`);
   return value;
 }
 
@@ -83,14 +84,16 @@ export function parseRateLimits(raw: string | undefined): Record<string, RateLim
   if (!raw) return rates;
   for (const part of raw.split(',')) {
     const m = /^\s*(\w+)\s*=\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(part);
-    if (!m || Number(m[3]) === 0) invalid('RATE_LIMITS', `has a bad entry "${part}" (expected name=limit/seconds)`);
+    if (!m || Number(m[3]) === 0)
+      invalid('RATE_LIMITS', `has a bad entry "${part}" (expected name=limit/seconds)`);
     rates[m[1]] = { limit: Number(m[2]), windowSeconds: Number(m[3]) };
   }
   return rates;
 }
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  const nodeEnv = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
+  const nodeEnv =
+    env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
   const port = int(env, 'PORT', 4000, 0, 65535);
   const subgraphPorts = {
     iam: int(env, 'IAM_PORT', 4001, 0, 65535),

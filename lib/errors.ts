@@ -90,8 +90,12 @@ export function formatError(
     const code = String(formatted.extensions?.code ?? '');
     if (PASS_THROUGH.has(code) && code !== ErrorCode.Internal) return formatted;
     // type-graphql argument validation surfaces as a GraphQLError without code
-    if (error instanceof GraphQLError && !(error.originalError && !(error.originalError instanceof GraphQLError))) {
-      if (!code) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BadUserInput } };
+    if (
+      error instanceof GraphQLError &&
+      !(error.originalError && !(error.originalError instanceof GraphQLError))
+    ) {
+      if (!code)
+        return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BadUserInput } };
     }
     log(error);
     return {

@@ -2,14 +2,17 @@
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { composeServices } from '@apollo/composition';
+import { Supergraph } from '@apollo/federation-internals';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { parse, printSchema } from 'graphql';
-import { Supergraph } from '@apollo/federation-internals';
 import { loadConfig, SUBGRAPHS } from '../lib/config.ts';
 import { buildSubgraphSchemaOnly } from '../lib/graphql/subgraph.ts';
 import { SUBGRAPH_DEFINITIONS } from '../subgraphs/registry.ts';
 
-export async function composeSupergraph(): Promise<{ subgraphs: Record<string, string>; supergraph: string }> {
+export async function composeSupergraph(): Promise<{
+  subgraphs: Record<string, string>;
+  supergraph: string;
+}> {
   const config = loadConfig({});
   const subgraphs: Record<string, string> = {};
   for (const name of SUBGRAPHS) {
@@ -21,7 +24,7 @@ export async function composeSupergraph(): Promise<{ subgraphs: Record<string, s
   if (result.errors?.length) {
     throw new Error(`composition failed:\n${result.errors.map((e) => e.message).join('\n')}`);
   }
-  return { subgraphs, supergraph: result.supergraphSdl };
+  return { subgraphs, supergraph: result.supergraphSdl! };
 }
 
 /** The client-facing schema (what the gateway serves), for codegen and review. */

@@ -11,7 +11,9 @@ if (!SUBGRAPHS.includes(name)) {
 }
 const config = loadConfig();
 if (!config.databaseUrl) {
-  console.error('DATABASE_URL is required to run a subgraph alone (npm start runs everything on the embedded database)');
+  console.error(
+    'DATABASE_URL is required to run a subgraph alone (npm start runs everything on the embedded database)',
+  );
   process.exit(2);
 }
 const subgraph = await startSubgraph(SUBGRAPH_DEFINITIONS[name], config, { host: '0.0.0.0' });

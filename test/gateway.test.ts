@@ -13,8 +13,17 @@ afterAll(async () => {
 });
 
 async function gatewayWith(env: Record<string, string>): Promise<RunningGateway> {
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'fatal', DATABASE_URL: inject('databaseUrl'), DATA_DIR: inject('dataDir'), ...env });
-  const gateway = await startGateway({ ...config, subgraphUrls: inject('subgraphUrls') as any }, { port: 0, host: '127.0.0.1' });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'fatal',
+    DATABASE_URL: inject('databaseUrl'),
+    DATA_DIR: inject('dataDir'),
+    ...env,
+  });
+  const gateway = await startGateway(
+    { ...config, subgraphUrls: inject('subgraphUrls') as any },
+    { port: 0, host: '127.0.0.1' },
+  );
   extraGateways.push(gateway);
   return gateway;
 }
@@ -22,7 +31,14 @@ async function gatewayWith(env: Record<string, string>): Promise<RunningGateway>
 describe('operations endpoints', () => {
   it('serves /health and /metrics on the gateway and on every subgraph', async () => {
     const health = await (await fetch(`${inject('gatewayOrigin')}/health`)).json();
-    expect(health).toEqual({ status: 'ok', database: 'ok', iam: 'ok', crm: 'ok', outreach: 'ok', tracking: 'ok' });
+    expect(health).toEqual({
+      status: 'ok',
+      database: 'ok',
+      iam: 'ok',
+      crm: 'ok',
+      outreach: 'ok',
+      tracking: 'ok',
+    });
     await gql(MyOrganisationDocument, {});
     const metrics = await (await fetch(`${inject('gatewayOrigin')}/metrics`)).text();
     expect(metrics).toContain('http_request_duration_seconds_bucket');
@@ -51,7 +67,11 @@ describe('request guards', () => {
   it('blocks simple cross-site requests (CSRF prevention)', async () => {
     const get = await fetch(`${inject('gatewayUrl')}?query=${encodeURIComponent('{ __typename }')}`);
     expect(get.status).toBe(400);
-    const textPlain = await fetch(inject('gatewayUrl'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' });
+    const textPlain = await fetch(inject('gatewayUrl'), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(textPlain.status).toBe(400);
   });
 
@@ -62,14 +82,18 @@ describe('request guards', () => {
       body: JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2_000_000) } }),
     });
     expect(res.status).toBe(413);
-    expect((await res.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('refuses queries that are too deep or too costly, with QUERY_TOO_COMPLEX', async () => {
     const org = await newOrganisation();
     let nested = 'id';
     for (let i = 0; i < 7; i++) nested = `positions { company { ${nested} } }`;
-    const deep = await gql(`query { company(id: "${randomUUID()}") { ${nested} } }`, {}, { token: org.accessToken });
+    const deep = await gql(
+      `query { company(id: "${randomUUID()}") { ${nested} } }`,
+      {},
+      { token: org.accessToken },
+    );
     expect(errorCode(deep)).toBe('QUERY_TOO_COMPLEX');
     expect(deep.errors?.[0].message).toMatch(/depth \d+ exceeds the limit of 12/);
 
@@ -81,7 +105,11 @@ describe('request guards', () => {
     expect(errorCode(costly)).toBe('QUERY_TOO_COMPLEX');
     expect(costly.errors?.[0].message).toMatch(/cost \d+ exceeds the limit/);
 
-    const fine = await gql('query { positions(first: 10) { totalCount edges { node { id } } } }', {}, { token: org.accessToken });
+    const fine = await gql(
+      'query { positions(first: 10) { totalCount edges { node { id } } } }',
+      {},
+      { token: org.accessToken },
+    );
     expect(fine.errors).toBeUndefined();
   });
 });
@@ -91,7 +119,8 @@ describe('rate limits', () => {
     const gateway = await gatewayWith({ RATE_LIMITS: 'read=3/60' });
     const a = await newOrganisation();
     const b = await newOrganisation();
-    for (let i = 0; i < 3; i++) await ok(MyOrganisationDocument, {}, { token: a.accessToken, url: gateway.url });
+    for (let i = 0; i < 3; i++)
+      await ok(MyOrganisationDocument, {}, { token: a.accessToken, url: gateway.url });
     const limited = await gql(MyOrganisationDocument, {}, { token: a.accessToken, url: gateway.url });
     expect(limited.status).toBe(429);
     expect(errorCode(limited)).toBe('RATE_LIMITED');
@@ -106,9 +135,14 @@ describe('rate limits', () => {
     const one = await gatewayWith({ RATE_LIMITS: 'read=4/60', REDIS_URL: redisUrl });
     const two = await gatewayWith({ RATE_LIMITS: 'read=4/60', REDIS_URL: redisUrl });
     const org = await newOrganisation();
-    for (const g of [one, two, one, two]) await ok(MyOrganisationDocument, {}, { token: org.accessToken, url: g.url });
-    expect(errorCode(await gql(MyOrganisationDocument, {}, { token: org.accessToken, url: one.url }))).toBe('RATE_LIMITED');
-    expect(errorCode(await gql(MyOrganisationDocument, {}, { token: org.accessToken, url: two.url }))).toBe('RATE_LIMITED');
+    for (const g of [one, two, one, two])
+      await ok(MyOrganisationDocument, {}, { token: org.accessToken, url: g.url });
+    expect(errorCode(await gql(MyOrganisationDocument, {}, { token: org.accessToken, url: one.url }))).toBe(
+      'RATE_LIMITED',
+    );
+    expect(errorCode(await gql(MyOrganisationDocument, {}, { token: org.accessToken, url: two.url }))).toBe(
+      'RATE_LIMITED',
+    );
   });
 });
 
@@ -119,15 +153,32 @@ describe('entity references are batched', () => {
     const campaignId = randomUUID();
     await withClient(ownerClient(), async (c) => {
       const company = randomUUID();
-      await c.query('INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, $3)', [orgId, company, 'Batch SA']);
-      await c.query(`INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
-        VALUES ($1, $2, 'Batch', 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`, [orgId, campaignId]);
+      await c.query('INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, $3)', [
+        orgId,
+        company,
+        'Batch SA',
+      ]);
+      await c.query(
+        `INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
+        VALUES ($1, $2, 'Batch', 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`,
+        [orgId, campaignId],
+      );
       for (let i = 0; i < 40; i++) {
         const person = randomUUID();
         const position = randomUUID();
-        await c.query('INSERT INTO crm.people (organisation_id, id, first_name) VALUES ($1, $2, $3)', [orgId, person, `P${i}`]);
-        await c.query('INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email) VALUES ($1, $2, $3, $4, $5)', [orgId, position, company, person, `p${i}@batch.fr`]);
-        await c.query('INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)', [orgId, randomUUID(), campaignId, position]);
+        await c.query('INSERT INTO crm.people (organisation_id, id, first_name) VALUES ($1, $2, $3)', [
+          orgId,
+          person,
+          `P${i}`,
+        ]);
+        await c.query(
+          'INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email) VALUES ($1, $2, $3, $4, $5)',
+          [orgId, position, company, person, `p${i}@batch.fr`],
+        );
+        await c.query(
+          'INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)',
+          [orgId, randomUUID(), campaignId, position],
+        );
       }
     });
     const crmOrigin = new URL(inject('subgraphUrls').crm).origin;

@@ -60,7 +60,9 @@ export default async function setup(project: TestProject) {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
     const admin = new pg.Client({ connectionString: ADMIN_URL });
     await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS prospectflow_test_${process.pid} WITH (FORCE)`).catch(() => {});
+    await admin
+      .query(`DROP DATABASE IF EXISTS prospectflow_test_${process.pid} WITH (FORCE)`)
+      .catch(() => {});
     await admin.end();
   };
 }

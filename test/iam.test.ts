@@ -34,12 +34,18 @@ describe('sign-up and login', () => {
   });
 
   it('rejects bad sign-up input with BAD_USER_INPUT and a duplicate email with CONFLICT', async () => {
-    const weak = await gql(SignUpDocument, { input: { organisationName: 'A', email: uniqueEmail(), password: 'short' } });
+    const weak = await gql(SignUpDocument, {
+      input: { organisationName: 'A', email: uniqueEmail(), password: 'short' },
+    });
     expect(errorCode(weak)).toBe('BAD_USER_INPUT');
-    const badEmail = await gql(SignUpDocument, { input: { organisationName: 'A', email: 'not-an-email', password: PASSWORD } });
+    const badEmail = await gql(SignUpDocument, {
+      input: { organisationName: 'A', email: 'not-an-email', password: PASSWORD },
+    });
     expect(errorCode(badEmail)).toBe('BAD_USER_INPUT');
     const org = await newOrganisation();
-    const again = await gql(SignUpDocument, { input: { organisationName: 'B', email: org.user.email, password: PASSWORD } });
+    const again = await gql(SignUpDocument, {
+      input: { organisationName: 'B', email: org.user.email, password: PASSWORD },
+    });
     expect(errorCode(again)).toBe('CONFLICT');
   });
 
@@ -74,7 +80,9 @@ describe('refresh tokens', () => {
     const org = await newOrganisation();
     const { logout } = await ok(LogoutDocument, { refreshToken: org.refreshToken });
     expect(logout).toBe(true);
-    expect(errorCode(await gql(RefreshSessionDocument, { refreshToken: org.refreshToken }))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await gql(RefreshSessionDocument, { refreshToken: org.refreshToken }))).toBe(
+      'UNAUTHENTICATED',
+    );
     expect(errorCode(await gql(RefreshSessionDocument, { refreshToken: 'made-up' }))).toBe('UNAUTHENTICATED');
   });
 });
@@ -83,7 +91,11 @@ describe('members and roles', () => {
   it('invites a member who accepts, logs in, and needs organisationId once in two organisations', async () => {
     const org = await newOrganisation();
     const email = uniqueEmail('invitee');
-    const { inviteMember } = await ok(InviteMemberDocument, { email, role: 'MEMBER' }, { token: org.accessToken });
+    const { inviteMember } = await ok(
+      InviteMemberDocument,
+      { email, role: 'MEMBER' },
+      { token: org.accessToken },
+    );
     expect(inviteMember).toMatchObject({ role: 'MEMBER', status: 'INVITED', user: { email } });
     expect(inviteMember.invitationToken).toEqual(expect.any(String));
 
@@ -93,11 +105,18 @@ describe('members and roles', () => {
       firstName: 'Noé',
     });
     expect(acceptInvitation.organisation.id).toBe(org.organisation.id);
-    const reused = await gql(AcceptInvitationDocument, { token: inviteMember.invitationToken!, password: PASSWORD });
+    const reused = await gql(AcceptInvitationDocument, {
+      token: inviteMember.invitationToken!,
+      password: PASSWORD,
+    });
     expect(errorCode(reused)).toBe('UNAUTHENTICATED');
 
     // a member cannot invite
-    const denied = await gql(InviteMemberDocument, { email: uniqueEmail(), role: 'VIEWER' }, { token: acceptInvitation.accessToken });
+    const denied = await gql(
+      InviteMemberDocument,
+      { email: uniqueEmail(), role: 'VIEWER' },
+      { token: acceptInvitation.accessToken },
+    );
     expect(errorCode(denied)).toBe('FORBIDDEN');
 
     // invited into a second organisation: login must say which
@@ -107,7 +126,11 @@ describe('members and roles', () => {
     const ambiguous = await gql(LoginDocument, { email, password: PASSWORD });
     expect(errorCode(ambiguous)).toBe('BAD_USER_INPUT');
     expect(ambiguous.errors?.[0].extensions?.organisationIds).toHaveLength(2);
-    const { login } = await ok(LoginDocument, { email, password: PASSWORD, organisationId: other.organisation.id });
+    const { login } = await ok(LoginDocument, {
+      email,
+      password: PASSWORD,
+      organisationId: other.organisation.id,
+    });
     expect(login.organisation.id).toBe(other.organisation.id);
     const { organisation } = await ok(MyOrganisationDocument, {}, { token: login.accessToken });
     expect(organisation.members.map((m) => m.role).sort()).toEqual(['OWNER', 'VIEWER']);
@@ -115,13 +138,24 @@ describe('members and roles', () => {
 
   it('keeps exactly one owner: OWNER cannot be granted by role change, transfer swaps it', async () => {
     const org = await newOrganisation();
-    const { inviteMember } = await ok(InviteMemberDocument, { email: uniqueEmail(), role: 'ADMIN' }, { token: org.accessToken });
-    const { acceptInvitation } = await ok(AcceptInvitationDocument, { token: inviteMember.invitationToken!, password: PASSWORD });
-    const userId = acceptInvitation.user.id;
-    expect(errorCode(await gql(UpdateMemberRoleDocument, { userId, role: 'OWNER' }, { token: org.accessToken }))).toBe(
-      'BAD_USER_INPUT',
+    const { inviteMember } = await ok(
+      InviteMemberDocument,
+      { email: uniqueEmail(), role: 'ADMIN' },
+      { token: org.accessToken },
     );
-    const adminTransfer = await gql(TransferOwnershipDocument, { userId: org.user.id }, { token: acceptInvitation.accessToken });
+    const { acceptInvitation } = await ok(AcceptInvitationDocument, {
+      token: inviteMember.invitationToken!,
+      password: PASSWORD,
+    });
+    const userId = acceptInvitation.user.id;
+    expect(
+      errorCode(await gql(UpdateMemberRoleDocument, { userId, role: 'OWNER' }, { token: org.accessToken })),
+    ).toBe('BAD_USER_INPUT');
+    const adminTransfer = await gql(
+      TransferOwnershipDocument,
+      { userId: org.user.id },
+      { token: acceptInvitation.accessToken },
+    );
     expect(errorCode(adminTransfer)).toBe('FORBIDDEN');
     await ok(TransferOwnershipDocument, { userId }, { token: org.accessToken });
     const { organisation } = await ok(MyOrganisationDocument, {}, { token: org.accessToken });
@@ -133,7 +167,11 @@ describe('members and roles', () => {
 describe('API keys', () => {
   it('shows the secret once, stores only its hash, authenticates calls, tracks lastUsedAt, and stops after revocation', async () => {
     const org = await newOrganisation();
-    const { createApiKey } = await ok(CreateApiKeyDocument, { name: 'Pharow', scopes: ['READ', 'INGEST'] }, { token: org.accessToken });
+    const { createApiKey } = await ok(
+      CreateApiKeyDocument,
+      { name: 'Pharow', scopes: ['READ', 'INGEST'] },
+      { token: org.accessToken },
+    );
     expect(createApiKey.secret).toMatch(/^pfk_[0-9a-f]{32}_/);
     expect(createApiKey.apiKey.lastUsedAt).toBeNull();
 
@@ -151,7 +189,11 @@ describe('API keys', () => {
     expect(errorCode(await gql(ApiKeysDocument, {}, { token: createApiKey.secret }))).toBe('FORBIDDEN');
     expect(errorCode(await gql(MeDocument, {}, { token: createApiKey.secret }))).toBe('FORBIDDEN');
 
-    const { revokeApiKey } = await ok(RevokeApiKeyDocument, { id: createApiKey.apiKey.id }, { token: org.accessToken });
+    const { revokeApiKey } = await ok(
+      RevokeApiKeyDocument,
+      { id: createApiKey.apiKey.id },
+      { token: org.accessToken },
+    );
     expect(revokeApiKey.revokedAt).not.toBeNull();
     const after = await gql(MyOrganisationDocument, {}, { token: createApiKey.secret });
     expect(errorCode(after)).toBe('UNAUTHENTICATED');
@@ -160,7 +202,11 @@ describe('API keys', () => {
 
   it('rejects a forged key with a valid shape', async () => {
     const org = await newOrganisation();
-    const { createApiKey } = await ok(CreateApiKeyDocument, { name: 'k', scopes: ['READ'] }, { token: org.accessToken });
+    const { createApiKey } = await ok(
+      CreateApiKeyDocument,
+      { name: 'k', scopes: ['READ'] },
+      { token: org.accessToken },
+    );
     const forged = `${createApiKey.secret.slice(0, -4)}AAAA`;
     expect(errorCode(await gql(MyOrganisationDocument, {}, { token: forged }))).toBe('UNAUTHENTICATED');
   });

@@ -2,7 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { CampaignDocument, CampaignsDocument, CompanyDocument, PositionDocument, PositionsDocument } from './generated/graphql.ts';
+import {
+  CampaignDocument,
+  CampaignsDocument,
+  CompanyDocument,
+  PositionDocument,
+  PositionsDocument,
+} from './generated/graphql.ts';
 import { gql, newOrganisation, ok } from './helpers/client.ts';
 import { appClient, ownerClient, withClient } from './helpers/db.ts';
 
@@ -18,14 +24,37 @@ async function asTenant<T>(c: pg.Client, organisationId: string, fn: () => Promi
 
 /** Seeds one company, person, position and campaign with an enrollment for an organisation, as the owner role. */
 async function seed(organisationId: string, label: string) {
-  const ids = { company: randomUUID(), person: randomUUID(), position: randomUUID(), campaign: randomUUID(), enrollment: randomUUID() };
+  const ids = {
+    company: randomUUID(),
+    person: randomUUID(),
+    position: randomUUID(),
+    campaign: randomUUID(),
+    enrollment: randomUUID(),
+  };
   await withClient(ownerClient(), async (c) => {
-    await c.query('INSERT INTO crm.companies (organisation_id, id, name, domain) VALUES ($1, $2, $3, $4)', [organisationId, ids.company, `${label} SAS`, `${label}.fr`]);
-    await c.query('INSERT INTO crm.people (organisation_id, id, first_name, last_name) VALUES ($1, $2, $3, $4)', [organisationId, ids.person, 'Jeanne', label]);
-    await c.query('INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email) VALUES ($1, $2, $3, $4, $5)', [organisationId, ids.position, ids.company, ids.person, `jeanne@${label}.fr`]);
-    await c.query(`INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
-      VALUES ($1, $2, $3, 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`, [organisationId, ids.campaign, `${label} campaign`]);
-    await c.query('INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)', [organisationId, ids.enrollment, ids.campaign, ids.position]);
+    await c.query('INSERT INTO crm.companies (organisation_id, id, name, domain) VALUES ($1, $2, $3, $4)', [
+      organisationId,
+      ids.company,
+      `${label} SAS`,
+      `${label}.fr`,
+    ]);
+    await c.query(
+      'INSERT INTO crm.people (organisation_id, id, first_name, last_name) VALUES ($1, $2, $3, $4)',
+      [organisationId, ids.person, 'Jeanne', label],
+    );
+    await c.query(
+      'INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email) VALUES ($1, $2, $3, $4, $5)',
+      [organisationId, ids.position, ids.company, ids.person, `jeanne@${label}.fr`],
+    );
+    await c.query(
+      `INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
+      VALUES ($1, $2, $3, 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`,
+      [organisationId, ids.campaign, `${label} campaign`],
+    );
+    await c.query(
+      'INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)',
+      [organisationId, ids.enrollment, ids.campaign, ids.position],
+    );
   });
   return ids;
 }
@@ -38,10 +67,16 @@ describe('database walls', () => {
     const aRows = await seed(a.organisation.id, `a${randomUUID().slice(0, 6)}`);
     await withClient(ownerClient(), async (c) => {
       await expect(
-        c.query('INSERT INTO crm.positions (organisation_id, id, company_id, person_id) VALUES ($1, $2, $3, $4)', [a.organisation.id, randomUUID(), bRows.company, aRows.person]),
+        c.query(
+          'INSERT INTO crm.positions (organisation_id, id, company_id, person_id) VALUES ($1, $2, $3, $4)',
+          [a.organisation.id, randomUUID(), bRows.company, aRows.person],
+        ),
       ).rejects.toThrow(/foreign key/);
       await expect(
-        c.query('INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)', [a.organisation.id, randomUUID(), aRows.campaign, bRows.position]),
+        c.query(
+          'INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)',
+          [a.organisation.id, randomUUID(), aRows.campaign, bRows.position],
+        ),
       ).rejects.toThrow(/foreign key/);
     });
   });
@@ -52,7 +87,11 @@ describe('database walls', () => {
     await seed(a.organisation.id, `a${randomUUID().slice(0, 6)}`);
     await seed(b.organisation.id, `b${randomUUID().slice(0, 6)}`);
     await withClient(appClient(), async (c) => {
-      const rows = await asTenant(c, a.organisation.id, async () => (await c.query('SELECT organisation_id FROM crm.positions')).rows);
+      const rows = await asTenant(
+        c,
+        a.organisation.id,
+        async () => (await c.query('SELECT organisation_id FROM crm.positions')).rows,
+      );
       expect(rows.length).toBe(1);
       expect(rows.every((r) => r.organisation_id === a.organisation.id)).toBe(true);
       const none = await c.query('SELECT count(*)::int AS n FROM crm.positions');
@@ -62,7 +101,11 @@ describe('database walls', () => {
       // writing into another organisation is refused by the policy's WITH CHECK
       await expect(
         asTenant(c, a.organisation.id, () =>
-          c.query('INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, $3)', [b.organisation.id, randomUUID(), 'Intrus']),
+          c.query('INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, $3)', [
+            b.organisation.id,
+            randomUUID(),
+            'Intrus',
+          ]),
         ),
       ).rejects.toThrow(/row-level security/);
     });
@@ -78,9 +121,13 @@ describe('database walls', () => {
       expect(rows.length).toBeGreaterThanOrEqual(20);
       const open = rows.filter((r) => !r.relrowsecurity || !r.relforcerowsecurity).map((r) => r.name);
       expect(open).toEqual([]);
-      const role = await c.query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'prospectflow_app'");
+      const role = await c.query(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'prospectflow_app'",
+      );
       expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
-      const owned = await c.query("SELECT count(*)::int AS n FROM pg_tables WHERE tableowner = 'prospectflow_app'");
+      const owned = await c.query(
+        "SELECT count(*)::int AS n FROM pg_tables WHERE tableowner = 'prospectflow_app'",
+      );
       expect(owned.rows[0].n).toBe(0);
     });
   });
@@ -108,9 +155,16 @@ describe('isolation through the gateway', () => {
     expect(aCampaigns.campaigns).toEqual([]);
 
     const bPosition = await ok(PositionDocument, { id: bRows.position }, { token: b.accessToken });
-    expect(bPosition.position).toMatchObject({ id: bRows.position, email: `jeanne@${label}.fr`, company: { name: `${label} SAS` } });
+    expect(bPosition.position).toMatchObject({
+      id: bRows.position,
+      email: `jeanne@${label}.fr`,
+      company: { name: `${label} SAS` },
+    });
     const bCampaign = await ok(CampaignDocument, { id: bRows.campaign }, { token: b.accessToken });
     // the enrollment's position resolves through the CRM subgraph
-    expect(bCampaign.campaign?.enrollments[0].position).toMatchObject({ id: bRows.position, company: { name: `${label} SAS` } });
+    expect(bCampaign.campaign?.enrollments[0].position).toMatchObject({
+      id: bRows.position,
+      company: { name: `${label} SAS` },
+    });
   });
 });

@@ -10,14 +10,21 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 
 function decode(token: string) {
   const [header, payload, signature] = token.split('.');
-  return { header: JSON.parse(Buffer.from(header, 'base64url').toString()), payload: JSON.parse(Buffer.from(payload, 'base64url').toString()), signature };
+  return {
+    header: JSON.parse(Buffer.from(header, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(payload, 'base64url').toString()),
+    signature,
+  };
 }
 
 async function realKey() {
-  return importPKCS8(await readFile(path.join(inject('dataDir'), 'keys', 'jwt-private.pem'), 'utf8'), 'EdDSA');
+  return importPKCS8(
+    await readFile(path.join(inject('dataDir'), 'keys', 'jwt-private.pem'), 'utf8'),
+    'EdDSA',
+  );
 }
 
-async function sign(claims: Record<string, unknown>, key: CryptoKey | Awaited<ReturnType<typeof realKey>>, exp: number) {
+async function sign(claims: Record<string, unknown>, key: Awaited<ReturnType<typeof realKey>>, exp: number) {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'EdDSA' })
     .setIssuer('prospectflow')
@@ -33,7 +40,12 @@ describe('access token verification', () => {
     const b = await newOrganisation();
     const { payload, signature } = decode(a.accessToken);
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: payload.sub, email: payload.email, organisation_id: payload.organisation_id, role: payload.role };
+    const claims = {
+      sub: payload.sub,
+      email: payload.email,
+      organisation_id: payload.organisation_id,
+      role: payload.role,
+    };
 
     const algNone = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;
     const { privateKey: foreign } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
@@ -64,10 +76,14 @@ describe('access token verification', () => {
   it('subgraphs verify tokens themselves: a forged identity header sent straight to a subgraph gets nothing', async () => {
     const a = await newOrganisation();
     const iam = inject('subgraphUrls').iam;
-    const forged = await gql(MyOrganisationDocument, {}, {
-      url: iam,
-      headers: { 'x-organisation-id': a.organisation.id, 'x-user-id': a.user.id },
-    });
+    const forged = await gql(
+      MyOrganisationDocument,
+      {},
+      {
+        url: iam,
+        headers: { 'x-organisation-id': a.organisation.id, 'x-user-id': a.user.id },
+      },
+    );
     expect(errorCode(forged)).toBe('UNAUTHENTICATED');
     const direct = await gql(MyOrganisationDocument, {}, { url: iam, token: a.accessToken });
     expect(direct.data?.organisation.id).toBe(a.organisation.id);

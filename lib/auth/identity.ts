@@ -10,7 +10,13 @@ const RANK: Record<Role, number> = { VIEWER: 0, MEMBER: 1, ADMIN: 2, OWNER: 3 };
 
 export type Identity =
   | { kind: 'user'; userId: string; email: string; organisationId: string; role: Role }
-  | { kind: 'apiKey'; apiKeyId: string; organisationId: string; scopes: ApiKeyScope[]; createdBy: string | null };
+  | {
+      kind: 'apiKey';
+      apiKeyId: string;
+      organisationId: string;
+      scopes: ApiKeyScope[];
+      createdBy: string | null;
+    };
 
 export function requireIdentity(identity: Identity | undefined): Identity {
   if (!identity) throw unauthenticated();
@@ -27,7 +33,10 @@ export function hasRole(identity: Identity, minimum: Role): boolean {
   return identity.kind === 'user' && RANK[identity.role] >= RANK[minimum];
 }
 
-export function requireRole(identity: Identity | undefined, minimum: Role): Extract<Identity, { kind: 'user' }> {
+export function requireRole(
+  identity: Identity | undefined,
+  minimum: Role,
+): Extract<Identity, { kind: 'user' }> {
   const user = requireUser(identity);
   if (RANK[user.role] < RANK[minimum]) throw forbidden(`This operation needs the ${minimum} role or above`);
   return user;
@@ -46,6 +55,7 @@ export function requireAccess(identity: Identity | undefined, access: 'read' | '
       : access === 'write'
         ? id.scopes.includes('WRITE')
         : id.scopes.includes('INGEST') || id.scopes.includes('WRITE');
-  if (!ok) throw forbidden(`This API key lacks the ${access === 'read' ? 'READ' : access.toUpperCase()} scope`);
+  if (!ok)
+    throw forbidden(`This API key lacks the ${access === 'read' ? 'READ' : access.toUpperCase()} scope`);
   return id;
 }

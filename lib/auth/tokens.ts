@@ -1,8 +1,8 @@
 // Access tokens (EdDSA JWT via jose), and opaque secrets (refresh tokens, API keys) stored as hashes.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type CryptoKey, importPKCS8, importSPKI, jwtVerify, SignJWT } from 'jose';
-import { unauthenticated } from '../errors.ts';
 import { isUuid } from '../db/orm.ts';
+import { unauthenticated } from '../errors.ts';
 import { ROLES, type Role } from './identity.ts';
 
 const ISSUER = 'prospectflow';
@@ -27,13 +27,19 @@ export async function createTokenService(options: {
   ttlSeconds: number;
 }): Promise<TokenService> {
   const publicKey: CryptoKey = await importSPKI(options.publicKey, ALG);
-  const privateKey: CryptoKey | undefined = options.privateKey ? await importPKCS8(options.privateKey, ALG) : undefined;
+  const privateKey: CryptoKey | undefined = options.privateKey
+    ? await importPKCS8(options.privateKey, ALG)
+    : undefined;
   return {
     async sign(claims) {
       if (!privateKey) throw new Error('this service has no signing key');
       const now = Math.floor(Date.now() / 1000);
       const exp = now + options.ttlSeconds;
-      const token = await new SignJWT({ email: claims.email, organisation_id: claims.organisation_id, role: claims.role })
+      const token = await new SignJWT({
+        email: claims.email,
+        organisation_id: claims.organisation_id,
+        role: claims.role,
+      })
         .setProtectedHeader({ alg: ALG, typ: 'JWT' })
         .setSubject(claims.sub)
         .setIssuer(ISSUER)
@@ -53,7 +59,12 @@ export async function createTokenService(options: {
           requiredClaims: ['sub', 'exp', 'iat'],
         });
         const { sub, email, organisation_id, role } = payload as Record<string, unknown>;
-        if (!isUuid(sub) || !isUuid(organisation_id) || typeof email !== 'string' || !ROLES.includes(role as Role)) {
+        if (
+          !isUuid(sub) ||
+          !isUuid(organisation_id) ||
+          typeof email !== 'string' ||
+          !ROLES.includes(role as Role)
+        ) {
           throw new Error('malformed claims');
         }
         return { sub, email, organisation_id, role: role as Role };

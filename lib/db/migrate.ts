@@ -12,7 +12,10 @@ export interface MigrationResult {
   skipped: number;
 }
 
-export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}): Promise<MigrationResult> {
+export async function migrate(
+  databaseUrl: string,
+  log: (msg: string) => void = () => {},
+): Promise<MigrationResult> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -22,7 +25,10 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
     await client.query(`CREATE TABLE IF NOT EXISTS public.schema_migrations (
       name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Map<string, string>(
-      (await client.query('SELECT name, checksum FROM public.schema_migrations')).rows.map((r) => [r.name, r.checksum]),
+      (await client.query('SELECT name, checksum FROM public.schema_migrations')).rows.map((r) => [
+        r.name,
+        r.checksum,
+      ]),
     );
     for (const file of files) {
       const sql = await readFile(MIGRATIONS_DIR + file, 'utf8');
@@ -35,7 +41,10 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
       await client.query('BEGIN');
       try {
         await client.query(sql);
-        await client.query('INSERT INTO public.schema_migrations (name, checksum) VALUES ($1, $2)', [file, checksum]);
+        await client.query('INSERT INTO public.schema_migrations (name, checksum) VALUES ($1, $2)', [
+          file,
+          checksum,
+        ]);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');

@@ -1,6 +1,7 @@
 // One MikroORM instance per subgraph, mapping only that subgraph's schema, connected as the app role.
-import { type EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+
 import type { Knex } from '@mikro-orm/knex';
+import { type EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 
 export type { EntityManager };
 export const APP_ROLE = 'prospectflow_app';

@@ -35,10 +35,15 @@ export class RequestContext<Deps = unknown> {
   }
 
   /** One DataLoader per name per request: entity references become one query per type. */
-  loader<K, V>(name: string, batch: (keys: readonly K[], em: EntityManager) => Promise<(V | null | Error)[]>): DataLoader<K, V | null> {
+  loader<K, V>(
+    name: string,
+    batch: (keys: readonly K[], em: EntityManager) => Promise<(V | null | Error)[]>,
+  ): DataLoader<K, V | null> {
     let loader = this.loaders.get(name);
     if (!loader) {
-      loader = new DataLoader<K, V | null>(async (keys) => batch(keys, await this.em()), { maxBatchSize: 1000 });
+      loader = new DataLoader<K, V | null>(async (keys) => batch(keys, await this.em()), {
+        maxBatchSize: 1000,
+      });
       this.loaders.set(name, loader);
     }
     return loader as DataLoader<K, V | null>;

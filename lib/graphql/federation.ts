@@ -5,7 +5,15 @@ import { type GraphQLSchema, parse } from 'graphql';
 import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
-const FEDERATION_IMPORTS = ['@key', '@shareable', '@external', '@requires', '@provides', '@extends', '@inaccessible'];
+const FEDERATION_IMPORTS = [
+  '@key',
+  '@shareable',
+  '@external',
+  '@requires',
+  '@provides',
+  '@extends',
+  '@inaccessible',
+];
 
 export type ReferenceResolvers = Record<string, { __resolveReference: (ref: any, context: any) => unknown }>;
 

@@ -1,7 +1,10 @@
 // Starts one subgraph: its ORM, its federated schema, Apollo Server and the shared HTTP shell.
 import type { Server } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NonEmptyArray } from 'type-graphql';
 import { type Authenticator, createAuthenticator } from '../auth/authenticate.ts';
@@ -24,7 +27,12 @@ export interface SubgraphDefinition<Deps> {
   orphanedTypes?: Function[];
   references?: ReferenceResolvers;
   /** Builds what this subgraph's resolvers need beyond the ORM (token signer, limits...). */
-  deps?: (runtime: { config: Readonly<Config>; orm: MikroORM; tokens: TokenService; log: Logger }) => Deps | Promise<Deps>;
+  deps?: (runtime: {
+    config: Readonly<Config>;
+    orm: MikroORM;
+    tokens: TokenService;
+    log: Logger;
+  }) => Deps | Promise<Deps>;
 }
 
 export interface RunningSubgraph {
@@ -71,7 +79,10 @@ export async function startSubgraph<Deps>(
     entities: definition.entities,
     tenantEntities: definition.tenantEntities,
   });
-  orm.em.getConnection().getKnex().on('query', () => metrics.dbQueries.inc());
+  orm.em
+    .getConnection()
+    .getKnex()
+    .on('query', () => metrics.dbQueries.inc());
   const keys = await loadOrCreateKeys({
     privateKey: config.jwtPrivateKey,
     publicKey: config.jwtPublicKey,
@@ -131,7 +142,11 @@ export async function startSubgraph<Deps>(
       }
     },
   });
-  const port = await listen(server, options.port ?? config.subgraphPorts[definition.name], options.host ?? '127.0.0.1');
+  const port = await listen(
+    server,
+    options.port ?? config.subgraphPorts[definition.name],
+    options.host ?? '127.0.0.1',
+  );
   log.info({ port }, `${definition.name} subgraph listening`);
   return {
     name: definition.name,

@@ -7,7 +7,11 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { readBody } from './body.ts';
 
-export type Route = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<boolean> | boolean;
+export type Route = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+) => Promise<boolean> | boolean;
 
 export interface ServiceServerOptions<TContext extends BaseContext> {
   apollo: ApolloServer<TContext>;
@@ -27,20 +31,41 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
 export function sendError(res: ServerResponse, error: AppError, headers: Record<string, string> = {}): void {
-  sendJson(res, httpStatusOf(error.code), { errors: [{ message: error.message, extensions: { code: error.code, ...(error.details ?? {}) } }] }, headers);
+  sendJson(
+    res,
+    httpStatusOf(error.code),
+    { errors: [{ message: error.message, extensions: { code: error.code, ...(error.details ?? {}) } }] },
+    headers,
+  );
 }
 
-export function createServiceServer<TContext extends BaseContext>(options: ServiceServerOptions<TContext>): Server {
+export function createServiceServer<TContext extends BaseContext>(
+  options: ServiceServerOptions<TContext>,
+): Server {
   const { apollo, log, metrics } = options;
 
-  async function graphql(req: IncomingMessage, res: ServerResponse, requestId: string, url: URL): Promise<void> {
+  async function graphql(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    url: URL,
+  ): Promise<void> {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -104,7 +129,10 @@ export function createServiceServer<TContext extends BaseContext>(options: Servi
         if (!res.headersSent) sendError(res, error, { 'x-request-id': requestId });
       } else {
         log.error({ err: error, requestId }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.Internal } }] });
+        if (!res.headersSent)
+          sendJson(res, 500, {
+            errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.Internal } }],
+          });
         else res.end();
       }
     } finally {

@@ -1,14 +1,14 @@
 // Starts the whole platform in one process: what `npm start` and the end-to-end tests run.
 import 'reflect-metadata';
+import { type RunningGateway, startGateway } from '../../gateway/gateway.ts';
+import { gatewayRoutes } from '../../gateway/routes.ts';
+import { SUBGRAPH_DEFINITIONS } from '../../subgraphs/registry.ts';
 import type { Config } from '../config.ts';
 import { SUBGRAPHS } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import { type RunningSubgraph, startSubgraph } from '../graphql/subgraph.ts';
 import { createLogger } from '../telemetry/logger.ts';
-import { type RunningGateway, startGateway } from '../../gateway/gateway.ts';
-import { gatewayRoutes } from '../../gateway/routes.ts';
-import { SUBGRAPH_DEFINITIONS } from '../../subgraphs/registry.ts';
 
 export interface RunningStack {
   config: Readonly<Config>;
@@ -17,7 +17,10 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-export async function startStack(base: Readonly<Config>, options: { ephemeralPorts?: boolean } = {}): Promise<RunningStack> {
+export async function startStack(
+  base: Readonly<Config>,
+  options: { ephemeralPorts?: boolean } = {},
+): Promise<RunningStack> {
   const log = createLogger('stack', base.logLevel);
   const embedded = base.databaseUrl ? undefined : await startEmbeddedPostgres(base.dataDir);
   if (embedded) log.info('embedded PostgreSQL started');
@@ -33,13 +36,20 @@ export async function startStack(base: Readonly<Config>, options: { ephemeralPor
   try {
     let config: Readonly<Config> = { ...base, databaseUrl };
     for (const name of SUBGRAPHS) {
-      subgraphs.push(await startSubgraph(SUBGRAPH_DEFINITIONS[name], config, { port: options.ephemeralPorts ? 0 : undefined }));
+      subgraphs.push(
+        await startSubgraph(SUBGRAPH_DEFINITIONS[name], config, {
+          port: options.ephemeralPorts ? 0 : undefined,
+        }),
+      );
     }
     config = {
       ...config,
       subgraphUrls: Object.fromEntries(subgraphs.map((s) => [s.name, s.url])) as Config['subgraphUrls'],
     };
-    const gateway = await startGateway(config, { port: options.ephemeralPorts ? 0 : undefined, routes: gatewayRoutes });
+    const gateway = await startGateway(config, {
+      port: options.ephemeralPorts ? 0 : undefined,
+      routes: gatewayRoutes,
+    });
     return {
       config,
       gateway,

@@ -3,7 +3,9 @@ import { loadConfig } from '../config.ts';
 import { startStack } from './stack.ts';
 
 const stack = await startStack(loadConfig());
-console.log(`\nProspectFlow is running.\n  GraphQL + Sandbox: ${stack.gateway.url}\n  Health: http://localhost:${stack.gateway.port}/health\n`);
+console.log(
+  `\nProspectFlow is running.\n  GraphQL + Sandbox: ${stack.gateway.url}\n  Health: http://localhost:${stack.gateway.port}/health\n`,
+);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

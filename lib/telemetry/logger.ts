@@ -1,5 +1,5 @@
 // JSON logs (pino) with secrets redacted wherever they may appear in a logged object.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -15,7 +15,16 @@ import { StepExperimentResolver, WorkflowStepResolver } from './resolvers/step.r
 export const outreachSubgraph: SubgraphDefinition<unknown> = {
   name: 'outreach',
   entities: [Mailbox, Prompt, Campaign, WorkflowStep, StepExperiment, StepVariant, Enrollment, Message],
-  tenantEntities: ['Mailbox', 'Prompt', 'Campaign', 'WorkflowStep', 'StepExperiment', 'StepVariant', 'Enrollment', 'Message'],
+  tenantEntities: [
+    'Mailbox',
+    'Prompt',
+    'Campaign',
+    'WorkflowStep',
+    'StepExperiment',
+    'StepVariant',
+    'Enrollment',
+    'Message',
+  ],
   resolvers: [
     CampaignResolver,
     WorkflowStepResolver,

@@ -2,8 +2,8 @@
 import { requireAccess } from '../../lib/auth/identity.ts';
 import type { RequestContext } from '../../lib/graphql/context.ts';
 import type { SubgraphDefinition } from '../../lib/graphql/subgraph.ts';
-import { MessageStats } from './entities/message-stats.entity.ts';
 import { Message } from './entities/message-ref.ts';
+import { MessageStats } from './entities/message-stats.entity.ts';
 import { MessageEngagementResolver } from './resolvers/message-engagement.resolver.ts';
 
 export const trackingSubgraph: SubgraphDefinition<unknown> = {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { inject } from 'vitest';
-import { SignUpDocument, type SessionFragment } from '../generated/graphql.ts';
+import { type SessionFragment, SignUpDocument } from '../generated/graphql.ts';
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -58,9 +58,17 @@ export function uniqueEmail(prefix = 'user'): string {
 }
 
 /** A fresh organisation with its owner logged in. */
-export async function newOrganisation(name = `Org ${randomUUID().slice(0, 8)}`): Promise<SessionFragment & { password: string }> {
+export async function newOrganisation(
+  name = `Org ${randomUUID().slice(0, 8)}`,
+): Promise<SessionFragment & { password: string }> {
   const data = await ok(SignUpDocument, {
-    input: { organisationName: name, email: uniqueEmail('owner'), password: PASSWORD, firstName: 'Camille', lastName: 'Martin' },
+    input: {
+      organisationName: name,
+      email: uniqueEmail('owner'),
+      password: PASSWORD,
+      firstName: 'Camille',
+      lastName: 'Martin',
+    },
   });
   return { ...data.signUp, password: PASSWORD };
 }

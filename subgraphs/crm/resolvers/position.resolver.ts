@@ -2,9 +2,9 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
+import { badInput } from '../../../lib/errors.ts';
 import type { RequestContext } from '../../../lib/graphql/context.ts';
 import { decodeCursor, encodeCursor, pageSize } from '../../../lib/graphql/cursor.ts';
-import { badInput } from '../../../lib/errors.ts';
 import { PositionConnection } from '../entities/connection.ts';
 import { Position } from '../entities/position.entity.ts';
 import { PositionFilter } from '../inputs/position-filter.input.ts';
@@ -28,7 +28,8 @@ export class PositionResolver {
     const where: string[] = ['p.organisation_id = current_organisation_id()'];
     const params: unknown[] = [];
     if (filter?.companyId) {
-      if (!isUuid(filter.companyId)) throw badInput('filter.companyId is not a valid id', { field: 'filter.companyId' });
+      if (!isUuid(filter.companyId))
+        throw badInput('filter.companyId is not a valid id', { field: 'filter.companyId' });
       where.push('p.company_id = ?');
       params.push(filter.companyId);
     }
@@ -61,9 +62,14 @@ export class PositionResolver {
        ORDER BY p.created_at, p.id LIMIT ?`,
       [...pageParams, limit + 1],
     );
-    const [{ count }] = after || rows.length > limit
-      ? await rawQuery<{ count: string }>(em, `SELECT count(*) AS count FROM ${from} WHERE ${filtered}`, params)
-      : [{ count: String(rows.length) }];
+    const [{ count }] =
+      after || rows.length > limit
+        ? await rawQuery<{ count: string }>(
+            em,
+            `SELECT count(*) AS count FROM ${from} WHERE ${filtered}`,
+            params,
+          )
+        : [{ count: String(rows.length) }];
     const ids = rows.slice(0, limit).map((r) => r.id);
     const positions = await em.find(Position, { id: { $in: ids } }, { populate: ['company', 'person'] });
     const byId = new Map(positions.map((p) => [p.id, p]));

@@ -9,7 +9,9 @@ export enum ApiKeyScopeEnum {
 }
 registerEnumType(ApiKeyScopeEnum, { name: 'ApiKeyScope' });
 
-@ObjectType({ description: 'A scoped credential for machine clients such as Pharow; the secret is stored hashed' })
+@ObjectType({
+  description: 'A scoped credential for machine clients such as Pharow; the secret is stored hashed',
+})
 @Entity({ tableName: 'api_keys' })
 export class ApiKey {
   @Field(() => ID)

@@ -9,7 +9,9 @@ export class AuthPayload {
   @Field(() => String)
   accessToken!: string;
 
-  @Field(() => String, { description: 'Rotating: each refreshSession returns a new one and retires this one' })
+  @Field(() => String, {
+    description: 'Rotating: each refreshSession returns a new one and retires this one',
+  })
   refreshToken!: string;
 
   @Field(() => Date, { description: 'When the access token expires' })

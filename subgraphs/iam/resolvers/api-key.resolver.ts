@@ -5,17 +5,14 @@ import { type ApiKeyScope, requireRole } from '../../../lib/auth/identity.ts';
 import { hashSecret, newApiKeySecret } from '../../../lib/auth/tokens.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
 import { badInput, notFound } from '../../../lib/errors.ts';
-import type { RequestContext } from '../../../lib/graphql/context.ts';
-import type { IamDeps } from '../deps.ts';
+import type { IamContext } from '../deps.ts';
 import { ApiKey, ApiKeyScopeEnum } from '../entities/api-key.entity.ts';
 import { CreatedApiKey } from '../entities/payloads.ts';
-
-type Ctx = RequestContext<IamDeps>;
 
 @Resolver(() => ApiKey)
 export class ApiKeyResolver {
   @Query(() => [ApiKey], { description: "The organisation's API keys, newest first (ADMIN or above)" })
-  async apiKeys(@Ctx() ctx: Ctx): Promise<ApiKey[]> {
+  async apiKeys(@Ctx() ctx: IamContext): Promise<ApiKey[]> {
     requireRole(ctx.identity, 'ADMIN');
     const em = await ctx.em();
     return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc' } });
@@ -25,11 +22,12 @@ export class ApiKeyResolver {
   async createApiKey(
     @Arg('name', () => String) name: string,
     @Arg('scopes', () => [ApiKeyScopeEnum]) scopes: ApiKeyScope[],
-    @Ctx() ctx: Ctx,
+    @Ctx() ctx: IamContext,
   ): Promise<CreatedApiKey> {
     const admin = requireRole(ctx.identity, 'ADMIN');
     const cleanName = name.trim();
-    if (!cleanName || cleanName.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
+    if (!cleanName || cleanName.length > 200)
+      throw badInput('name must be 1 to 200 characters', { field: 'name' });
     const uniqueScopes = [...new Set(scopes)];
     if (uniqueScopes.length === 0) throw badInput('at least one scope is required', { field: 'scopes' });
     const em = await ctx.em();
@@ -49,7 +47,7 @@ export class ApiKeyResolver {
   }
 
   @Mutation(() => ApiKey)
-  async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: Ctx): Promise<ApiKey> {
+  async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: IamContext): Promise<ApiKey> {
     requireRole(ctx.identity, 'ADMIN');
     if (!isUuid(id)) throw notFound('API key');
     const em = await ctx.em();

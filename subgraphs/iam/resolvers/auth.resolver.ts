@@ -5,17 +5,14 @@ import type { Role } from '../../../lib/auth/identity.ts';
 import { checkPasswordStrength, hashPassword, verifyPassword } from '../../../lib/auth/password.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
 import { AppError, badInput, ErrorCode, unauthenticated } from '../../../lib/errors.ts';
-import type { RequestContext } from '../../../lib/graphql/context.ts';
 import { normaliseEmail } from '../../../lib/validation/email.ts';
-import type { IamDeps } from '../deps.ts';
+import type { IamContext } from '../deps.ts';
 import { Membership } from '../entities/membership.entity.ts';
 import { Organisation } from '../entities/organisation.entity.ts';
 import { AuthPayload } from '../entities/payloads.ts';
 import { User } from '../entities/user.entity.ts';
 import { SignUpInput } from '../inputs/sign-up.input.ts';
 import { findRefreshToken, issueSession, revokeFamily, rotateSession } from '../services/session.service.ts';
-
-type Ctx = RequestContext<IamDeps>;
 
 const BAD_CREDENTIALS = 'Invalid email or password';
 
@@ -28,8 +25,13 @@ function cleanName(value: string | undefined | null, field: string, max = 100): 
 
 @Resolver()
 export class AuthResolver {
-  @Mutation(() => AuthPayload, { description: 'Creates an organisation and its owner, and logs the owner in' })
-  async signUp(@Arg('input', () => SignUpInput) input: SignUpInput, @Ctx() ctx: Ctx): Promise<AuthPayload> {
+  @Mutation(() => AuthPayload, {
+    description: 'Creates an organisation and its owner, and logs the owner in',
+  })
+  async signUp(
+    @Arg('input', () => SignUpInput) input: SignUpInput,
+    @Ctx() ctx: IamContext,
+  ): Promise<AuthPayload> {
     const email = normaliseEmail(input.email);
     if (!email) throw badInput('email is not a valid email address', { field: 'email' });
     const organisationName = input.organisationName.trim();
@@ -42,7 +44,8 @@ export class AuthResolver {
     const organisationId = randomUUID();
     const em = await ctx.useOrganisation(organisationId);
     const existing = await em.findOne(User, { email });
-    if (existing) throw new AppError(ErrorCode.Conflict, 'An account with this email already exists; log in instead');
+    if (existing)
+      throw new AppError(ErrorCode.Conflict, 'An account with this email already exists; log in instead');
     const user = em.create(User, {
       id: randomUUID(),
       email,
@@ -51,7 +54,11 @@ export class AuthResolver {
       lastName: cleanName(input.lastName, 'lastName'),
       createdAt: new Date(),
     });
-    const organisation = em.create(Organisation, { id: organisationId, name: organisationName, createdAt: new Date() });
+    const organisation = em.create(Organisation, {
+      id: organisationId,
+      name: organisationName,
+      createdAt: new Date(),
+    });
     await em.flush();
     em.create(Membership, { organisationId, user, role: 'OWNER', status: 'ACTIVE', createdAt: new Date() });
     await em.flush();
@@ -65,17 +72,19 @@ export class AuthResolver {
     @Arg('email', () => String) emailInput: string,
     @Arg('password', () => String) password: string,
     @Arg('organisationId', () => ID, { nullable: true }) organisationId: string | undefined,
-    @Ctx() ctx: Ctx,
+    @Ctx() ctx: IamContext,
   ): Promise<AuthPayload> {
     const email = normaliseEmail(emailInput);
     const rows = email
-      ? await ctx.orm.em
-          .getConnection()
-          .execute<{ user_id: string; password_hash: string | null; organisation_id: string; role: Role; status: string }[]>(
-            'SELECT * FROM iam.login_candidates(?)',
-            [email],
-            'all',
-          )
+      ? await ctx.orm.em.getConnection().execute<
+          {
+            user_id: string;
+            password_hash: string | null;
+            organisation_id: string;
+            role: Role;
+            status: string;
+          }[]
+        >('SELECT * FROM iam.login_candidates(?)', [email], 'all')
       : [];
     // Always run the KDF, so a wrong email and a wrong password take the same time.
     const ok = await verifyPassword(password, rows[0]?.password_hash ?? undefined);
@@ -99,7 +108,10 @@ export class AuthResolver {
   }
 
   @Mutation(() => AuthPayload, { description: 'Rotates: the old refresh token stops working' })
-  async refreshSession(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Ctx): Promise<AuthPayload> {
+  async refreshSession(
+    @Arg('refreshToken', () => String) refreshToken: string,
+    @Ctx() ctx: IamContext,
+  ): Promise<AuthPayload> {
     const stored = await findRefreshToken(ctx.orm, refreshToken);
     if (!stored || stored.revoked_at) throw unauthenticated('Invalid refresh token');
     if (stored.rotated_at) {
@@ -114,7 +126,10 @@ export class AuthResolver {
   }
 
   @Mutation(() => Boolean, { description: 'Ends the session (the whole refresh token family)' })
-  async logout(@Arg('refreshToken', () => String) refreshToken: string, @Ctx() ctx: Ctx): Promise<boolean> {
+  async logout(
+    @Arg('refreshToken', () => String) refreshToken: string,
+    @Ctx() ctx: IamContext,
+  ): Promise<boolean> {
     const stored = await findRefreshToken(ctx.orm, refreshToken);
     if (!stored) return false;
     return (await revokeFamily(ctx.orm, stored.organisation_id, stored.family_id)) > 0;

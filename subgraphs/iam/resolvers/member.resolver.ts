@@ -6,17 +6,14 @@ import { checkPasswordStrength, hashPassword } from '../../../lib/auth/password.
 import { hashSecret, newOpaqueToken } from '../../../lib/auth/tokens.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
 import { AppError, badInput, ErrorCode, forbidden, notFound, unauthenticated } from '../../../lib/errors.ts';
-import type { RequestContext } from '../../../lib/graphql/context.ts';
 import { normaliseEmail } from '../../../lib/validation/email.ts';
-import type { IamDeps } from '../deps.ts';
+import type { IamContext } from '../deps.ts';
 import { Invitation } from '../entities/invitation.entity.ts';
 import { Membership, RoleEnum } from '../entities/membership.entity.ts';
 import { Organisation } from '../entities/organisation.entity.ts';
 import { AuthPayload } from '../entities/payloads.ts';
 import { User } from '../entities/user.entity.ts';
 import { issueSession } from '../services/session.service.ts';
-
-type Ctx = RequestContext<IamDeps>;
 
 const INVITATION_DAYS = 7;
 
@@ -28,10 +25,11 @@ export class MemberResolver {
   async inviteMember(
     @Arg('email', () => String) emailInput: string,
     @Arg('role', () => RoleEnum) role: Role,
-    @Ctx() ctx: Ctx,
+    @Ctx() ctx: IamContext,
   ): Promise<Membership> {
     const inviter = requireRole(ctx.identity, 'ADMIN');
-    if (role === 'OWNER') throw badInput('An organisation has one owner; use transferOwnership', { field: 'role' });
+    if (role === 'OWNER')
+      throw badInput('An organisation has one owner; use transferOwnership', { field: 'role' });
     if (role === 'ADMIN' && inviter.role !== 'OWNER') throw forbidden('Only the owner can invite admins');
     const email = normaliseEmail(emailInput);
     if (!email) throw badInput('email is not a valid email address', { field: 'email' });
@@ -74,28 +72,33 @@ export class MemberResolver {
     @Arg('password', () => String, { nullable: true }) password: string | undefined,
     @Arg('firstName', () => String, { nullable: true }) firstName: string | undefined,
     @Arg('lastName', () => String, { nullable: true }) lastName: string | undefined,
-    @Ctx() ctx: Ctx,
+    @Ctx() ctx: IamContext,
   ): Promise<AuthPayload> {
     const [stored] = await ctx.orm.em
       .getConnection()
-      .execute<{ id: string; organisation_id: string; user_id: string; expires_at: Date; accepted_at: Date | null }[]>(
-        'SELECT * FROM iam.invitation_by_hash(?)',
-        [hashSecret(token)],
-        'all',
-      );
+      .execute<
+        { id: string; organisation_id: string; user_id: string; expires_at: Date; accepted_at: Date | null }[]
+      >('SELECT * FROM iam.invitation_by_hash(?)', [hashSecret(token)], 'all');
     if (!stored || stored.accepted_at || new Date(stored.expires_at).getTime() < Date.now()) {
       throw unauthenticated('Invalid or expired invitation');
     }
     const em = await ctx.useOrganisation(stored.organisation_id);
     const user = await em.findOneOrFail(User, { id: stored.user_id }, { populate: ['passwordHash'] });
     if (!user.passwordHash) {
-      const weak = password === undefined || password === null ? 'password is required' : checkPasswordStrength(password);
+      const weak =
+        password === undefined || password === null
+          ? 'password is required'
+          : checkPasswordStrength(password);
       if (weak) throw badInput(weak, { field: 'password' });
       user.passwordHash = await hashPassword(password!);
       if (firstName?.trim()) user.firstName = firstName.trim();
       if (lastName?.trim()) user.lastName = lastName.trim();
     }
-    const claimed = await em.nativeUpdate(Invitation, { id: stored.id, acceptedAt: null }, { acceptedAt: new Date() });
+    const claimed = await em.nativeUpdate(
+      Invitation,
+      { id: stored.id, acceptedAt: null },
+      { acceptedAt: new Date() },
+    );
     if (claimed !== 1) throw unauthenticated('Invalid or expired invitation');
     const membership = await em.findOneOrFail(Membership, { organisationId: stored.organisation_id, user });
     membership.status = 'ACTIVE';
@@ -104,19 +107,26 @@ export class MemberResolver {
     return issueSession(em, ctx.deps, user, organisation, membership.role);
   }
 
-  @Mutation(() => Membership, { description: 'Changes a member role (ADMIN or above; OWNER cannot be given here)' })
+  @Mutation(() => Membership, {
+    description: 'Changes a member role (ADMIN or above; OWNER cannot be given here)',
+  })
   async updateMemberRole(
     @Arg('userId', () => ID) userId: string,
     @Arg('role', () => RoleEnum) role: Role,
-    @Ctx() ctx: Ctx,
+    @Ctx() ctx: IamContext,
   ): Promise<Membership> {
     const actor = requireRole(ctx.identity, 'ADMIN');
     if (role === 'OWNER') throw badInput('Use transferOwnership to change the owner', { field: 'role' });
     if (!isUuid(userId)) throw notFound('Member');
     const em = await ctx.em();
-    const membership = await em.findOne(Membership, { organisationId: actor.organisationId, user: userId }, { populate: ['user'] });
+    const membership = await em.findOne(
+      Membership,
+      { organisationId: actor.organisationId, user: userId },
+      { populate: ['user'] },
+    );
     if (!membership) throw notFound('Member');
-    if (membership.role === 'OWNER') throw badInput('The owner keeps the OWNER role until ownership is transferred');
+    if (membership.role === 'OWNER')
+      throw badInput('The owner keeps the OWNER role until ownership is transferred');
     if ((role === 'ADMIN' || membership.role === 'ADMIN') && actor.role !== 'OWNER') {
       throw forbidden('Only the owner can grant or remove the ADMIN role');
     }
@@ -125,10 +135,16 @@ export class MemberResolver {
     return membership;
   }
 
-  @Mutation(() => Membership, { description: 'Hands ownership to another active member (OWNER only); the old owner becomes ADMIN' })
-  async transferOwnership(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Ctx): Promise<Membership> {
+  @Mutation(() => Membership, {
+    description: 'Hands ownership to another active member (OWNER only); the old owner becomes ADMIN',
+  })
+  async transferOwnership(
+    @Arg('userId', () => ID) userId: string,
+    @Ctx() ctx: IamContext,
+  ): Promise<Membership> {
     const owner = requireRole(ctx.identity, 'OWNER');
-    if (!isUuid(userId) || userId === owner.userId) throw badInput('Pick another active member', { field: 'userId' });
+    if (!isUuid(userId) || userId === owner.userId)
+      throw badInput('Pick another active member', { field: 'userId' });
     const em = await ctx.em();
     const target = await em.findOne(
       Membership,
@@ -137,8 +153,16 @@ export class MemberResolver {
     );
     if (!target) throw notFound('Member');
     // demote first: the unique index allows one owner at any moment
-    await em.nativeUpdate(Membership, { organisationId: owner.organisationId, user: owner.userId }, { role: 'ADMIN' });
-    await em.nativeUpdate(Membership, { organisationId: owner.organisationId, user: userId }, { role: 'OWNER' });
+    await em.nativeUpdate(
+      Membership,
+      { organisationId: owner.organisationId, user: owner.userId },
+      { role: 'ADMIN' },
+    );
+    await em.nativeUpdate(
+      Membership,
+      { organisationId: owner.organisationId, user: userId },
+      { role: 'OWNER' },
+    );
     target.role = 'OWNER';
     return target;
   }

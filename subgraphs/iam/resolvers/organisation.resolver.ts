@@ -2,18 +2,15 @@
 import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { requireIdentity, requireUser } from '../../../lib/auth/identity.ts';
 import { notFound } from '../../../lib/errors.ts';
-import type { RequestContext } from '../../../lib/graphql/context.ts';
-import type { IamDeps } from '../deps.ts';
+import type { IamContext } from '../deps.ts';
 import { Membership } from '../entities/membership.entity.ts';
 import { Organisation } from '../entities/organisation.entity.ts';
 import { User } from '../entities/user.entity.ts';
 
-type Ctx = RequestContext<IamDeps>;
-
 @Resolver(() => Organisation)
 export class OrganisationResolver {
   @Query(() => User, { description: 'The logged-in user' })
-  async me(@Ctx() ctx: Ctx): Promise<User> {
+  async me(@Ctx() ctx: IamContext): Promise<User> {
     const identity = requireUser(ctx.identity);
     const em = await ctx.em();
     // through the membership, so a token for an organisation the user left no longer works
@@ -27,7 +24,7 @@ export class OrganisationResolver {
   }
 
   @Query(() => Organisation, { description: "The caller's organisation" })
-  async organisation(@Ctx() ctx: Ctx): Promise<Organisation> {
+  async organisation(@Ctx() ctx: IamContext): Promise<Organisation> {
     const identity = requireIdentity(ctx.identity);
     const em = await ctx.em();
     const organisation = await em.findOne(Organisation, { id: identity.organisationId });
@@ -36,7 +33,7 @@ export class OrganisationResolver {
   }
 
   @FieldResolver(() => [Membership])
-  async members(@Root() organisation: Organisation, @Ctx() ctx: Ctx): Promise<Membership[]> {
+  async members(@Root() organisation: Organisation, @Ctx() ctx: IamContext): Promise<Membership[]> {
     // Organisation objects only come from authenticated paths (the caller's own, or one just signed into).
     if (ctx.identity && ctx.identity.organisationId !== organisation.id) return [];
     const em = await ctx.useOrganisation(organisation.id);

@@ -16,7 +16,11 @@ export const iamReferences: ReferenceResolvers = {
       return ctx
         .loader<string, User>('User', async (ids, em) => {
           const rows = await em.find(Membership, { user: { $in: [...ids] } }, { populate: ['user'] });
-          return byKeys(ids, rows.map((m) => m.user), (u) => u.id);
+          return byKeys(
+            ids,
+            rows.map((m) => m.user),
+            (u) => u.id,
+          );
         })
         .load(ref.id);
     },

@@ -1,11 +1,11 @@
 // Sessions: access token + rotating refresh token (families, reuse detection).
 import { randomUUID } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Role } from '../../../lib/auth/identity.ts';
 import { hashSecret, newOpaqueToken, type TokenService } from '../../../lib/auth/tokens.ts';
 import type { EntityManager } from '../../../lib/db/orm.ts';
 import { withTenant } from '../../../lib/db/orm.ts';
 import { unauthenticated } from '../../../lib/errors.ts';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { Membership } from '../entities/membership.entity.ts';
 import { Organisation } from '../entities/organisation.entity.ts';
 import type { AuthPayload } from '../entities/payloads.ts';
@@ -57,14 +57,26 @@ interface StoredToken {
   revoked_at: Date | null;
 }
 
-export async function findRefreshToken(orm: MikroORM, refreshToken: string): Promise<StoredToken | undefined> {
+export async function findRefreshToken(
+  orm: MikroORM,
+  refreshToken: string,
+): Promise<StoredToken | undefined> {
   const [row] = await orm.em
     .getConnection()
-    .execute<Record<string, any>[]>('SELECT * FROM iam.refresh_token_by_hash(?)', [hashSecret(refreshToken)], 'all');
+    .execute<Record<string, any>[]>(
+      'SELECT * FROM iam.refresh_token_by_hash(?)',
+      [hashSecret(refreshToken)],
+      'all',
+    );
   if (!row) return undefined;
   // the ORM's connection hands timestamps back as strings
   const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
-  return { ...row, expires_at: date(row.expires_at)!, rotated_at: date(row.rotated_at), revoked_at: date(row.revoked_at) } as StoredToken;
+  return {
+    ...row,
+    expires_at: date(row.expires_at)!,
+    rotated_at: date(row.rotated_at),
+    revoked_at: date(row.revoked_at),
+  } as StoredToken;
 }
 
 /** Revokes every token of a family in its own transaction, so it sticks even when the request fails. */

@@ -1,7 +1,9 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/postgresql';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 
-@ObjectType({ description: 'A versioned instruction for the drafting model; the same name again is the next version' })
+@ObjectType({
+  description: 'A versioned instruction for the drafting model; the same name again is the next version',
+})
 @Entity({ tableName: 'prompts' })
 export class Prompt {
   @Field(() => ID)

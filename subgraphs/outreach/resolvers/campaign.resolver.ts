@@ -10,7 +10,9 @@ import { WorkflowStep } from '../entities/workflow-step.entity.ts';
 
 @Resolver(() => Campaign)
 export class CampaignResolver {
-  @Query(() => [Campaign], { description: "The organisation's campaigns, newest first (archived ones included)" })
+  @Query(() => [Campaign], {
+    description: "The organisation's campaigns, newest first (archived ones included)",
+  })
   async campaigns(@Ctx() ctx: RequestContext): Promise<Campaign[]> {
     requireAccess(ctx.identity, 'read');
     const em = await ctx.em();
@@ -29,14 +31,20 @@ export class CampaignResolver {
   async steps(@Root() campaign: Campaign, @Ctx() ctx: RequestContext): Promise<WorkflowStep[]> {
     const steps = await ctx
       .loader<string, WorkflowStep[]>('Campaign.steps', async (ids, em) => {
-        const rows = await em.find(WorkflowStep, { campaign: { $in: [...ids] } }, { orderBy: { index: 'asc' } });
+        const rows = await em.find(
+          WorkflowStep,
+          { campaign: { $in: [...ids] } },
+          { orderBy: { index: 'asc' } },
+        );
         return groupByKeys(ids, rows, (s) => s.campaign.id);
       })
       .load(campaign.id);
     return steps ?? [];
   }
 
-  @FieldResolver(() => [Enrollment], { description: 'Oldest first; `after` is the endCursor-style cursor of the last seen one' })
+  @FieldResolver(() => [Enrollment], {
+    description: 'Oldest first; `after` is the endCursor-style cursor of the last seen one',
+  })
   async enrollments(
     @Root() campaign: Campaign,
     @Arg('first', () => Int, { nullable: true }) first: number | undefined,

@@ -16,7 +16,11 @@ export class EnrollmentResolver {
   async messages(@Root() enrollment: Enrollment, @Ctx() ctx: RequestContext): Promise<Message[]> {
     const rows = await ctx
       .loader<string, Message[]>('Enrollment.messages', async (ids, em) => {
-        const messages = await em.find(Message, { enrollmentId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
+        const messages = await em.find(
+          Message,
+          { enrollmentId: { $in: [...ids] } },
+          { orderBy: { createdAt: 'asc' } },
+        );
         return groupByKeys(ids, messages, (m) => m.enrollmentId);
       })
       .load(enrollment.id);
@@ -30,7 +34,11 @@ export class PositionEnrollmentsResolver {
   async enrollments(@Root() position: Position, @Ctx() ctx: RequestContext): Promise<Enrollment[]> {
     const rows = await ctx
       .loader<string, Enrollment[]>('Position.enrollments', async (ids, em) => {
-        const enrollments = await em.find(Enrollment, { positionId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
+        const enrollments = await em.find(
+          Enrollment,
+          { positionId: { $in: [...ids] } },
+          { orderBy: { createdAt: 'asc' } },
+        );
         return groupByKeys(ids, enrollments, (e) => e.positionId);
       })
       .load(position.id);

@@ -23,7 +23,11 @@ export class StepExperimentResolver {
   async variants(@Root() experiment: StepExperiment, @Ctx() ctx: RequestContext): Promise<StepVariant[]> {
     const rows = await ctx
       .loader<string, StepVariant[]>('StepExperiment.variants', async (ids, em) => {
-        const variants = await em.find(StepVariant, { experiment: { $in: [...ids] } }, { orderBy: { key: 'asc' } });
+        const variants = await em.find(
+          StepVariant,
+          { experiment: { $in: [...ids] } },
+          { orderBy: { key: 'asc' } },
+        );
         return groupByKeys(ids, variants, (v) => v.experiment.id);
       })
       .load(experiment.id);

@@ -10,7 +10,38 @@ const FRENCH_EXTENSION = /\s*(?:poste|p\.)\s*\d{1,6}$/i;
 export function normalisePhone(value: unknown, defaultRegion: CountryCode = 'FR'): string | null {
   let text = cleanText(value);
   if (text === null) return null;
+  if (defaultRegion === 'FR') {
+    const fast = frenchFastPath(text);
+    if (fast !== null) return fast;
+  }
   text = text.replace(FRENCH_EXTENSION, '');
   const phone = parsePhoneNumberFromString(text, { defaultCountry: defaultRegion });
   return phone?.isPossible() ? phone.number : null;
+}
+
+/**
+ * Most Pharow numbers are plain French ones ("01 23 45 67 89", "+33 6 12 34 56 78", "0033612345678"):
+ * answer those without libphonenumber, which costs ~4 µs a call. Gives exactly what libphonenumber gives
+ * for these shapes (French national numbers are always 9 digits); anything else returns null and falls through.
+ */
+function frenchFastPath(text: string): string | null {
+  let digits = '';
+  let plus = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits += text[i];
+    else if (c === 43 && i === 0) plus = true; // leading '+'
+    else if (c !== 32 && c !== 46 && c !== 45) return null; // only spaces, dots and hyphens as separators
+  }
+  let national: string;
+  if (plus) {
+    if (digits.length !== 11 || !digits.startsWith('33')) return null;
+    national = digits.slice(2);
+  } else if (digits.length === 10 && digits.charCodeAt(0) === 48) {
+    national = digits.slice(1);
+  } else if (digits.length === 13 && digits.startsWith('0033')) {
+    national = digits.slice(4);
+  } else return null;
+  // A leading 0 after the country code ("+33 0 1…") is left to libphonenumber.
+  return national.charCodeAt(0) === 48 ? null : `+33${national}`;
 }
