@@ -1,7 +1,8 @@
 // HTTP routes the gateway serves besides /graphql.
 import type { Route } from '../lib/http/service-server.ts';
 import type { GatewayRuntime } from './gateway.ts';
+import { pharowWebhook } from './webhooks/pharow.ts';
 
-export function gatewayRoutes(_runtime: GatewayRuntime): Route[] {
-  return [];
+export function gatewayRoutes(runtime: GatewayRuntime): Route[] {
+  return [pharowWebhook(runtime)];
 }

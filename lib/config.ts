@@ -138,8 +138,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel,
     dataDir: text(env, 'DATA_DIR') ?? '.data',
     limits: {
-      bodyBytes: int(env, 'MAX_BODY_BYTES', 1_000_000, 1024),
-      webhookBodyBytes: int(env, 'MAX_WEBHOOK_BODY_BYTES', 20_000_000, 1024),
+      bodyBytes: int(env, 'MAX_BODY_BYTES', 16_000_000, 1024),
+      webhookBodyBytes: int(env, 'MAX_WEBHOOK_BODY_BYTES', 16_000_000, 1024),
       maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
       maxCost: int(env, 'MAX_QUERY_COST', 50_000, 10),
       ingestMaxItems: int(env, 'INGEST_MAX_ITEMS', 10_000, 1),

@@ -37,6 +37,7 @@ CREATE UNIQUE INDEX companies_pharow_id ON crm.companies (organisation_id, pharo
 CREATE UNIQUE INDEX companies_siren ON crm.companies (organisation_id, siren) WHERE siren IS NOT NULL;
 CREATE INDEX companies_domain ON crm.companies (organisation_id, domain) WHERE domain IS NOT NULL;
 CREATE INDEX companies_name_trgm ON crm.companies USING gin (name gin_trgm_ops);
+CREATE INDEX companies_name_key ON crm.companies (organisation_id, lower(name));
 SELECT public.enable_tenant_rls('crm.companies');
 
 CREATE TABLE crm.people (
@@ -55,6 +56,7 @@ CREATE TABLE crm.people (
   PRIMARY KEY (organisation_id, id)
 );
 CREATE UNIQUE INDEX people_linkedin ON crm.people (organisation_id, linkedin_url) WHERE linkedin_url IS NOT NULL;
+CREATE INDEX people_name_key ON crm.people (organisation_id, name_key) WHERE name_key IS NOT NULL;
 CREATE INDEX people_name_trgm ON crm.people USING gin ((coalesce(first_name, '') || ' ' || coalesce(last_name, '')) gin_trgm_ops);
 SELECT public.enable_tenant_rls('crm.people');
 
@@ -75,7 +77,6 @@ CREATE TABLE crm.positions (
   FOREIGN KEY (organisation_id, person_id) REFERENCES crm.people (organisation_id, id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX positions_identity ON crm.positions (organisation_id, company_id, person_id, email) NULLS NOT DISTINCT;
-CREATE INDEX positions_person ON crm.positions (organisation_id, person_id);
 CREATE INDEX positions_email ON crm.positions (organisation_id, email) WHERE email IS NOT NULL;
 CREATE INDEX positions_email_trgm ON crm.positions USING gin ((email::text) gin_trgm_ops);
 CREATE INDEX positions_listing ON crm.positions (organisation_id, created_at, id);

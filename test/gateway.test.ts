@@ -79,7 +79,7 @@ describe('request guards', () => {
     const res = await fetch(inject('gatewayUrl'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2_000_000) } }),
+      body: JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(16_500_000) } }),
     });
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');

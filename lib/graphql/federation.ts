@@ -21,6 +21,8 @@ export async function buildFederatedSchema(options: {
   resolvers: NonEmptyArray<Function>;
   orphanedTypes?: Function[];
   references?: ReferenceResolvers;
+  /** Plain field resolvers that replace type-graphql's for hot paths (no copying of args into class instances). */
+  overrides?: Record<string, Record<string, (root: any, args: any, context: any) => unknown>>;
 }): Promise<GraphQLSchema> {
   const schema = await buildSchema({
     resolvers: options.resolvers,
@@ -39,6 +41,9 @@ export async function buildFederatedSchema(options: {
   if (resolvers.JSON) resolvers.JSON = JSONScalar;
   for (const [typeName, reference] of Object.entries(options.references ?? {})) {
     resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...reference };
+  }
+  for (const [typeName, fields] of Object.entries(options.overrides ?? {})) {
+    resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...fields };
   }
   return buildSubgraphSchema({ typeDefs, resolvers });
 }

@@ -13,7 +13,7 @@ import { createTokenService, type TokenService } from '../auth/tokens.ts';
 import type { Config, SubgraphName } from '../config.ts';
 import { createOrm } from '../db/orm.ts';
 import { formatError } from '../errors.ts';
-import { createServiceServer, listen } from '../http/service-server.ts';
+import { createServiceServer, listen, type Route } from '../http/service-server.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { RequestContext } from './context.ts';
@@ -26,6 +26,9 @@ export interface SubgraphDefinition<Deps> {
   resolvers: NonEmptyArray<Function>;
   orphanedTypes?: Function[];
   references?: ReferenceResolvers;
+  overrides?: Record<string, Record<string, (root: any, args: any, context: any) => unknown>>;
+  /** HTTP routes served beside /graphql (they authenticate the caller themselves). */
+  routes?: (runtime: SubgraphRuntime<Deps>) => Route[];
   /** Builds what this subgraph's resolvers need beyond the ORM (token signer, limits...). */
   deps?: (runtime: {
     config: Readonly<Config>;
@@ -33,6 +36,14 @@ export interface SubgraphDefinition<Deps> {
     tokens: TokenService;
     log: Logger;
   }) => Deps | Promise<Deps>;
+}
+
+export interface SubgraphRuntime<Deps> {
+  config: Readonly<Config>;
+  orm: MikroORM;
+  deps: Deps;
+  log: Logger;
+  authenticator: Authenticator;
 }
 
 export interface RunningSubgraph {
@@ -49,6 +60,7 @@ export async function buildSubgraphSchemaOnly(definition: SubgraphDefinition<unk
     resolvers: definition.resolvers,
     orphanedTypes: definition.orphanedTypes,
     references: definition.references,
+    overrides: definition.overrides,
   });
 }
 
@@ -129,6 +141,7 @@ export async function startSubgraph<Deps>(
     log,
     metrics,
     bodyLimitBytes: config.limits.webhookBodyBytes,
+    routes: definition.routes?.({ config, orm, deps, log, authenticator }) ?? [],
     context: async (req, requestId) => {
       const identity = await authenticator.authenticate(req.headers);
       return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }));

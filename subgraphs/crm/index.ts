@@ -1,17 +1,23 @@
 // The CRM subgraph: companies, people, positions and the suppression list.
 import type { SubgraphDefinition } from '../../lib/graphql/subgraph.ts';
+import type { CrmDeps } from './deps.ts';
 import { Company } from './entities/company.entity.ts';
 import { Person } from './entities/person.entity.ts';
 import { Position } from './entities/position.entity.ts';
 import { Suppression } from './entities/suppression.entity.ts';
 import { CompanyResolver } from './resolvers/company.resolver.ts';
+import { IngestResolver, ingestPharowResolver } from './resolvers/ingest.resolver.ts';
 import { PositionResolver } from './resolvers/position.resolver.ts';
 import { crmReferences } from './resolvers/references.ts';
+import { pharowWebhookRoute } from './routes/pharow-webhook.route.ts';
 
-export const crmSubgraph: SubgraphDefinition<unknown> = {
+export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
   name: 'crm',
   entities: [Company, Person, Position, Suppression],
   tenantEntities: ['Company', 'Person', 'Position', 'Suppression'],
-  resolvers: [CompanyResolver, PositionResolver],
+  resolvers: [CompanyResolver, PositionResolver, IngestResolver],
+  deps: ({ config }) => ({ ingestMaxItems: config.limits.ingestMaxItems }),
+  overrides: { Mutation: { ingestPharow: ingestPharowResolver } },
+  routes: (runtime) => [pharowWebhookRoute(runtime)],
   references: crmReferences,
 };

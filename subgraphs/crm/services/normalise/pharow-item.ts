@@ -107,6 +107,8 @@ function reject(ctx: Context, field: string, message: string): void {
   ctx.rejections.push({ index: ctx.index, field, message });
 }
 
+const MULTILINE = { multiline: true } as const;
+
 /** Cleaned text of `group[key]`; rejects non-scalar values and values longer than `max`. */
 function readText(
   ctx: Context,
@@ -130,7 +132,6 @@ function readText(
   }
   return text;
 }
-const MULTILINE = { multiline: true } as const;
 
 /**
  * Normalises one raw Pharow item. Values may be strings, numbers, booleans, null or missing; unknown fields are

@@ -27,11 +27,16 @@ export function normalisePhone(value: unknown, defaultRegion: CountryCode = 'FR'
 function frenchFastPath(text: string): string | null {
   let digits = '';
   let plus = false;
+  // Only digits, one leading '+', and spaces, dots or hyphens as separators.
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits += text[i];
-    else if (c === 43 && i === 0) plus = true; // leading '+'
-    else if (c !== 32 && c !== 46 && c !== 45) return null; // only spaces, dots and hyphens as separators
+    if (c >= 48 && c <= 57) {
+      digits += text[i];
+    } else if (c === 43 && i === 0) {
+      plus = true;
+    } else if (c !== 32 && c !== 46 && c !== 45) {
+      return null;
+    }
   }
   let national: string;
   if (plus) {

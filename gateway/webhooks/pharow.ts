@@ -1,0 +1,52 @@
+// POST /webhooks/pharow on the gateway: authenticates and rate-limits, then hands the raw body to the CRM subgraph,
+// which verifies the key again and runs the same ingest as the ingestPharow mutation.
+import { AppError, ErrorCode } from '../../lib/errors.ts';
+import { readBody } from '../../lib/http/body.ts';
+import { type Route, sendError } from '../../lib/http/service-server.ts';
+import { requireIngestKey } from '../../subgraphs/crm/routes/pharow-webhook.route.ts';
+import type { GatewayRuntime } from '../gateway.ts';
+
+const PATH = '/webhooks/pharow';
+
+export function pharowWebhook(runtime: GatewayRuntime): Route {
+  const rule = runtime.config.limits.rates.ingestPharow ?? runtime.config.limits.rates.write;
+  const target = new URL(PATH, runtime.config.subgraphUrls.crm);
+  return async (req, res, requestId) => {
+    if (!req.url?.startsWith(PATH)) return false;
+    if (req.method !== 'POST') {
+      sendError(res, new AppError(ErrorCode.BadUserInput, 'Use POST'), { allow: 'POST' });
+      return true;
+    }
+    const identity = requireIngestKey(await runtime.authenticate(req));
+    const decision = await runtime.limiter.hit(`org:${identity.organisationId}:ingestPharow`, rule);
+    if (!decision.allowed) {
+      const retryAfter = String(decision.retryAfterSeconds);
+      sendError(
+        res,
+        new AppError(
+          ErrorCode.RateLimited,
+          `Rate limit exceeded for ingestPharow: at most ${rule.limit} per ${rule.windowSeconds}s`,
+          {
+            retryAfter: decision.retryAfterSeconds,
+          },
+        ),
+        { 'retry-after': retryAfter },
+      );
+      return true;
+    }
+    const body = await readBody(req, runtime.config.limits.webhookBodyBytes);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    for (const name of ['authorization', 'x-api-key']) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const upstream = await fetch(target, { method: 'POST', headers, body });
+    const text = await upstream.text();
+    res.writeHead(upstream.status, {
+      'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      'x-request-id': requestId,
+    });
+    res.end(text);
+    return true;
+  };
+}
