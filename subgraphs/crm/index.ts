@@ -9,13 +9,14 @@ import { CompanyResolver } from './resolvers/company.resolver.ts';
 import { IngestResolver, ingestPharowResolver } from './resolvers/ingest.resolver.ts';
 import { PositionResolver } from './resolvers/position.resolver.ts';
 import { crmReferences } from './resolvers/references.ts';
+import { SuppressionResolver } from './resolvers/suppression.resolver.ts';
 import { pharowWebhookRoute } from './routes/pharow-webhook.route.ts';
 
 export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
   name: 'crm',
   entities: [Company, Person, Position, Suppression],
   tenantEntities: ['Company', 'Person', 'Position', 'Suppression'],
-  resolvers: [CompanyResolver, PositionResolver, IngestResolver],
+  resolvers: [CompanyResolver, PositionResolver, IngestResolver, SuppressionResolver],
   deps: ({ config }) => ({ ingestMaxItems: config.limits.ingestMaxItems }),
   overrides: { Mutation: { ingestPharow: ingestPharowResolver } },
   routes: (runtime) => [pharowWebhookRoute(runtime)],

@@ -64,6 +64,10 @@ export class Company {
   @Property({ type: 'integer', nullable: true })
   foundingYear?: number | null;
 
+  @Field(() => Int, { nullable: true, description: 'Headcount when Pharow gives a number' })
+  @Property({ type: 'integer', nullable: true })
+  employeeCount?: number | null;
+
   @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   employeeRange?: string | null;

@@ -53,12 +53,12 @@ export class PositionResolver {
     if (after) {
       const cursor = decodeCursor(after);
       pageWhere.push('(p.created_at, p.id) > (?::timestamptz, ?::uuid)');
-      pageParams.push(cursor.createdAt.toISOString(), cursor.id);
+      pageParams.push(cursor.createdAt, cursor.id);
     }
     const em = await ctx.em();
-    const rows = await rawQuery<{ id: string; total: string }>(
+    const rows = await rawQuery<{ id: string; created: string }>(
       em,
-      `SELECT p.id, count(*) OVER () AS total FROM ${from} WHERE ${pageWhere.join(' AND ')}
+      `SELECT p.id, p.created_at::text AS created FROM ${from} WHERE ${pageWhere.join(' AND ')}
        ORDER BY p.created_at, p.id LIMIT ?`,
       [...pageParams, limit + 1],
     );
@@ -70,13 +70,14 @@ export class PositionResolver {
             params,
           )
         : [{ count: String(rows.length) }];
-    const ids = rows.slice(0, limit).map((r) => r.id);
+    const page = rows.slice(0, limit);
+    const ids = page.map((r) => r.id);
     const positions = await em.find(Position, { id: { $in: ids } }, { populate: ['company', 'person'] });
     const byId = new Map(positions.map((p) => [p.id, p]));
-    const edges = ids.map((id) => {
-      const node = byId.get(id)!;
-      return { cursor: encodeCursor({ createdAt: node.createdAt, id }), node };
-    });
+    const edges = page.map((r) => ({
+      cursor: encodeCursor({ createdAt: r.created, id: r.id }),
+      node: byId.get(r.id)!,
+    }));
     return {
       edges,
       pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },

@@ -1,9 +1,10 @@
 // Reading campaigns: the list, one campaign, its steps and enrollments.
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
-import { isUuid } from '../../../lib/db/orm.ts';
+import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
+import { badInput } from '../../../lib/errors.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
-import { decodeCursor, pageSize } from '../../../lib/graphql/cursor.ts';
+import { pageSize } from '../../../lib/graphql/cursor.ts';
 import { Campaign } from '../entities/campaign.entity.ts';
 import { Enrollment } from '../entities/enrollment.entity.ts';
 import { WorkflowStep } from '../entities/workflow-step.entity.ts';
@@ -43,7 +44,7 @@ export class CampaignResolver {
   }
 
   @FieldResolver(() => [Enrollment], {
-    description: 'Oldest first; `after` is the endCursor-style cursor of the last seen one',
+    description: 'Oldest first; `after` is the id of the last enrollment already seen',
   })
   async enrollments(
     @Root() campaign: Campaign,
@@ -53,14 +54,19 @@ export class CampaignResolver {
   ): Promise<Enrollment[]> {
     const limit = pageSize(first, 100, 1000);
     const em = await ctx.em();
-    const where: Record<string, unknown> = { campaign: campaign.id };
-    if (after) {
-      const cursor = decodeCursor(after);
-      where.$or = [
-        { createdAt: { $gt: cursor.createdAt } },
-        { createdAt: cursor.createdAt, id: { $gt: cursor.id } },
-      ];
-    }
-    return em.find(Enrollment, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit });
+    if (after && !isUuid(after))
+      throw badInput('after must be the id of the last enrollment seen', { field: 'after' });
+    // keyset on the stored timestamp itself (microseconds), after the given enrollment
+    const rows = await rawQuery<{ id: string }>(
+      em,
+      `SELECT e.id FROM outreach.campaign_enrollments e
+       WHERE e.organisation_id = current_organisation_id() AND e.campaign_id = ?
+       ${after ? 'AND (e.created_at, e.id) > (SELECT a.created_at, a.id FROM outreach.campaign_enrollments a WHERE a.id = ?)' : ''}
+       ORDER BY e.created_at, e.id LIMIT ?`,
+      after ? [campaign.id, after, limit] : [campaign.id, limit],
+    );
+    const found = await em.find(Enrollment, { id: { $in: rows.map((r) => r.id) } });
+    const byId = new Map(found.map((e) => [e.id, e]));
+    return rows.map((r) => byId.get(r.id)!);
   }
 }

@@ -1,0 +1,272 @@
+// `npm run bench:ingest`: Pharow ingest throughput through the gateway (GraphQL and webhook, fresh and repeat)
+// against a naive one-item-per-transaction baseline, with the platform process's peak memory.
+// Everything runs on 127.0.0.1, on a throwaway database that is dropped at the end.
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { generatePharowBatch, type RawItem } from './fixtures/pharow-generator.ts';
+import {
+  GatewayClient,
+  graphqlIngestBody,
+  type IngestResult,
+  type Timed,
+  webhookBody,
+} from './lib/client.ts';
+import { connectAsApp, type NaiveOutcome, naiveIngest } from './lib/naive.ts';
+import {
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  MemorySampler,
+  type Platform,
+  readMemory,
+  startPlatform,
+} from './lib/platform.ts';
+import {
+  describeNaive,
+  describeResult,
+  itemsPerSecond,
+  mb,
+  type Row,
+  repeatProblems,
+  sameOutcome,
+  table,
+  verdict,
+} from './lib/report.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ITEMS = 10_000;
+const SEED = 20_240_611;
+const NAIVE_SAMPLE = 1_000;
+const WARMUP_ITEMS = 200;
+// The whole run must end by itself: a watchdog cleans up and exits well before 5 minutes.
+const RUN_BUDGET_MS = 280_000;
+const STARTUP_TIMEOUT_MS = 90_000;
+
+const TARGET_FRESH = 10_000;
+const TARGET_REPEAT = 20_000;
+const TARGET_RATIO = 10;
+const TARGET_RSS_MB = 500;
+
+const dbName = `prospectflow_bench_${process.pid}`;
+const dbUrl = databaseUrl(dbName);
+let platform: Platform | undefined;
+let sampler: MemorySampler | undefined;
+let appDb: pg.Client | undefined;
+let cleaning: Promise<void> | undefined;
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    sampler?.stop();
+    await appDb?.end().catch(() => undefined);
+    await platform?.stop().catch((error) => log(`stopping the platform failed: ${error}`));
+    await dropDatabase(dbName).catch((error) => log(`dropping ${dbName} failed: ${error}`));
+  })();
+  return cleaning;
+}
+
+const watchdog = setTimeout(() => {
+  log(`run exceeded ${RUN_BUDGET_MS / 1000} s: aborting`);
+  void cleanup().finally(() => process.exit(2));
+}, RUN_BUDGET_MS);
+watchdog.unref();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Runs one measured call and records the platform's peak RSS during it. */
+async function measure<T extends { ms: number }>(
+  call: () => Promise<T>,
+): Promise<{ out: T; peakKb: number }> {
+  const s = sampler!;
+  await s.sample();
+  s.mark();
+  const out = await call();
+  await s.sample();
+  return { out, peakKb: s.windowPeakKb };
+}
+
+const flat = <T>(timed: Timed<T>) => ({ ms: timed.ms, result: timed.result });
+
+async function rowCounts(organisationIds: Record<string, string>): Promise<string[]> {
+  // Superuser connection: reads across organisations, only for this summary.
+  const db = new pg.Client({ connectionString: dbUrl, connectionTimeoutMillis: 10_000 });
+  await db.connect();
+  try {
+    const lines: string[] = [];
+    for (const [label, id] of Object.entries(organisationIds)) {
+      const { rows } = await db.query<{ companies: number; people: number; positions: number }>(
+        `SELECT (SELECT count(*) FROM crm.companies WHERE organisation_id = $1)::int AS companies,
+                (SELECT count(*) FROM crm.people WHERE organisation_id = $1)::int AS people,
+                (SELECT count(*) FROM crm.positions WHERE organisation_id = $1)::int AS positions`,
+        [id],
+      );
+      const r = rows[0]!;
+      lines.push(`- ${label}: ${r.companies} companies, ${r.people} people, ${r.positions} positions`);
+    }
+    return lines;
+  } finally {
+    await db.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  log(`creating database ${dbName}`);
+  await createDatabase(dbName);
+  log('starting the platform (child process)');
+  const startedAt = performance.now();
+  platform = await startPlatform(ROOT, dbUrl, STARTUP_TIMEOUT_MS);
+  const startupMs = performance.now() - startedAt;
+  const pid = platform.child.pid!;
+  sampler = new MemorySampler(pid, 50);
+  sampler.start();
+  const idle = await readMemory(pid);
+  log(`platform pid ${pid} healthy at ${platform.gatewayUrl} after ${startupMs.toFixed(0)} ms`);
+
+  const client = new GatewayClient(platform.gatewayUrl);
+  const batch = generatePharowBatch(ITEMS, SEED);
+  // Serialised once, before any clock starts: building the request is the client's own cost.
+  const gqlBody = graphqlIngestBody(batch);
+  const hookBody = webhookBody(batch);
+
+  // Warm-up in a throwaway organisation so JIT compilation and connection set-up are not measured.
+  log('warming up');
+  const warm = await client.signUp('warmup');
+  const warmKey = await client.createIngestKey(warm.token);
+  const warmGql = graphqlIngestBody(generatePharowBatch(WARMUP_ITEMS, SEED + 1));
+  const warmHook = webhookBody(generatePharowBatch(WARMUP_ITEMS, SEED + 2));
+  for (let i = 0; i < 2; i++) {
+    await client.ingestGraphql(warmGql, warm.token);
+    await client.ingestWebhook(warmHook, warmKey);
+  }
+  appDb = await connectAsApp(dbUrl);
+  await naiveIngest(appDb, warm.organisationId, generatePharowBatch(WARMUP_ITEMS, SEED + 3).data);
+
+  const rows: Row[] = [];
+  const results: Record<string, IngestResult> = {};
+
+  log(`GraphQL ingestPharow: ${ITEMS} items (${(gqlBody.length / 1e6).toFixed(1)} MB request)`);
+  const gqlOrg = await client.signUp('graphql');
+  for (const run of ['fresh', 'repeat'] as const) {
+    const { out, peakKb } = await measure(async () =>
+      flat(await client.ingestGraphql(gqlBody, gqlOrg.token)),
+    );
+    rows.push({ path: 'GraphQL ingestPharow', run, items: ITEMS, ms: out.ms, peakRssKb: peakKb });
+    results[`graphql ${run}`] = out.result;
+  }
+
+  log(`webhook: ${ITEMS} items (${(hookBody.length / 1e6).toFixed(1)} MB request)`);
+  const hookOrg = await client.signUp('webhook');
+  const hookKey = await client.createIngestKey(hookOrg.token);
+  for (const run of ['fresh', 'repeat'] as const) {
+    const { out, peakKb } = await measure(async () => flat(await client.ingestWebhook(hookBody, hookKey)));
+    rows.push({ path: 'webhook POST /webhooks/pharow', run, items: ITEMS, ms: out.ms, peakRssKb: peakKb });
+    results[`webhook ${run}`] = out.result;
+  }
+
+  log(`naive baseline: first ${NAIVE_SAMPLE} items, one by one`);
+  const naiveOrg = await client.signUp('naive');
+  const sample: RawItem[] = batch.data.slice(0, NAIVE_SAMPLE);
+  const naive: Partial<Record<Row['run'], Row>> = {};
+  const naiveResults: Partial<Record<Row['run'], NaiveOutcome>> = {};
+  for (const run of ['fresh', 'repeat'] as const) {
+    const { out, peakKb } = await measure(() => naiveIngest(appDb!, naiveOrg.organisationId, sample));
+    naive[run] = {
+      path: `naive one-by-one (${NAIVE_SAMPLE.toLocaleString('en')}-item sample)`,
+      run,
+      items: NAIVE_SAMPLE,
+      ms: out.ms,
+      peakRssKb: peakKb,
+    };
+    naiveResults[run] = out;
+  }
+  const naiveRows = naive as Record<Row['run'], Row>;
+
+  const counts = await rowCounts({
+    'GraphQL organisation': gqlOrg.organisationId,
+    'webhook organisation': hookOrg.organisationId,
+    'naive organisation (sample)': naiveOrg.organisationId,
+  });
+  await sampler.sample();
+  const final = await readMemory(pid);
+  const hwmKb = Math.max(final?.hwmKb ?? 0, sampler.lastHwmKb);
+  const loadAfter = loadavg();
+
+  // Report on stdout; progress went to stderr.
+  const out: string[] = [];
+  out.push(table([...rows, naiveRows.fresh, naiveRows.repeat], naiveRows));
+  out.push('');
+  out.push(
+    `Naive baseline ran on the first ${NAIVE_SAMPLE} of the ${ITEMS} items (a sample: it writes one item per transaction); "vs naive" compares items/s for the same run type.`,
+  );
+  out.push('');
+  out.push('Counts returned:');
+  for (const [label, result] of Object.entries(results)) out.push(`- ${describeResult(label, result)}`);
+  for (const run of ['fresh', 'repeat'] as const)
+    out.push(`- ${describeNaive(`naive ${run}`, naiveResults[run]!)}`);
+  out.push('');
+  out.push('Rows stored afterwards:');
+  out.push(...counts);
+
+  const warnings: string[] = [];
+  for (const path of ['graphql', 'webhook']) {
+    const problems = repeatProblems(results[`${path} fresh`]!, results[`${path} repeat`]!);
+    for (const p of problems) warnings.push(`WARNING: ${path} repeat run was not all unchanged — ${p}`);
+  }
+  if (!sameOutcome(results['graphql fresh']!, results['webhook fresh']!))
+    warnings.push('WARNING: GraphQL and webhook fresh runs returned different counts for the same items');
+  if (warnings.length) out.push('', ...warnings);
+
+  out.push('');
+  out.push(
+    `Platform process (pid ${pid}: gateway + 4 subgraphs): peak RSS ${mb(hwmKb)} MB (VmHWM), highest 50 ms sample ${mb(sampler.peakKb)} MB (${sampler.samples} samples), idle after start-up ${mb(idle?.rssKb ?? 0)} MB`,
+  );
+  out.push(
+    `Environment: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')} before / ${loadAfter.map((v) => v.toFixed(2)).join(' ')} after, platform start-up ${startupMs.toFixed(0)} ms`,
+  );
+
+  out.push('');
+  out.push('Targets:');
+  const rate = (path: string, run: Row['run']) =>
+    itemsPerSecond(rows.find((r) => r.path === path && r.run === run)!);
+  const paths = [...new Set(rows.map((r) => r.path))];
+  for (const path of paths) {
+    const fresh = rate(path, 'fresh');
+    const repeat = rate(path, 'repeat');
+    out.push(
+      `- ${path} fresh ≥ ${TARGET_FRESH} items/s: ${fresh.toFixed(0)} — ${verdict(fresh >= TARGET_FRESH)}`,
+    );
+    out.push(
+      `- ${path} repeat ≥ ${TARGET_REPEAT} items/s: ${repeat.toFixed(0)} — ${verdict(repeat >= TARGET_REPEAT)}`,
+    );
+    for (const run of ['fresh', 'repeat'] as const) {
+      const ratio = rate(path, run) / itemsPerSecond(naiveRows[run]);
+      out.push(
+        `- ${path} ${run} ≥ ${TARGET_RATIO}x naive: ${ratio.toFixed(1)}x — ${verdict(ratio >= TARGET_RATIO)}`,
+      );
+    }
+  }
+  out.push(
+    `- platform peak RSS < ${TARGET_RSS_MB} MB: ${mb(hwmKb)} MB — ${verdict(hwmKb / 1024 < TARGET_RSS_MB)}`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  exitCode = 1;
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  if (platform?.output.length) log(`platform output (last lines):\n${platform.output.slice(-20).join('\n')}`);
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+process.exit(exitCode);

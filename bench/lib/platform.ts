@@ -1,0 +1,188 @@
+// Runs the whole platform as a child process on a throwaway database, and samples its memory.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export function databaseUrl(name: string): string {
+  return `postgres://postgres@127.0.0.1:5432/${name}`;
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createDatabase(name: string): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE "${name}"`);
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  // FORCE: the child may still hold pool connections if it had to be killed.
+  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
+
+/** Distinct free ports on 127.0.0.1, all held open until every one is chosen so none repeats. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+export interface MemoryStatus {
+  rssKb: number;
+  hwmKb: number;
+}
+
+export async function readMemory(pid: number): Promise<MemoryStatus | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+}
+
+/** Polls VmRSS every `intervalMs`; `mark()` starts a new window so each measurement gets its own peak. */
+export class MemorySampler {
+  private timer: NodeJS.Timeout | undefined;
+  private reading = false;
+  peakKb = 0;
+  windowPeakKb = 0;
+  samples = 0;
+  lastHwmKb = 0;
+
+  constructor(
+    private readonly pid: number,
+    private readonly intervalMs = 50,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async sample(): Promise<void> {
+    // Skip a tick rather than pile up reads when the event loop is busy.
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      const status = await readMemory(this.pid);
+      if (!status) return;
+      this.samples++;
+      this.peakKb = Math.max(this.peakKb, status.rssKb);
+      this.windowPeakKb = Math.max(this.windowPeakKb, status.rssKb);
+      this.lastHwmKb = Math.max(this.lastHwmKb, status.hwmKb);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  mark(): void {
+    this.windowPeakKb = 0;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+export interface Platform {
+  child: ChildProcess;
+  gatewayUrl: string;
+  dataDir: string;
+  /** last lines the child wrote, for diagnostics */
+  output: string[];
+  stop(): Promise<void>;
+}
+
+export async function startPlatform(cwd: string, dbUrl: string, timeoutMs: number): Promise<Platform> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'prospectflow-bench-'));
+  const [port, iam, crm, outreach, tracking] = await freePorts(5);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/run/start-all.ts'], {
+    cwd,
+    env: {
+      ...process.env,
+      // `npm start` defaults (development); production would demand externally supplied JWT keys.
+      NODE_ENV: undefined,
+      DATABASE_URL: dbUrl,
+      PORT: String(port),
+      IAM_PORT: String(iam),
+      CRM_PORT: String(crm),
+      OUTREACH_PORT: String(outreach),
+      TRACKING_PORT: String(tracking),
+      LOG_LEVEL: 'warn',
+      RATE_LIMITS: 'ingestPharow=1000/60,signUp=100/60',
+      DATA_DIR: dataDir,
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) output.push(line);
+    if (output.length > 200) output.splice(0, output.length - 200);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+
+  const gatewayUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`platform exited early (code ${child.exitCode}):\n${output.slice(-30).join('\n')}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`platform not healthy after ${timeoutMs} ms:\n${output.slice(-30).join('\n')}`);
+    }
+    try {
+      const res = await fetch(`${gatewayUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { child, gatewayUrl, dataDir, output, stop };
+}
