@@ -1,0 +1,98 @@
+// POST /webhooks/pharow: Pharow's raw body, an INGEST key, the same ingest and result as the mutation.
+import { describe, expect, inject, it } from 'vitest';
+import { CreateApiKeyDocument, FindPositionsDocument } from './generated/graphql.ts';
+import { newOrganisation, ok } from './helpers/client.ts';
+import { pharowItem } from './helpers/pharow.ts';
+
+const webhookUrl = () => `${inject('gatewayOrigin')}/webhooks/pharow`;
+
+async function post(body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(webhookUrl(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as any };
+}
+
+async function keyFor(scopes: ('INGEST' | 'READ' | 'WRITE')[]) {
+  const org = await newOrganisation();
+  const { createApiKey } = await ok(
+    CreateApiKeyDocument,
+    { name: 'pharow', scopes },
+    { token: org.accessToken },
+  );
+  return { org, key: createApiKey.secret };
+}
+
+describe('Pharow webhook', () => {
+  it('ingests Pharow raw JSON with an INGEST key, ignoring unknown fields and accepting numbers', async () => {
+    const { org, key } = await keyFor(['INGEST']);
+    const item = pharowItem();
+    const raw = {
+      version: 'V2',
+      exportedAt: '2026-11-25',
+      data: [
+        {
+          ...item,
+          company: { ...item.company, companyNbEmployees: 120, somethingNew: 'ignored' },
+          position: { ...item.position, positionEmailReliability: 91 },
+          extra: { nested: true },
+        },
+        pharowItem({ position: { positionEmail: 'not an email' } }),
+      ],
+    };
+    const res = await post(JSON.stringify(raw), { 'x-api-key': key });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      received: 2,
+      companies: { created: 1, updated: 0, unchanged: 0 },
+      people: { created: 1, updated: 0, unchanged: 0 },
+      positions: { created: 1, updated: 0, unchanged: 0 },
+      rejected: [{ index: 1, field: 'position.positionEmail', message: expect.any(String) }],
+    });
+    const again = await post(JSON.stringify(raw), { authorization: `Bearer ${key}` });
+    expect(again.json.positions).toEqual({ created: 0, updated: 0, unchanged: 1 });
+    const { positions } = await ok(FindPositionsDocument, {}, { token: org.accessToken });
+    expect(positions.edges.map((e) => e.node.email)).toEqual([item.position.positionEmail]);
+  });
+
+  it('answers 401 without a key or with a bad one, 403 for a key without INGEST or a user token', async () => {
+    const body = JSON.stringify({ data: [pharowItem()] });
+    const none = await post(body);
+    expect(none.status).toBe(401);
+    expect(none.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const forged = await post(body, { 'x-api-key': `pfk_${'0'.repeat(32)}_${'A'.repeat(43)}` });
+    expect(forged.status).toBe(401);
+    const { key: readKey } = await keyFor(['READ', 'WRITE']);
+    const read = await post(body, { 'x-api-key': readKey });
+    expect(read.status).toBe(403);
+    expect(read.json.errors[0].extensions.code).toBe('FORBIDDEN');
+    const user = await newOrganisation();
+    expect((await post(body, { authorization: `Bearer ${user.accessToken}` })).status).toBe(403);
+  });
+
+  it('answers 400 to a body that is not JSON or has no data list, and 413 to one over the limit', async () => {
+    const { key } = await keyFor(['INGEST']);
+    const notJson = await post('{"data": [', { 'x-api-key': key });
+    expect(notJson.status).toBe(400);
+    expect(notJson.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect((await post('{"items": []}', { 'x-api-key': key })).status).toBe(400);
+    const huge = await post(JSON.stringify({ data: [], pad: 'x'.repeat(16_500_000) }), { 'x-api-key': key });
+    expect(huge.status).toBe(413);
+    expect(huge.json.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('shares the ingest rate limit (10 a minute per organisation) and answers 429 with retry-after', async () => {
+    const { key } = await keyFor(['INGEST']);
+    const body = JSON.stringify({ data: [] });
+    for (let i = 0; i < 10; i++) expect((await post(body, { 'x-api-key': key })).status).toBe(200);
+    const limited = await post(body, { 'x-api-key': key });
+    expect(limited.status).toBe(429);
+    expect(limited.json.errors[0].extensions.code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // another organisation is not affected
+    const other = await keyFor(['INGEST']);
+    expect((await post(body, { 'x-api-key': other.key })).status).toBe(200);
+  });
+});
