@@ -176,13 +176,13 @@ async function main(): Promise<void> {
   const naive: Partial<Record<Row['run'], Row>> = {};
   const naiveResults: Partial<Record<Row['run'], NaiveOutcome>> = {};
   for (const run of ['fresh', 'repeat'] as const) {
-    const { out, peakKb } = await measure(() => naiveIngest(appDb!, naiveOrg.organisationId, sample));
+    // Runs in this process, so the platform's memory says nothing about it: no RSS column.
+    const out = await naiveIngest(appDb!, naiveOrg.organisationId, sample);
     naive[run] = {
       path: `naive one-by-one (${NAIVE_SAMPLE.toLocaleString('en')}-item sample)`,
       run,
       items: NAIVE_SAMPLE,
       ms: out.ms,
-      peakRssKb: peakKb,
     };
     naiveResults[run] = out;
   }
@@ -264,6 +264,11 @@ try {
 } catch (error) {
   exitCode = 1;
   log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  const child = platform?.child;
+  if (child && (child.exitCode !== null || child.signalCode !== null))
+    log(
+      `the platform process had exited (code ${child.exitCode}, signal ${child.signalCode}) — if nothing in its output explains it, something outside the bench stopped it`,
+    );
   if (platform?.output.length) log(`platform output (last lines):\n${platform.output.slice(-20).join('\n')}`);
 } finally {
   await cleanup();

@@ -29,6 +29,8 @@ CREATE TABLE crm.companies (
   hq_address text,
   annual_revenue_eur bigint,
   annual_revenue_year int,
+  -- fingerprint of the last ingested version: a repeat ingest recognises unchanged rows without reading them
+  source_hash text,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (organisation_id, id)
@@ -51,6 +53,7 @@ CREATE TABLE crm.people (
   location text,
   -- normalised "first last" used to match a person without LinkedIn URL at the same company
   name_key text,
+  source_hash text,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (organisation_id, id)
@@ -70,6 +73,7 @@ CREATE TABLE crm.positions (
   email_status text NOT NULL DEFAULT 'UNKNOWN' CHECK (email_status IN ('VALID', 'RISKY', 'INVALID', 'UNKNOWN')),
   email_reliability smallint CHECK (email_reliability BETWEEN 0 AND 100),
   pharow_list_name text,
+  source_hash text,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (organisation_id, id),
@@ -77,7 +81,6 @@ CREATE TABLE crm.positions (
   FOREIGN KEY (organisation_id, person_id) REFERENCES crm.people (organisation_id, id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX positions_identity ON crm.positions (organisation_id, company_id, person_id, email) NULLS NOT DISTINCT;
-CREATE INDEX positions_email ON crm.positions (organisation_id, email) WHERE email IS NOT NULL;
 CREATE INDEX positions_email_trgm ON crm.positions USING gin ((email::text) gin_trgm_ops);
 CREATE INDEX positions_listing ON crm.positions (organisation_id, created_at, id);
 SELECT public.enable_tenant_rls('crm.positions');

@@ -7,8 +7,8 @@ export interface Row {
   run: 'fresh' | 'repeat';
   items: number;
   ms: number;
-  /** peak RSS of the platform process while this call ran */
-  peakRssKb: number;
+  /** peak RSS of the platform process while this call ran; undefined when the work ran elsewhere */
+  peakRssKb?: number;
 }
 
 export function itemsPerSecond(row: { items: number; ms: number }): number {
@@ -21,13 +21,13 @@ export function mb(kb: number): string {
 
 export function table(rows: Row[], naive: Record<Row['run'], Row>): string {
   const lines = [
-    '| path | run | items | ms | items/s | vs naive | peak RSS during call (MB) |',
+    '| path | run | items | ms | items/s | vs naive | platform peak RSS during call (MB) |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const ratio = itemsPerSecond(row) / itemsPerSecond(naive[row.run]);
     lines.push(
-      `| ${row.path} | ${row.run} | ${row.items} | ${row.ms.toFixed(0)} | ${itemsPerSecond(row).toFixed(0)} | ${ratio.toFixed(1)}x | ${mb(row.peakRssKb)} |`,
+      `| ${row.path} | ${row.run} | ${row.items} | ${row.ms.toFixed(0)} | ${itemsPerSecond(row).toFixed(0)} | ${ratio.toFixed(1)}x | ${row.peakRssKb === undefined ? '—' : mb(row.peakRssKb)} |`,
     );
   }
   return lines.join('\n');

@@ -1,38 +1,74 @@
-// Bulk writes under RLS: one INSERT ... SELECT FROM unnest(...) per table, arrays bound as arrays.
+// Bulk writes under RLS: one statement per table over unnest()ed arrays (bound as arrays, not inlined).
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 
-export interface ColumnSpec<Row> {
+export interface FieldSpec<Row> {
   column: string;
-  /** PostgreSQL array element type the values are sent as, e.g. 'text', 'int', 'bigint', 'date', 'boolean'. */
+  /** PostgreSQL element type the values are sent as: 'text', 'int', 'bigint', 'date', 'boolean', 'uuid'... */
   type: string;
-  value: (row: Row) => unknown;
+  key: keyof Row;
+  /** Identifiers: a known value is kept, only an empty one is filled. */
+  fillOnly?: boolean;
 }
 
-/**
- * Inserts rows or overwrites them by (organisation_id, id). The caller has already merged values and
- * decided which rows are new or changed; unchanged rows are not sent at all.
- */
-export async function upsertRows<Row extends { id: string }>(
+type Keyed = { id: string; sourceHash: string };
+
+function arrays<Row>(fields: FieldSpec<Row>[], rows: (Row & Keyed)[]): unknown[] {
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.sourceHash),
+    ...fields.map((f) => rows.map((r) => r[f.key] ?? null)),
+  ];
+}
+
+function unnest<Row>(fields: FieldSpec<Row>[]): string {
+  return ['?::uuid[]', '?::text[]', ...fields.map((f) => `?::${f.type}[]`)].join(', ');
+}
+
+export async function insertRows<Row>(
   em: EntityManager,
   table: string,
   organisationId: string,
-  columns: ColumnSpec<Row>[],
-  rows: Row[],
+  fields: FieldSpec<Row>[],
+  rows: (Row & Keyed)[],
 ): Promise<void> {
   if (rows.length === 0) return;
-  const names = columns.map((c) => c.column);
-  const unnest = ['?::uuid[]', ...columns.map((c) => `?::${c.type}[]`)].join(', ');
-  const bindings: unknown[] = [
-    organisationId,
-    rows.map((r) => r.id),
-    ...columns.map((c) => rows.map(c.value)),
-  ];
-  const set = [...names.map((n) => `${n} = EXCLUDED.${n}`), 'updated_at = now()'].join(', ');
   await rawQuery(
     em,
-    `INSERT INTO ${table} AS t (organisation_id, id, ${names.join(', ')})
-     SELECT ?::uuid, u.* FROM unnest(${unnest}) AS u
-     ON CONFLICT (organisation_id, id) DO UPDATE SET ${set}`,
-    bindings,
+    `INSERT INTO ${table} (organisation_id, id, source_hash, ${fields.map((f) => f.column).join(', ')})
+     SELECT ?::uuid, u.* FROM unnest(${unnest(fields)}) AS u`,
+    [organisationId, ...arrays(fields, rows)],
   );
+}
+
+/**
+ * Merges rows into stored ones (new non-empty values win, empty ones never blank, fill-only columns keep
+ * a known value) and returns how many really changed.
+ */
+export async function updateRows<Row>(
+  em: EntityManager,
+  table: string,
+  organisationId: string,
+  fields: FieldSpec<Row>[],
+  rows: (Row & Keyed)[],
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  const merged = (f: FieldSpec<Row>) =>
+    f.fillOnly ? `COALESCE(t.${f.column}, c.${f.column})` : `COALESCE(c.${f.column}, t.${f.column})`;
+  const columns = fields.map((f) => f.column);
+  const result = await rawQuery<{ changed: boolean }>(
+    em,
+    `WITH c AS (SELECT * FROM unnest(${unnest(fields)}) AS d(id, source_hash, ${columns.join(', ')})),
+     diff AS (
+       SELECT c.id, (${columns.map((col) => `t.${col}`).join(', ')}) IS DISTINCT FROM (${fields.map(merged).join(', ')}) AS changed
+       FROM c JOIN ${table} t ON t.organisation_id = ? AND t.id = c.id
+     )
+     UPDATE ${table} t SET ${fields.map((f) => `${f.column} = ${merged(f)}`).join(', ')},
+       source_hash = c.source_hash,
+       updated_at = CASE WHEN diff.changed THEN now() ELSE t.updated_at END
+     FROM c JOIN diff ON diff.id = c.id
+     WHERE t.organisation_id = ? AND t.id = c.id
+     RETURNING diff.changed`,
+    [...arrays(fields, rows), organisationId, organisationId],
+  );
+  return result.filter((r) => r.changed).length;
 }

@@ -1,9 +1,12 @@
 // Pharow ingest: normalise, merge duplicates within the batch, match what the organisation already has,
 // and write only what is new or changed — all in the caller's transaction, so a failure stores nothing.
-import { randomUUID } from 'node:crypto';
+//
+// Matching reads only keys and a fingerprint of each stored row's last ingested version: a repeat of the
+// same data is recognised without reading or writing the rows themselves.
+import { createHash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
-import { type ColumnSpec, upsertRows } from './bulk-upsert.ts';
+import { type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
 import {
   type NormalisedCompany,
   type NormalisedItem,
@@ -27,88 +30,146 @@ export interface IngestOutcome {
   rejected: Rejection[];
 }
 
-type CompanyRow = NormalisedCompany & { id: string };
-type PersonRow = Omit<NormalisedPerson, never> & { id: string };
-type PositionRow = NormalisedPosition & { id: string; companyId: string; personId: string };
+// Position values as merged: an UNKNOWN email status is "no status" and must not overwrite a known one.
+type PositionValue = Omit<NormalisedPosition, 'emailStatus'> & {
+  emailStatus: NormalisedPosition['emailStatus'] | null;
+};
 
-// A company's identity keys never change once known (a different SIREN is a different company): fill only.
-const COMPANY_IDENTITY: (keyof NormalisedCompany)[] = ['pharowCompanyId', 'siren'];
-
-const COMPANY_FIELDS: [string, string, keyof CompanyRow][] = [
-  ['pharow_company_id', 'text', 'pharowCompanyId'],
-  ['siren', 'text', 'siren'],
-  ['hq_siret', 'text', 'hqSiret'],
-  ['name', 'text', 'name'],
-  ['brand_name', 'text', 'brandName'],
-  ['linkedin_name', 'text', 'linkedinName'],
-  ['linkedin_url', 'text', 'linkedinUrl'],
-  ['website_url', 'text', 'websiteUrl'],
-  ['domain', 'citext', 'domain'],
-  ['main_phone', 'text', 'mainPhone'],
-  ['generic_email', 'citext', 'genericEmail'],
-  ['naf_sector', 'text', 'nafSector'],
-  ['naf_code', 'text', 'nafCode'],
-  ['activity', 'text', 'activity'],
-  ['founding_year', 'int', 'foundingYear'],
-  ['founding_date', 'date', 'foundingDate'],
-  ['growing', 'boolean', 'growing'],
-  ['employee_count', 'int', 'employeeCount'],
-  ['employee_range', 'text', 'employeeRange'],
-  ['employee_min', 'int', 'employeeMin'],
-  ['employee_max', 'int', 'employeeMax'],
-  ['hq_address', 'text', 'hqAddress'],
-  ['annual_revenue_eur', 'bigint', 'annualRevenueEur'],
-  ['annual_revenue_year', 'int', 'annualRevenueYear'],
+const COMPANY_FIELDS: FieldSpec<NormalisedCompany>[] = [
+  { column: 'pharow_company_id', type: 'text', key: 'pharowCompanyId', fillOnly: true },
+  { column: 'siren', type: 'text', key: 'siren', fillOnly: true },
+  { column: 'hq_siret', type: 'text', key: 'hqSiret' },
+  { column: 'name', type: 'text', key: 'name' },
+  { column: 'brand_name', type: 'text', key: 'brandName' },
+  { column: 'linkedin_name', type: 'text', key: 'linkedinName' },
+  { column: 'linkedin_url', type: 'text', key: 'linkedinUrl' },
+  { column: 'website_url', type: 'text', key: 'websiteUrl' },
+  { column: 'domain', type: 'citext', key: 'domain' },
+  { column: 'main_phone', type: 'text', key: 'mainPhone' },
+  { column: 'generic_email', type: 'citext', key: 'genericEmail' },
+  { column: 'naf_sector', type: 'text', key: 'nafSector' },
+  { column: 'naf_code', type: 'text', key: 'nafCode' },
+  { column: 'activity', type: 'text', key: 'activity' },
+  { column: 'founding_year', type: 'int', key: 'foundingYear' },
+  { column: 'founding_date', type: 'date', key: 'foundingDate' },
+  { column: 'growing', type: 'boolean', key: 'growing' },
+  { column: 'employee_count', type: 'int', key: 'employeeCount' },
+  { column: 'employee_range', type: 'text', key: 'employeeRange' },
+  { column: 'employee_min', type: 'int', key: 'employeeMin' },
+  { column: 'employee_max', type: 'int', key: 'employeeMax' },
+  { column: 'hq_address', type: 'text', key: 'hqAddress' },
+  { column: 'annual_revenue_eur', type: 'bigint', key: 'annualRevenueEur' },
+  { column: 'annual_revenue_year', type: 'int', key: 'annualRevenueYear' },
 ];
-const COMPANY_COLUMNS: ColumnSpec<CompanyRow>[] = COMPANY_FIELDS.map(([column, type, key]) => ({
-  column,
-  type,
-  value: (r) => r[key],
-}));
-const COMPANY_KEYS = COMPANY_FIELDS.map(([, , key]) => key);
 
-const PERSON_COLUMNS: ColumnSpec<PersonRow>[] = [
-  ['first_name', 'text', 'firstName'],
-  ['last_name', 'text', 'lastName'],
-  ['salutation', 'text', 'salutation'],
-  ['linkedin_url', 'text', 'linkedinUrl'],
-  ['mobile_phone', 'text', 'mobilePhone'],
-  ['location', 'text', 'location'],
-  ['name_key', 'text', 'nameKey'],
-].map(([column, type, key]) => ({ column, type, value: (r: PersonRow) => r[key as keyof PersonRow] }));
+const PERSON_FIELDS: FieldSpec<NormalisedPerson>[] = [
+  { column: 'first_name', type: 'text', key: 'firstName' },
+  { column: 'last_name', type: 'text', key: 'lastName' },
+  { column: 'salutation', type: 'text', key: 'salutation' },
+  { column: 'linkedin_url', type: 'text', key: 'linkedinUrl', fillOnly: true },
+  { column: 'mobile_phone', type: 'text', key: 'mobilePhone' },
+  { column: 'location', type: 'text', key: 'location' },
+  { column: 'name_key', type: 'text', key: 'nameKey' },
+];
 
-const POSITION_COLUMNS: ColumnSpec<PositionRow>[] = [
-  ['company_id', 'uuid', 'companyId'],
-  ['person_id', 'uuid', 'personId'],
-  ['job_title', 'text', 'jobTitle'],
-  ['email', 'citext', 'email'],
-  ['email_status', 'text', 'emailStatus'],
-  ['email_reliability', 'smallint', 'emailReliability'],
-  ['pharow_list_name', 'text', 'pharowListName'],
-].map(([column, type, key]) => ({ column, type, value: (r: PositionRow) => r[key as keyof PositionRow] }));
+const POSITION_FIELDS: FieldSpec<PositionValue>[] = [
+  { column: 'job_title', type: 'text', key: 'jobTitle' },
+  { column: 'email', type: 'citext', key: 'email', fillOnly: true },
+  { column: 'email_status', type: 'text', key: 'emailStatus' },
+  { column: 'email_reliability', type: 'smallint', key: 'emailReliability' },
+  { column: 'pharow_list_name', type: 'text', key: 'pharowListName' },
+];
 
-/** New non-empty values win; an empty value never blanks a known one; `fillOnly` keys are never replaced. */
-function mergeValues<T extends object>(base: T, incoming: T, fillOnly: (keyof T)[] = []): T {
-  const out = { ...base };
-  for (const key of Object.keys(incoming) as (keyof T)[]) {
-    const value = incoming[key];
+/** Fingerprint of a merged value: equal to the stored one means nothing new to write. */
+function fingerprint<T>(value: T, fields: FieldSpec<T>[]): string {
+  const hash = createHash('sha1');
+  for (const f of fields) hash.update(`${value[f.key] ?? '\u0000'}\u0001`);
+  return hash.digest('base64url');
+}
+
+/** New non-empty values win; an empty value never blanks a known one; fill-only fields keep a known value. */
+function mergeInto<T>(target: T, incoming: T, fields: FieldSpec<T>[]): void {
+  for (const f of fields) {
+    const value = incoming[f.key];
     if (value === null || value === undefined) continue;
-    if (fillOnly.includes(key) && out[key] !== null && out[key] !== undefined) continue;
-    out[key] = value;
+    if (f.fillOnly && target[f.key] !== null && target[f.key] !== undefined) continue;
+    target[f.key] = value;
   }
-  return out;
 }
 
-function differs<T extends object>(before: T, after: T, keys: (keyof T)[]): boolean {
-  return keys.some((k) => normaliseForCompare(before[k]) !== normaliseForCompare(after[k]));
+interface Group<T> {
+  value: T;
+  items: NormalisedItem[];
 }
 
-function normaliseForCompare(value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  if (value instanceof Date) return value.toISOString().slice(0, 10);
-  if (typeof value === 'string') return value;
-  return String(value);
+/** Merges records that share a key (tried in priority order), unless `compatible` vetoes that key. */
+function groupRecords<T>(
+  records: { value: T; item: NormalisedItem }[],
+  keysOf: (value: T) => string[],
+  compatible: (a: T, b: T, key: string) => boolean,
+  fields: FieldSpec<T>[],
+): Group<T>[] {
+  const groups: Group<T>[] = [];
+  const byKey = new Map<string, Group<T>>();
+  for (const { value, item } of records) {
+    let group: Group<T> | undefined;
+    for (const key of keysOf(value)) {
+      const candidate = byKey.get(key);
+      if (candidate && compatible(candidate.value, value, key)) {
+        group = candidate;
+        break;
+      }
+    }
+    if (group) {
+      mergeInto(group.value, value, fields);
+      group.items.push(item);
+    } else {
+      group = { value: { ...value }, items: [item] };
+      groups.push(group);
+    }
+    for (const key of keysOf(group.value)) if (!byKey.has(key)) byKey.set(key, group);
+  }
+  return groups;
 }
+
+/** What to write for one table: new rows, rows that may have changed, and how many are known unchanged. */
+interface Plan<T> {
+  inserts: (T & { id: string; sourceHash: string })[];
+  updates: (T & { id: string; sourceHash: string })[];
+  unchanged: number;
+}
+
+/** Folds groups onto the stored rows they matched (several groups can land on one row). */
+function plan<T>(
+  groups: Group<T>[],
+  matchOf: (group: Group<T>) => { id: string; sourceHash: string | null } | undefined,
+  fields: FieldSpec<T>[],
+  idOfItem: Map<NormalisedItem, string>,
+): Plan<T> {
+  const result: Plan<T> = { inserts: [], updates: [], unchanged: 0 };
+  const matched = new Map<string, { stored: { id: string; sourceHash: string | null }; value: T }>();
+  for (const group of groups) {
+    const stored = matchOf(group);
+    if (!stored) {
+      const id = randomUUID();
+      result.inserts.push({ ...group.value, id, sourceHash: fingerprint(group.value, fields) });
+      for (const item of group.items) idOfItem.set(item, id);
+      continue;
+    }
+    const entry = matched.get(stored.id);
+    if (entry) mergeInto(entry.value, group.value, fields);
+    else matched.set(stored.id, { stored, value: group.value });
+    for (const item of group.items) idOfItem.set(item, stored.id);
+  }
+  for (const { stored, value } of matched.values()) {
+    const sourceHash = fingerprint(value, fields);
+    if (sourceHash === stored.sourceHash) result.unchanged++;
+    else result.updates.push({ ...value, id: stored.id, sourceHash });
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- companies
 
 /**
  * Pharow id and SIREN identify a company outright. A shared domain (or name) only does when no stronger
@@ -135,135 +196,80 @@ function companyKeys(c: Partial<NormalisedCompany>): string[] {
   return keys;
 }
 
-interface Group<T> {
-  value: T;
-  items: NormalisedItem[];
+interface StoredCompany {
+  id: string;
+  pharowCompanyId: string | null;
+  siren: string | null;
+  domain: string | null;
+  name: string;
+  sourceHash: string | null;
 }
 
-/** Merges records that share a key (in key priority order), keeping incompatible ones apart. */
-function groupBy<T extends object>(
-  records: { value: T; item: NormalisedItem }[],
-  keysOf: (value: T) => string[],
-  compatible: (a: T, b: T, key: string) => boolean,
-  fillOnly: (keyof T)[] = [],
-): Group<T>[] {
-  const groups: Group<T>[] = [];
-  const byKey = new Map<string, Group<T>>();
-  for (const { value, item } of records) {
-    let group: Group<T> | undefined;
-    for (const key of keysOf(value)) {
-      const candidate = byKey.get(key);
-      if (candidate && compatible(candidate.value, value, key)) {
-        group = candidate;
-        break;
-      }
-    }
-    if (group) {
-      group.value = mergeValues(group.value, value, fillOnly);
-      group.items.push(item);
-    } else {
-      group = { value, items: [item] };
-      groups.push(group);
-    }
-    for (const key of keysOf(group.value)) if (!byKey.has(key)) byKey.set(key, group);
-  }
-  return groups;
-}
-
-interface Resolved<Row> {
-  row: Row;
-  state: 'created' | 'updated' | 'unchanged';
-}
-
-function count<Row>(resolved: Resolved<Row>[]): UpsertCounts {
-  const counts = { created: 0, updated: 0, unchanged: 0 };
-  for (const r of resolved) counts[r.state]++;
-  return counts;
-}
-
-const DB_COMPANY_FIELDS = `id, pharow_company_id AS "pharowCompanyId", siren, hq_siret AS "hqSiret", name,
-  brand_name AS "brandName", linkedin_name AS "linkedinName", linkedin_url AS "linkedinUrl", website_url AS "websiteUrl",
-  domain::text AS domain, main_phone AS "mainPhone", generic_email::text AS "genericEmail", naf_sector AS "nafSector",
-  naf_code AS "nafCode", activity, founding_year AS "foundingYear", to_char(founding_date, 'YYYY-MM-DD') AS "foundingDate",
-  growing, employee_count AS "employeeCount", employee_range AS "employeeRange", employee_min AS "employeeMin",
-  employee_max AS "employeeMax", hq_address AS "hqAddress", annual_revenue_eur::float8 AS "annualRevenueEur",
-  annual_revenue_year AS "annualRevenueYear"`;
-
-const PERSON_KEYS: (keyof PersonRow)[] = [
-  'firstName',
-  'lastName',
-  'salutation',
-  'linkedinUrl',
-  'mobilePhone',
-  'location',
-  'nameKey',
-];
-const POSITION_KEYS: (keyof PositionRow)[] = [
-  'jobTitle',
-  'email',
-  'emailStatus',
-  'emailReliability',
-  'pharowListName',
-];
-
-async function resolveCompanies(em: EntityManager, organisationId: string, items: NormalisedItem[]) {
-  const groups = groupBy(
+async function planCompanies(em: EntityManager, organisationId: string, items: NormalisedItem[]) {
+  const groups = groupRecords(
     items.map((item) => ({ value: item.company, item })),
     companyKeys,
     companiesCompatible,
-    COMPANY_IDENTITY,
+    COMPANY_FIELDS,
   );
-  const keys = groups.flatMap((g) => companyKeys(g.value));
-  const pick = (prefix: string) => keys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(2));
-  const existing = await rawQuery<CompanyRow>(
+  const pick = (prefix: string) =>
+    groups
+      .flatMap((g) => companyKeys(g.value))
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => k.slice(2));
+  const stored = await rawQuery<StoredCompany>(
     em,
-    `SELECT ${DB_COMPANY_FIELDS} FROM crm.companies
+    `SELECT id, pharow_company_id AS "pharowCompanyId", siren, domain::text AS domain, name, source_hash AS "sourceHash"
+     FROM crm.companies
      WHERE organisation_id = ? AND (pharow_company_id = ANY(?::text[]) OR siren = ANY(?::text[])
        OR domain = ANY(?::citext[]) OR lower(name) = ANY(?::text[]))`,
     [organisationId, pick('p:'), pick('s:'), pick('d:'), pick('n:')],
   );
-  const existingByKey = new Map<string, CompanyRow>();
-  for (const row of existing) {
-    for (const key of companyKeys(row)) if (!existingByKey.has(key)) existingByKey.set(key, row);
-    existingByKey.set(`n:${row.name.toLowerCase()}`, existingByKey.get(`n:${row.name.toLowerCase()}`) ?? row);
-  }
-  // Several batch groups can land on one stored company: merge them there.
-  const byStoredId = new Map<string, { stored: CompanyRow; groups: Group<NormalisedCompany>[] }>();
-  const fresh: Group<NormalisedCompany>[] = [];
-  for (const group of groups) {
-    const stored = companyKeys(group.value)
-      .map((k) => [k, existingByKey.get(k)] as const)
-      .find(([k, row]) => row && companiesCompatible(row, group.value, k))?.[1];
-    if (!stored) {
-      fresh.push(group);
-      continue;
+  const storedByKey = new Map<string, StoredCompany>();
+  for (const row of stored) {
+    for (const key of [...companyKeys(row), `n:${row.name.toLowerCase()}`]) {
+      if (!storedByKey.has(key)) storedByKey.set(key, row);
     }
-    const entry = byStoredId.get(stored.id) ?? { stored, groups: [] };
-    entry.groups.push(group);
-    byStoredId.set(stored.id, entry);
   }
   const idOfItem = new Map<NormalisedItem, string>();
-  const resolved: Resolved<CompanyRow>[] = [];
-  for (const group of fresh) {
-    const row = { ...group.value, id: randomUUID() };
-    resolved.push({ row, state: 'created' });
-    for (const item of group.items) idOfItem.set(item, row.id);
-  }
-  for (const { stored, groups: matched } of byStoredId.values()) {
-    let row: CompanyRow = stored;
-    for (const group of matched)
-      row = { ...mergeValues(row, group.value as CompanyRow, COMPANY_IDENTITY), id: stored.id };
-    resolved.push({ row, state: differs(stored, row, COMPANY_KEYS) ? 'updated' : 'unchanged' });
-    for (const group of matched) for (const item of group.items) idOfItem.set(item, stored.id);
-  }
-  return { resolved, idOfItem };
+  const result = plan(
+    groups,
+    (group) => {
+      const match = companyKeys(group.value)
+        .map((k) => [k, storedByKey.get(k)] as const)
+        .find(([k, row]) => row && companiesCompatible(row, group.value, k))?.[1];
+      if (!match) return undefined;
+      // never fill in an identifier that another stored company already holds
+      for (const [prefix, key] of [
+        ['p:', 'pharowCompanyId'],
+        ['s:', 'siren'],
+      ] as const) {
+        const owner = group.value[key] ? storedByKey.get(`${prefix}${group.value[key]}`) : undefined;
+        if (owner && owner.id !== match.id) group.value[key] = null;
+      }
+      return match;
+    },
+    COMPANY_FIELDS,
+    idOfItem,
+  );
+  return { plan: result, idOfItem };
 }
 
-interface StoredPeople {
-  /** a stored person under each of its keys (LinkedIn URL, and name at each company it has a position at) */
-  byKey: Map<string, PersonRow>;
-  /** stored positions by "companyId|personId" */
-  positionsByPair: Map<string, PositionRow[]>;
+// ---------------------------------------------------------------- people and positions
+
+interface StoredPerson {
+  id: string;
+  linkedinUrl: string | null;
+  nameKey: string | null;
+  sourceHash: string | null;
+}
+
+interface StoredPosition {
+  id: string;
+  companyId: string;
+  personId: string;
+  email: string | null;
+  sourceHash: string | null;
 }
 
 function personKeys(
@@ -276,173 +282,126 @@ function personKeys(
   return keys;
 }
 
-/** Two queries: everyone with a position at these companies (with those positions), and people by LinkedIn URL. */
+/** Everyone with a position at these companies (with those positions), and people by LinkedIn URL. */
 async function loadStoredPeople(
   em: EntityManager,
   organisationId: string,
   companyIds: string[],
   linkedinUrls: string[],
-): Promise<StoredPeople> {
-  const personFields = `p.id, p.first_name AS "firstName", p.last_name AS "lastName", p.salutation,
-    p.linkedin_url AS "linkedinUrl", p.mobile_phone AS "mobilePhone", p.location, p.name_key AS "nameKey"`;
-  const atCompanies = await rawQuery<
-    PersonRow & { positionId: string; companyId: string } & Omit<PositionRow, 'id' | 'personId'>
+) {
+  const rows = await rawQuery<
+    StoredPerson & {
+      positionId: string | null;
+      companyId: string | null;
+      email: string | null;
+      positionHash: string | null;
+    }
   >(
     em,
-    `SELECT ${personFields}, pos.id AS "positionId", pos.company_id AS "companyId", pos.job_title AS "jobTitle",
-            pos.email::text AS email, pos.email_status AS "emailStatus", pos.email_reliability AS "emailReliability",
-            pos.pharow_list_name AS "pharowListName"
+    `SELECT p.id, p.linkedin_url AS "linkedinUrl", p.name_key AS "nameKey", p.source_hash AS "sourceHash",
+            pos.id AS "positionId", pos.company_id AS "companyId", pos.email::text AS email, pos.source_hash AS "positionHash"
      FROM crm.positions pos JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
-     WHERE pos.organisation_id = ? AND pos.company_id = ANY(?::uuid[])`,
-    [organisationId, companyIds],
+     WHERE pos.organisation_id = ? AND pos.company_id = ANY(?::uuid[])
+     UNION ALL
+     SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL
+     FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url = ANY(?::text[])`,
+    [organisationId, companyIds, organisationId, linkedinUrls],
   );
-  const byLinkedin = linkedinUrls.length
-    ? await rawQuery<PersonRow>(
-        em,
-        `SELECT ${personFields} FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url = ANY(?::text[])`,
-        [organisationId, linkedinUrls],
-      )
-    : [];
-  const byKey = new Map<string, PersonRow>();
-  const positionsByPair = new Map<string, PositionRow[]>();
-  const pick = (r: PersonRow): PersonRow => ({
-    id: r.id,
-    firstName: r.firstName,
-    lastName: r.lastName,
-    salutation: r.salutation,
-    linkedinUrl: r.linkedinUrl,
-    mobilePhone: r.mobilePhone,
-    location: r.location,
-    nameKey: r.nameKey,
-  });
-  for (const r of atCompanies) {
-    const person = byKey.get(`i:${r.id}`) ?? pick(r);
-    byKey.set(`i:${r.id}`, person);
-    for (const key of personKeys(person, r.companyId)) if (!byKey.has(key)) byKey.set(key, person);
-    const pair = `${r.companyId}|${r.id}`;
-    const position: PositionRow = {
-      id: r.positionId,
-      companyId: r.companyId,
-      personId: r.id,
-      jobTitle: r.jobTitle,
-      email: r.email,
-      emailStatus: r.emailStatus,
-      emailReliability: r.emailReliability,
-      pharowListName: r.pharowListName,
+  const peopleByKey = new Map<string, StoredPerson>();
+  const positionsByPair = new Map<string, StoredPosition[]>();
+  for (const r of rows) {
+    const person = peopleByKey.get(`i:${r.id}`) ?? {
+      id: r.id,
+      linkedinUrl: r.linkedinUrl,
+      nameKey: r.nameKey,
+      sourceHash: r.sourceHash,
     };
-    positionsByPair.set(pair, [...(positionsByPair.get(pair) ?? []), position]);
+    peopleByKey.set(`i:${r.id}`, person);
+    for (const key of personKeys(person, r.companyId))
+      if (!peopleByKey.has(key)) peopleByKey.set(key, person);
+    if (r.positionId && r.companyId) {
+      const pair = `${r.companyId}|${r.id}`;
+      const list = positionsByPair.get(pair) ?? [];
+      list.push({
+        id: r.positionId,
+        companyId: r.companyId,
+        personId: r.id,
+        email: r.email,
+        sourceHash: r.positionHash,
+      });
+      positionsByPair.set(pair, list);
+    }
   }
-  for (const r of byLinkedin) {
-    const person = byKey.get(`i:${r.id}`) ?? pick(r);
-    byKey.set(`i:${r.id}`, person);
-    if (person.linkedinUrl && !byKey.has(`l:${person.linkedinUrl}`))
-      byKey.set(`l:${person.linkedinUrl}`, person);
-  }
-  return { byKey, positionsByPair };
+  return { peopleByKey, positionsByPair };
 }
 
-function resolvePeople(
-  items: NormalisedItem[],
-  companyOf: Map<NormalisedItem, string>,
-  stored: StoredPeople,
-) {
+type Stored = Awaited<ReturnType<typeof loadStoredPeople>>;
+
+function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, string>, stored: Stored) {
   type Candidate = NormalisedPerson & { companyId: string };
   const keysOf = (p: Candidate) => personKeys(p, p.companyId);
   // a name match at the same company is vetoed by two different LinkedIn profiles
-  const compatible = (a: NormalisedPerson, b: NormalisedPerson, _key?: string) =>
+  const compatible = (a: { linkedinUrl: string | null }, b: { linkedinUrl: string | null }) =>
     !(a.linkedinUrl && b.linkedinUrl && a.linkedinUrl !== b.linkedinUrl);
-  const groups = groupBy(
+  const groups = groupRecords<Candidate>(
     items.map((item) => ({ value: { ...item.person, companyId: companyOf.get(item)! }, item })),
     keysOf,
     compatible,
+    PERSON_FIELDS as FieldSpec<Candidate>[],
   );
-  const byStoredId = new Map<string, { stored: PersonRow; groups: Group<Candidate>[] }>();
   const idOfItem = new Map<NormalisedItem, string>();
-  const resolved: Resolved<PersonRow>[] = [];
-  for (const group of groups) {
-    const match = keysOf(group.value)
-      .map((k) => stored.byKey.get(k))
-      .find((row) => row && compatible(row, group.value));
-    if (!match) {
-      const { companyId: _, ...person } = group.value;
-      const row = { ...person, id: randomUUID() };
-      resolved.push({ row, state: 'created' });
-      for (const item of group.items) idOfItem.set(item, row.id);
-      continue;
-    }
-    const entry = byStoredId.get(match.id) ?? { stored: match, groups: [] };
-    entry.groups.push(group);
-    byStoredId.set(match.id, entry);
-  }
-  for (const { stored: base, groups: matched } of byStoredId.values()) {
-    let row: PersonRow = base;
-    for (const group of matched) {
-      const { companyId: _, ...person } = group.value;
-      row = { ...mergeValues(row, person as PersonRow), id: base.id };
-    }
-    resolved.push({ row, state: differs(base, row, PERSON_KEYS) ? 'updated' : 'unchanged' });
-    for (const group of matched) for (const item of group.items) idOfItem.set(item, base.id);
-  }
-  return { resolved, idOfItem };
+  const result = plan<Candidate>(
+    groups,
+    (group) =>
+      keysOf(group.value)
+        .map((k) => stored.peopleByKey.get(k))
+        .find((row) => row && compatible(row, group.value)),
+    PERSON_FIELDS as FieldSpec<Candidate>[],
+    idOfItem,
+  );
+  return { plan: result, idOfItem };
 }
 
-function resolvePositions(
+function planPositions(
   items: NormalisedItem[],
   companyOf: Map<NormalisedItem, string>,
   personOf: Map<NormalisedItem, string>,
-  stored: StoredPeople,
+  stored: Stored,
 ) {
-  const pairOf = (item: NormalisedItem) => `${companyOf.get(item)}|${personOf.get(item)}`;
-  // UNKNOWN is "no status": it must not overwrite a known one
-  const groups = groupBy(
+  type Candidate = PositionValue & { companyId: string; personId: string };
+  const groups = groupRecords<Candidate>(
     items.map((item) => ({
       value: {
         ...item.position,
         emailStatus: item.position.emailStatus === 'UNKNOWN' ? null : item.position.emailStatus,
-        pair: pairOf(item),
+        companyId: companyOf.get(item)!,
+        personId: personOf.get(item)!,
       },
       item,
     })),
-    (p) => [`${p.pair}|${p.email ?? ''}`],
+    (p) => [`${p.companyId}|${p.personId}|${p.email ?? ''}`],
     () => true,
+    POSITION_FIELDS as FieldSpec<Candidate>[],
   );
-  const resolved: Resolved<PositionRow>[] = [];
-  const claimed = new Map<string, Resolved<PositionRow>>();
-  for (const group of groups) {
-    const { pair, ...position } = group.value;
-    const [companyId, personId] = pair.split('|');
-    const candidates = stored.positionsByPair.get(pair) ?? [];
-    // exact email first; else an email-less stored position takes the new email; else an email-less item
-    // updates the stored one rather than duplicating it
-    const match =
-      candidates.find((c) => (c.email ?? null) === (position.email ?? null)) ??
-      (position.email ? candidates.find((c) => !c.email) : candidates[0]);
-    if (!match) {
-      const row: PositionRow = {
-        ...position,
-        emailStatus: position.emailStatus ?? 'UNKNOWN',
-        id: randomUUID(),
-        companyId,
-        personId,
-      };
-      resolved.push({ row, state: 'created' });
-      continue;
-    }
-    const previous = claimed.get(match.id);
-    const base = previous?.row ?? match;
-    const row = { ...mergeValues(base, { ...position, companyId, personId } as PositionRow), id: match.id };
-    const entry: Resolved<PositionRow> = {
-      row,
-      state: differs(match, row, POSITION_KEYS) ? 'updated' : 'unchanged',
-    };
-    if (previous) Object.assign(previous, entry);
-    else {
-      claimed.set(match.id, entry);
-      resolved.push(entry);
-    }
-  }
-  return { resolved };
+  const result = plan<Candidate>(
+    groups,
+    ({ value }) => {
+      const candidates = stored.positionsByPair.get(`${value.companyId}|${value.personId}`) ?? [];
+      // exact email first; else an email-less stored position takes the new email; else an email-less
+      // item updates the stored one rather than duplicating it
+      return (
+        candidates.find((c) => c.email === value.email) ??
+        (value.email ? candidates.find((c) => !c.email) : candidates[0])
+      );
+    },
+    POSITION_FIELDS as FieldSpec<Candidate>[],
+    new Map(),
+  );
+  for (const row of result.inserts) row.emailStatus ??= 'UNKNOWN';
+  return result;
 }
+
+// ---------------------------------------------------------------- the ingest
 
 /** Runs a whole ingest inside the given (tenant) transaction. */
 export async function ingestPharowItems(
@@ -466,20 +425,14 @@ export async function ingestPharowItems(
     if (item) items.push(item);
     else rejected.push(...rejections);
   }
-  const empty = { created: 0, updated: 0, unchanged: 0 };
+  const none = () => ({ created: 0, updated: 0, unchanged: 0 });
   if (items.length === 0) {
-    return {
-      received: rawItems.length,
-      companies: empty,
-      people: { ...empty },
-      positions: { ...empty },
-      rejected,
-    };
+    return { received: rawItems.length, companies: none(), people: none(), positions: none(), rejected };
   }
-  // One ingest at a time per organisation: matching reads what the previous one wrote.
+  // One ingest at a time per organisation: matching must see what the previous one wrote.
   await rawQuery(em, "SELECT pg_advisory_xact_lock(hashtext('crm.ingest:' || ?))", [organisationId]);
 
-  const companies = await resolveCompanies(em, organisationId, items);
+  const companies = await planCompanies(em, organisationId, items);
   const linkedinUrls = [...new Set(items.map((i) => i.person.linkedinUrl).filter((v): v is string => !!v))];
   const stored = await loadStoredPeople(
     em,
@@ -487,20 +440,29 @@ export async function ingestPharowItems(
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
-  const people = resolvePeople(items, companies.idOfItem, stored);
-  const positions = resolvePositions(items, companies.idOfItem, people.idOfItem, stored);
+  const people = planPeople(items, companies.idOfItem, stored);
+  const positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
 
-  const changed = <Row>(list: Resolved<Row>[]) =>
-    list.filter((r) => r.state !== 'unchanged').map((r) => r.row);
-  await upsertRows(em, 'crm.companies', organisationId, COMPANY_COLUMNS, changed(companies.resolved));
-  await upsertRows(em, 'crm.people', organisationId, PERSON_COLUMNS, changed(people.resolved));
-  await upsertRows(em, 'crm.positions', organisationId, POSITION_COLUMNS, changed(positions.resolved));
-
+  const counts = async <T>(table: string, fields: FieldSpec<T>[], p: Plan<T>, extra: FieldSpec<T>[] = []) => {
+    await insertRows(em, table, organisationId, [...extra, ...fields], p.inserts);
+    const updated = await updateRows(em, table, organisationId, fields, p.updates);
+    return { created: p.inserts.length, updated, unchanged: p.unchanged + p.updates.length - updated };
+  };
+  type PositionRow = PositionValue & { companyId: string; personId: string };
+  const positionIdentity: FieldSpec<PositionRow>[] = [
+    { column: 'company_id', type: 'uuid', key: 'companyId' },
+    { column: 'person_id', type: 'uuid', key: 'personId' },
+  ];
   return {
     received: rawItems.length,
-    companies: count(companies.resolved),
-    people: count(people.resolved),
-    positions: count(positions.resolved),
+    companies: await counts('crm.companies', COMPANY_FIELDS, companies.plan),
+    people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson>),
+    positions: await counts(
+      'crm.positions',
+      POSITION_FIELDS as FieldSpec<PositionRow>[],
+      positions,
+      positionIdentity,
+    ),
     rejected,
   };
 }
