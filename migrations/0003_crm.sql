@@ -59,12 +59,12 @@ CREATE TABLE crm.people (
   PRIMARY KEY (organisation_id, id)
 );
 CREATE UNIQUE INDEX people_linkedin ON crm.people (organisation_id, linkedin_url) WHERE linkedin_url IS NOT NULL;
-CREATE INDEX people_name_key ON crm.people (organisation_id, name_key) WHERE name_key IS NOT NULL;
 CREATE INDEX people_name_trgm ON crm.people USING gin ((coalesce(first_name, '') || ' ' || coalesce(last_name, '')) gin_trgm_ops);
 SELECT public.enable_tenant_rls('crm.people');
 
+-- organisation_id needs no foreign key of its own here: the composite keys to companies and people imply it.
 CREATE TABLE crm.positions (
-  organisation_id uuid NOT NULL REFERENCES iam.organisations (id) ON DELETE CASCADE,
+  organisation_id uuid NOT NULL,
   id uuid NOT NULL,
   company_id uuid NOT NULL,
   person_id uuid NOT NULL,

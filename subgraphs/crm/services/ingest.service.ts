@@ -82,9 +82,9 @@ const POSITION_FIELDS: FieldSpec<PositionValue>[] = [
 
 /** Fingerprint of a merged value: equal to the stored one means nothing new to write. */
 function fingerprint<T>(value: T, fields: FieldSpec<T>[]): string {
-  const hash = createHash('sha1');
-  for (const f of fields) hash.update(`${value[f.key] ?? '\u0000'}\u0001`);
-  return hash.digest('base64url');
+  let text = '';
+  for (const f of fields) text += `${value[f.key] ?? '\u0000'}\u0001`;
+  return createHash('sha1').update(text).digest('base64url');
 }
 
 /** New non-empty values win; an empty value never blanks a known one; fill-only fields keep a known value. */
