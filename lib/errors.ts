@@ -65,6 +65,10 @@ function findAppError(error: unknown): AppError | undefined {
   let current: unknown = error;
   for (let i = 0; i < 5 && current; i++) {
     if (current instanceof AppError) return current;
+    // a unique violation that got past the checks (two requests racing): a conflict, not a crash
+    if ((current as { code?: unknown }).code === '23505') {
+      return new AppError(ErrorCode.Conflict, 'This conflicts with existing data; reload and try again');
+    }
     current = (current as { originalError?: unknown }).originalError;
   }
   return undefined;

@@ -49,6 +49,17 @@ describe('sign-up and login', () => {
     expect(errorCode(again)).toBe('CONFLICT');
   });
 
+  it('lets exactly one of several racing sign-ups with one email through; the others get CONFLICT', async () => {
+    const email = uniqueEmail('race');
+    const results = await Promise.all(
+      [1, 2, 3].map((i) =>
+        gql(SignUpDocument, { input: { organisationName: `Race ${i}`, email, password: PASSWORD } }),
+      ),
+    );
+    expect(results.filter((r) => r.data?.signUp).length).toBe(1);
+    expect(results.filter((r) => errorCode(r) === 'CONFLICT').length).toBe(2);
+  });
+
   it('logs in with the right password and gives the same generic error for a wrong password or unknown email', async () => {
     const org = await newOrganisation();
     const { login } = await ok(LoginDocument, { email: org.user.email.toUpperCase(), password: PASSWORD });

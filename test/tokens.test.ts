@@ -85,6 +85,13 @@ describe('access token verification', () => {
       },
     );
     expect(errorCode(forged)).toBe('UNAUTHENTICATED');
+    const tampered = await gql(
+      MyOrganisationDocument,
+      {},
+      { url: iam, token: `${a.accessToken.slice(0, -3)}abc` },
+    );
+    expect(errorCode(tampered)).toBe('UNAUTHENTICATED');
+    expect(tampered.status).toBe(401);
     const direct = await gql(MyOrganisationDocument, {}, { url: iam, token: a.accessToken });
     expect(direct.data?.organisation.id).toBe(a.organisation.id);
   });
