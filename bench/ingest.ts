@@ -1,5 +1,5 @@
 // `npm run bench:ingest`: Pharow ingest throughput through the gateway (GraphQL and webhook, fresh and repeat)
-// against a naive one-item-per-transaction baseline, with the platform process's peak memory.
+// against a naive one-item-per-transaction baseline, with the CRM subgraph process's peak memory.
 // Everything runs on 127.0.0.1, on a throwaway database that is dropped at the end.
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
 
   out.push('');
   out.push(
-    `Platform process (pid ${pid}: gateway + 4 subgraphs): peak RSS ${mb(hwmKb)} MB (VmHWM), highest 50 ms sample ${mb(sampler.peakKb)} MB (${sampler.samples} samples), idle after start-up ${mb(idle?.rssKb ?? 0)} MB`,
+    `CRM subgraph process (pid ${pid}; production topology, one process per service): peak RSS ${mb(hwmKb)} MB (VmHWM), highest 50 ms sample ${mb(sampler.peakKb)} MB (${sampler.samples} samples), idle after start-up ${mb(idle?.rssKb ?? 0)} MB`,
   );
   out.push(
     `Environment: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')} before / ${loadAfter.map((v) => v.toFixed(2)).join(' ')} after, platform start-up ${startupMs.toFixed(0)} ms`,
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     }
   }
   out.push(
-    `- platform peak RSS < ${TARGET_RSS_MB} MB: ${mb(hwmKb)} MB — ${verdict(hwmKb / 1024 < TARGET_RSS_MB)}`,
+    `- CRM subgraph peak RSS < ${TARGET_RSS_MB} MB: ${mb(hwmKb)} MB — ${verdict(hwmKb / 1024 < TARGET_RSS_MB)}`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -267,7 +267,7 @@ try {
   const child = platform?.child;
   if (child && (child.exitCode !== null || child.signalCode !== null))
     log(
-      `the platform process had exited (code ${child.exitCode}, signal ${child.signalCode}) — if nothing in its output explains it, something outside the bench stopped it`,
+      `the CRM subgraph process had exited (code ${child.exitCode}, signal ${child.signalCode}) — if nothing in its output explains it, something outside the bench stopped it`,
     );
   if (platform?.output.length) log(`platform output (last lines):\n${platform.output.slice(-20).join('\n')}`);
 } finally {

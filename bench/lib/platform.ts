@@ -115,74 +115,117 @@ export class MemorySampler {
 }
 
 export interface Platform {
+  /** the CRM subgraph's process: it does the ingest, so its memory is the one that matters */
   child: ChildProcess;
+  /** every service process, by name (gateway, iam, crm, outreach, tracking) */
+  children: Record<string, ChildProcess>;
   gatewayUrl: string;
   dataDir: string;
-  /** last lines the child wrote, for diagnostics */
+  /** last lines the children wrote, for diagnostics */
   output: string[];
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the production topology: migrations, then each subgraph and the gateway in its own process
+ * (`npm run start:subgraph -- <name>`, `npm run start:gateway`), as docker-compose runs them.
+ */
 export async function startPlatform(cwd: string, dbUrl: string, timeoutMs: number): Promise<Platform> {
   const dataDir = await mkdtemp(join(tmpdir(), 'prospectflow-bench-'));
   const [port, iam, crm, outreach, tracking] = await freePorts(5);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/run/start-all.ts'], {
-    cwd,
-    env: {
-      ...process.env,
-      // `npm start` defaults (development); production would demand externally supplied JWT keys.
-      NODE_ENV: undefined,
-      DATABASE_URL: dbUrl,
-      PORT: String(port),
-      IAM_PORT: String(iam),
-      CRM_PORT: String(crm),
-      OUTREACH_PORT: String(outreach),
-      TRACKING_PORT: String(tracking),
-      LOG_LEVEL: 'warn',
-      RATE_LIMITS: 'ingestPharow=1000/60,signUp=100/60',
-      DATA_DIR: dataDir,
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const env = {
+    ...process.env,
+    // development defaults: JWT keys are generated once in DATA_DIR and shared by every process
+    NODE_ENV: undefined,
+    DATABASE_URL: dbUrl,
+    PORT: String(port),
+    IAM_PORT: String(iam),
+    CRM_PORT: String(crm),
+    OUTREACH_PORT: String(outreach),
+    TRACKING_PORT: String(tracking),
+    LOG_LEVEL: 'warn',
+    RATE_LIMITS: 'ingestPharow=1000/60,signUp=100/60',
+    DATA_DIR: dataDir,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+  };
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) output.push(line);
     if (output.length > 200) output.splice(0, output.length - 200);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const run = (args: string[]) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  };
+  const migrate = run(['migrations/migrate.ts']);
+  const migrated = await new Promise<number | null>((resolve) =>
+    migrate.once('exit', (code) => resolve(code)),
+  );
+  if (migrated !== 0) throw new Error(`migrations failed:\n${output.slice(-30).join('\n')}`);
 
+  const children: Record<string, ChildProcess> = {};
+  // the first subgraph creates the shared JWT keys; the others must read them, not race to create them
+  children.iam = run(['subgraphs/main.ts', 'iam']);
+  await waitHealthy(`http://127.0.0.1:${iam}/health`, children.iam, Date.now() + timeoutMs);
+  for (const [name, p] of [
+    ['crm', crm],
+    ['outreach', outreach],
+    ['tracking', tracking],
+  ] as const) {
+    children[name] = run(['subgraphs/main.ts', name]);
+    await waitHealthy(`http://127.0.0.1:${p}/health`, children[name], Date.now() + timeoutMs).catch(
+      async (error) => {
+        await stopAll(children);
+        throw error;
+      },
+    );
+  }
+  children.gateway = run(['gateway/main.ts']);
+  const gatewayUrl = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
+    await stopAll(children);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitHealthy(`${gatewayUrl}/health`, children.gateway, Date.now() + timeoutMs);
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}\n${output.slice(-30).join('\n')}`);
+  }
+  return { child: children.crm, children, gatewayUrl, dataDir, output, stop };
+}
+
+async function stopAll(children: Record<string, ChildProcess>): Promise<void> {
+  await Promise.all(
+    Object.values(children).map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGINT');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(killer);
-    }
-    await rm(dataDir, { recursive: true, force: true });
-  };
+    }),
+  );
+}
 
-  const gatewayUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
+async function waitHealthy(url: string, child: ChildProcess, deadline: number): Promise<void> {
   while (true) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      throw new Error(`platform exited early (code ${child.exitCode}):\n${output.slice(-30).join('\n')}`);
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`platform not healthy after ${timeoutMs} ms:\n${output.slice(-30).join('\n')}`);
-    }
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${url}: process exited early (code ${child.exitCode})`);
+    if (Date.now() > deadline) throw new Error(`${url}: not healthy in time`);
     try {
-      const res = await fetch(`${gatewayUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      if (res.status === 200) break;
+      if (res.status === 200) return;
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { child, gatewayUrl, dataDir, output, stop };
 }
