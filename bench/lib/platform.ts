@@ -153,8 +153,9 @@ export async function startPlatform(cwd: string, dbUrl: string, timeoutMs: numbe
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) output.push(line);
     if (output.length > 200) output.splice(0, output.length - 200);
   };
+  // the same node flags as the start:* scripts in package.json
   const run = (args: string[]) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    const child = spawn(process.execPath, ['--max-semi-space-size=32', '--import', 'tsx', ...args], {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 //
 // Matching reads only keys and a fingerprint of each stored row's last ingested version: a repeat of the
 // same data is recognised without reading or writing the rows themselves.
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
 import { type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
@@ -84,7 +84,7 @@ const POSITION_FIELDS: FieldSpec<PositionValue>[] = [
 function fingerprint<T>(value: T, fields: FieldSpec<T>[]): string {
   let text = '';
   for (const f of fields) text += `${value[f.key] ?? '\u0000'}\u0001`;
-  return createHash('sha1').update(text).digest('base64url');
+  return hash('sha1', text, 'base64url');
 }
 
 /** New non-empty values win; an empty value never blanks a known one; fill-only fields keep a known value. */
@@ -102,7 +102,10 @@ interface Group<T> {
   items: NormalisedItem[];
 }
 
-/** Merges records that share a key (tried in priority order), unless `compatible` vetoes that key. */
+/**
+ * Merges records that share a key (tried in priority order), unless `compatible` vetoes that key.
+ * The first record of a group becomes the group's value and is merged into in place.
+ */
 function groupRecords<T>(
   records: { value: T; item: NormalisedItem }[],
   keysOf: (value: T) => string[],
@@ -124,7 +127,7 @@ function groupRecords<T>(
       mergeInto(group.value, value, fields);
       group.items.push(item);
     } else {
-      group = { value: { ...value }, items: [item] };
+      group = { value, items: [item] };
       groups.push(group);
     }
     for (const key of keysOf(group.value)) if (!byKey.has(key)) byKey.set(key, group);
@@ -207,7 +210,7 @@ interface StoredCompany {
 
 async function planCompanies(em: EntityManager, organisationId: string, items: NormalisedItem[]) {
   const groups = groupRecords(
-    items.map((item) => ({ value: item.company, item })),
+    items.map((item) => ({ value: { ...item.company }, item })),
     companyKeys,
     companiesCompatible,
     COMPANY_FIELDS,
