@@ -18,7 +18,7 @@ import { createAppPool, poolRunner } from '../lib/db/pool.ts';
 import { AppError, formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
-import { createMetrics } from '../lib/telemetry/metrics.ts';
+import { createMetrics, operationMetricsPlugin } from '../lib/telemetry/metrics.ts';
 import {
   costLimitRule,
   depthLimitRule,
@@ -148,20 +148,7 @@ export async function startGateway(
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       rateLimitPlugin(limiter, config),
-      {
-        async requestDidStart() {
-          return {
-            async willSendResponse({ operationName, operation, response }) {
-              const failed = response.body.kind === 'single' && !!response.body.singleResult.errors?.length;
-              metrics.graphqlOperations.inc({
-                operation: operationName ?? 'anonymous',
-                type: operation?.operation ?? 'unknown',
-                outcome: failed ? 'error' : 'ok',
-              });
-            },
-          };
-        },
-      },
+      operationMetricsPlugin(metrics),
     ],
   });
   await apollo.start();

@@ -1,8 +1,12 @@
 // type-graphql classes -> a federation 2 subgraph schema (with __resolveReference per entity).
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import type { EntityName } from '@mikro-orm/postgresql';
 import { type GraphQLSchema, parse } from 'graphql';
 import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
+import { requireAccess } from '../auth/identity.ts';
+import { isUuid } from '../db/orm.ts';
+import { byKeys, type RequestContext } from './context.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
 const FEDERATION_IMPORTS = [
@@ -46,4 +50,24 @@ export async function buildFederatedSchema(options: {
     resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...fields };
   }
   return buildSubgraphSchema({ typeDefs, resolvers });
+}
+
+/** `__resolveReference` for an entity by id: readers only, one query per type per request (DataLoader). */
+export function entityReference<T extends { id: string }>(
+  name: string,
+  entity: EntityName<T>,
+  populate: string[] = [],
+) {
+  return {
+    __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
+      requireAccess(ctx.identity, 'read');
+      if (!isUuid(ref.id)) return null;
+      return ctx
+        .loader<string, T>(name, async (ids, em) => {
+          const rows = await em.find(entity, { id: { $in: [...ids] } } as any, { populate: populate as any });
+          return byKeys(ids, rows as T[], (r) => r.id);
+        })
+        .load(ref.id);
+    },
+  };
 }

@@ -16,7 +16,7 @@ import { createOrm } from '../db/orm.ts';
 import { AppError, formatError } from '../errors.ts';
 import { createServiceServer, listen, type Route } from '../http/service-server.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
-import { createMetrics } from '../telemetry/metrics.ts';
+import { createMetrics, operationMetricsPlugin } from '../telemetry/metrics.ts';
 import { RequestContext } from './context.ts';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation.ts';
 
@@ -120,20 +120,7 @@ export async function startSubgraph<Deps>(
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       transactionPlugin(),
-      {
-        async requestDidStart() {
-          return {
-            async willSendResponse({ operationName, operation, response }) {
-              const failed = response.body.kind === 'single' && !!response.body.singleResult.errors?.length;
-              metrics.graphqlOperations.inc({
-                operation: operationName ?? 'anonymous',
-                type: operation?.operation ?? 'unknown',
-                outcome: failed ? 'error' : 'ok',
-              });
-            },
-          };
-        },
-      },
+      operationMetricsPlugin(metrics),
     ],
   });
   await apollo.start();

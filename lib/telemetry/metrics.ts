@@ -1,4 +1,5 @@
 // Prometheus metrics per process: default Node metrics plus HTTP and GraphQL counters.
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
@@ -32,5 +33,23 @@ export function createMetrics(service: string): Metrics {
       help: 'SQL statements sent to PostgreSQL',
       registers: [registry],
     }),
+  };
+}
+
+/** Counts every GraphQL operation by name, type and outcome. */
+export function operationMetricsPlugin<T extends BaseContext>(metrics: Metrics): ApolloServerPlugin<T> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ operationName, operation, response }) {
+          const failed = response.body.kind === 'single' && !!response.body.singleResult.errors?.length;
+          metrics.graphqlOperations.inc({
+            operation: operationName ?? 'anonymous',
+            type: operation?.operation ?? 'unknown',
+            outcome: failed ? 'error' : 'ok',
+          });
+        },
+      };
+    },
   };
 }
