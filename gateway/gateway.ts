@@ -106,7 +106,9 @@ export async function startGateway(
   const log = createLogger('gateway', config.logLevel);
   const metrics = createMetrics('gateway');
   if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting the gateway');
-  const pool = createAppPool(config.databaseUrl);
+  const pool = createAppPool(config.databaseUrl, (err) =>
+    log.warn({ err: err.message }, 'idle database connection lost'),
+  );
   const keys = await loadOrCreateKeys({
     privateKey: config.jwtPrivateKey,
     publicKey: config.jwtPublicKey,

@@ -3,8 +3,11 @@ import pg from 'pg';
 import type { SqlRunner } from '../auth/authenticate.ts';
 import { APP_ROLE } from './orm.ts';
 
-export function createAppPool(databaseUrl: string, max = 5): pg.Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c role=${APP_ROLE}` });
+export function createAppPool(databaseUrl: string, onError: (error: Error) => void, max = 5): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c role=${APP_ROLE}` });
+  // an idle connection dropped by the server (restart, Ctrl-C reaching it first) must not crash the process
+  pool.on('error', onError);
+  return pool;
 }
 
 /** Runs `?`-placeholder SQL (as the ORM does) on a pg pool. */

@@ -138,6 +138,13 @@ export function createServiceServer<TContext extends BaseContext>(
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpDuration.observe({ route, status: String(res.statusCode) }, seconds);
+      // one access line per request (probes excluded); never the body or credentials
+      if (route !== '/health' && route !== '/metrics') {
+        log.info(
+          { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) },
+          'request',
+        );
+      }
     }
   });
   server.keepAliveTimeout = 65_000;

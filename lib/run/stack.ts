@@ -31,7 +31,9 @@ export async function startStack(
   const subgraphs: RunningSubgraph[] = [];
   const stopAll = async () => {
     for (const s of subgraphs) await s.stop().catch((err) => log.error({ err }, 'subgraph stop failed'));
-    await embedded?.stop();
+    await embedded
+      ?.stop()
+      .catch((err: unknown) => log.warn({ err }, 'embedded PostgreSQL was already stopping'));
   };
   try {
     let config: Readonly<Config> = { ...base, databaseUrl };
