@@ -93,14 +93,11 @@ export function formatError(
     }
     const code = String(formatted.extensions?.code ?? '');
     if (PASS_THROUGH.has(code) && code !== ErrorCode.Internal) return formatted;
-    // type-graphql argument validation surfaces as a GraphQLError without code
-    if (
-      error instanceof GraphQLError &&
-      !(error.originalError && !(error.originalError instanceof GraphQLError))
-    ) {
-      if (!code)
-        return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BadUserInput } };
-    }
+    // GraphQL's own errors without a code (type-graphql's argument checks) are about the caller's input
+    const ownError =
+      error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError);
+    if (ownError && !code)
+      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BadUserInput } };
     log(error);
     return {
       message: 'Internal server error',

@@ -34,11 +34,9 @@ export function createAuthenticator(tokens: TokenService, sql: SqlRunner): Authe
   async function fromApiKey(secret: string, id: string): Promise<Identity> {
     const [row] = await sql('SELECT * FROM iam.api_key_by_id(?)', [id]);
     const given = Buffer.from(hashSecret(secret));
+    const stored = row ? Buffer.from(String(row.secret_hash)) : undefined;
     const ok =
-      row &&
-      !row.revoked_at &&
-      timingSafeEqual(given, Buffer.from(String(row.secret_hash)).subarray(0, given.length)) &&
-      String(row.secret_hash).length === given.length;
+      !!stored && !row.revoked_at && stored.length === given.length && timingSafeEqual(stored, given);
     if (!ok) throw unauthenticated('Invalid or revoked API key');
     // lastUsedAt is best effort: never fail a request because of it
     sql('SELECT iam.touch_api_key(?)', [id]).catch(() => {});
