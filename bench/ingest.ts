@@ -79,7 +79,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** Runs one measured call and records the platform's peak RSS during it. */
+/** Runs one measured call and records the CRM subgraph's peak RSS during it. */
 async function measure<T extends { ms: number }>(
   call: () => Promise<T>,
 ): Promise<{ out: T; peakKb: number }> {
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   log(`creating database ${dbName}`);
   await createDatabase(dbName);
-  log('starting the platform (child process)');
+  log('starting the platform (one child process per service)');
   const startedAt = performance.now();
   platform = await startPlatform(ROOT, dbUrl, STARTUP_TIMEOUT_MS);
   const startupMs = performance.now() - startedAt;
@@ -127,7 +127,9 @@ async function main(): Promise<void> {
   sampler = new MemorySampler(pid, 50);
   sampler.start();
   const idle = await readMemory(pid);
-  log(`platform pid ${pid} healthy at ${platform.gatewayUrl} after ${startupMs.toFixed(0)} ms`);
+  log(
+    `platform healthy (CRM subgraph pid ${pid}) at ${platform.gatewayUrl} after ${startupMs.toFixed(0)} ms`,
+  );
 
   const client = new GatewayClient(platform.gatewayUrl);
   const batch = generatePharowBatch(ITEMS, SEED);

@@ -7,7 +7,7 @@ export interface Row {
   run: 'fresh' | 'repeat';
   items: number;
   ms: number;
-  /** peak RSS of the platform process while this call ran; undefined when the work ran elsewhere */
+  /** peak RSS of the CRM subgraph process while this call ran; undefined when the work ran elsewhere */
   peakRssKb?: number;
 }
 
@@ -21,7 +21,7 @@ export function mb(kb: number): string {
 
 export function table(rows: Row[], naive: Record<Row['run'], Row>): string {
   const lines = [
-    '| path | run | items | ms | items/s | vs naive | platform peak RSS during call (MB) |',
+    '| path | run | items | ms | items/s | vs naive | CRM subgraph peak RSS during call (MB) |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
