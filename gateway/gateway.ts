@@ -18,7 +18,7 @@ import { createAppPool, poolRunner } from '../lib/db/pool.ts';
 import { AppError, formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
-import { createMetrics, operationMetricsPlugin } from '../lib/telemetry/metrics.ts';
+import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../lib/telemetry/metrics.ts';
 import {
   costLimitRule,
   depthLimitRule,
@@ -151,6 +151,7 @@ export async function startGateway(
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       rateLimitPlugin(limiter, config),
       operationMetricsPlugin(metrics),
+      requestIdPlugin(),
     ],
   });
   await apollo.start();

@@ -63,6 +63,34 @@ describe('operations endpoints', () => {
   });
 });
 
+describe('request ids', () => {
+  it('carries the caller request id to the subgraph and back on its errors', async () => {
+    const res = await fetch(inject('gatewayUrl'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-12345' },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+    const body = (await res.json()) as any;
+    // raised by the IAM subgraph, with the id the gateway forwarded to it
+    expect(body.errors[0].extensions).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      requestId: 'trace-12345',
+      serviceName: 'iam',
+    });
+  });
+
+  it('gives every error an id, the one echoed in x-request-id when the caller sent none', async () => {
+    const res = await fetch(inject('gatewayUrl'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ nope }' }),
+    });
+    const body = (await res.json()) as any;
+    expect(body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(body.errors[0].extensions.requestId).toBe(res.headers.get('x-request-id'));
+  });
+});
+
 describe('request guards', () => {
   it('blocks simple cross-site requests (CSRF prevention)', async () => {
     const get = await fetch(`${inject('gatewayUrl')}?query=${encodeURIComponent('{ __typename }')}`);

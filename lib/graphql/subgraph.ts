@@ -16,7 +16,7 @@ import { createOrm } from '../db/orm.ts';
 import { AppError, formatError } from '../errors.ts';
 import { createServiceServer, listen, type Route } from '../http/service-server.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
-import { createMetrics, operationMetricsPlugin } from '../telemetry/metrics.ts';
+import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../telemetry/metrics.ts';
 import { RequestContext } from './context.ts';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation.ts';
 
@@ -121,6 +121,7 @@ export async function startSubgraph<Deps>(
       ApolloServerPluginInlineTraceDisabled(),
       transactionPlugin(),
       operationMetricsPlugin(metrics),
+      requestIdPlugin(),
     ],
   });
   await apollo.start();

@@ -53,3 +53,26 @@ export function operationMetricsPlugin<T extends BaseContext>(metrics: Metrics):
     },
   };
 }
+
+/**
+ * Puts the request id on every error a client sees, so a user can quote it and an operator can find the
+ * logs. An id already set by a subgraph is kept: it shows the id travelled there.
+ */
+export function requestIdPlugin<T extends BaseContext & { requestId: string }>(): ApolloServerPlugin<T> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
+          response.body.singleResult.errors = response.body.singleResult.errors.map((error) => ({
+            ...error,
+            extensions: {
+              ...error.extensions,
+              requestId: error.extensions?.requestId ?? contextValue.requestId,
+            },
+          }));
+        },
+      };
+    },
+  };
+}
