@@ -65,13 +65,18 @@ export async function buildSubgraphSchemaOnly(definition: SubgraphDefinition<unk
   });
 }
 
+/**
+ * One transaction per request: committed unless the request itself or a root field failed. An error
+ * deeper in the result (a nested field after a mutation succeeded) must not undo the mutation the
+ * client is told succeeded.
+ */
 function transactionPlugin(): ApolloServerPlugin<RequestContext<any>> {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response }) {
-          const ok = response.body.kind === 'single' ? !response.body.singleResult.errors?.length : true;
-          await contextValue.finish(ok);
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
+          await contextValue.finish(!errors.some((e) => !e.path || e.path.length <= 1));
         },
       };
     },
