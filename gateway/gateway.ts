@@ -58,6 +58,15 @@ export interface RunningGateway {
 const SUPERGRAPH = new URL('../schema/supergraph.graphql', import.meta.url);
 const FORWARDED = ['authorization', 'x-api-key'];
 
+/**
+ * Node's own fetch (the default fetcher reuses keep-alive sockets the subgraphs already closed), with the
+ * request body encoded once into a Buffer: undici would encode a string and then copy it again, which
+ * costs a tenth of a second on a 13 MB Pharow ingest.
+ */
+function subgraphFetch(url: string, init: RequestInit): Promise<Response> {
+  return fetch(url, typeof init.body === 'string' ? { ...init, body: Buffer.from(init.body) } : init);
+}
+
 function clientIpOf(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
@@ -128,8 +137,7 @@ export async function startGateway(
     buildService: ({ name }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
         url: config.subgraphUrls[name as SubgraphName],
-        // Node's own fetch: the default fetcher reuses keep-alive sockets the subgraphs already closed
-        fetcher: fetch as any,
+        fetcher: subgraphFetch as any,
         willSendRequest({ request, context }) {
           if (!context?.forward) return;
           for (const [key, value] of Object.entries(context.forward as Record<string, string>)) {
