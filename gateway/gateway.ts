@@ -9,13 +9,13 @@ import {
 } from '@apollo/server/plugin/landingPage/default';
 import { GraphQLError, Kind } from 'graphql';
 import { Redis } from 'ioredis';
-import { createAuthenticator } from '../lib/auth/authenticate.ts';
+import { authenticateForGraphQL, createAuthenticator } from '../lib/auth/authenticate.ts';
 import type { Identity } from '../lib/auth/identity.ts';
 import { loadOrCreateKeys } from '../lib/auth/keys.ts';
 import { createTokenService } from '../lib/auth/tokens.ts';
 import { type Config, SUBGRAPHS, type SubgraphName } from '../lib/config.ts';
 import { createAppPool, poolRunner } from '../lib/db/pool.ts';
-import { AppError, formatError } from '../lib/errors.ts';
+import { formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../lib/telemetry/metrics.ts';
@@ -40,12 +40,6 @@ export interface GatewayRuntime {
   log: Logger;
   limiter: RateLimiter;
   authenticate: (req: IncomingMessage) => Promise<Identity | undefined>;
-  /** Runs one GraphQL operation through the gateway as the given request would (webhooks use it). */
-  execute: (
-    request: { query: string; variables?: Record<string, unknown> },
-    req: IncomingMessage,
-    requestId: string,
-  ) => Promise<{ status: number; body: any }>;
 }
 
 export interface RunningGateway {
@@ -166,15 +160,7 @@ export async function startGateway(
 
   const authenticate = (req: IncomingMessage) => authenticator.authenticate(req.headers);
   const contextFor = async (req: IncomingMessage, requestId: string): Promise<GatewayContext> => {
-    let identity: Identity | undefined;
-    try {
-      identity = await authenticate(req);
-    } catch (error) {
-      if (error instanceof AppError) {
-        throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
-      }
-      throw error;
-    }
+    const identity = await authenticateForGraphQL(authenticator, req.headers);
     const forward: Record<string, string> = { 'x-request-id': requestId };
     for (const name of FORWARDED) {
       const value = req.headers[name];
@@ -188,19 +174,6 @@ export async function startGateway(
     log,
     limiter,
     authenticate,
-    async execute(request, req, requestId) {
-      const result = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: 'POST',
-          headers: new HeaderMap([['content-type', 'application/json']]),
-          search: '',
-          body: request,
-        },
-        context: () => contextFor(req, requestId),
-      });
-      const text = result.body.kind === 'complete' ? result.body.string : '';
-      return { status: result.status ?? 200, body: JSON.parse(text || '{}') };
-    },
   };
 
   const server = createServiceServer<GatewayContext>({

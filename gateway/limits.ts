@@ -81,15 +81,10 @@ export function costLimitRule(maxCost: number) {
       name: string,
     ): GraphQLField<unknown, unknown> | undefined =>
       type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[name] : undefined;
-    const listSize = (field: FieldNode, variables: Record<string, unknown>): number => {
+    // validation runs before variables are known: a `first: $n` counts as the default size
+    const listSize = (field: FieldNode): number => {
       const arg = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'limit');
-      if (!arg) return DEFAULT_LIST_SIZE;
-      if (arg.value.kind === Kind.INT) return Number(arg.value.value);
-      if (arg.value.kind === Kind.VARIABLE) {
-        const v = variables[arg.value.name.value];
-        return typeof v === 'number' ? v : DEFAULT_LIST_SIZE;
-      }
-      return DEFAULT_LIST_SIZE;
+      return arg?.value.kind === Kind.INT ? Number(arg.value.value) : DEFAULT_LIST_SIZE;
     };
     const costOf = (
       set: SelectionSetNode,
@@ -105,7 +100,7 @@ export function costLimitRule(maxCost: number) {
           total += multiplier;
           const def = fieldOf(parent, sel.name.value);
           if (sel.selectionSet && def) {
-            const inner = isListType(getNullableType(def.type)) ? listSize(sel, {}) : 1;
+            const inner = isListType(getNullableType(def.type)) ? listSize(sel) : 1;
             total += costOf(sel.selectionSet, getNamedType(def.type), multiplier * inner, depth + 1);
           }
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {

@@ -1,9 +1,10 @@
 // POST /webhooks/pharow on the gateway: authenticates and rate-limits, then hands the raw body to the CRM subgraph,
 // which verifies the key again and runs the same ingest as the ingestPharow mutation.
+
+import { requireIngestKey } from '../../lib/auth/identity.ts';
 import { AppError, ErrorCode } from '../../lib/errors.ts';
 import { readBody } from '../../lib/http/body.ts';
 import { type Route, sendError } from '../../lib/http/service-server.ts';
-import { requireIngestKey } from '../../subgraphs/crm/routes/pharow-webhook.route.ts';
 import type { GatewayRuntime } from '../gateway.ts';
 
 const PATH = '/webhooks/pharow';

@@ -1,6 +1,7 @@
 // Turns a request's credentials into an Identity. Every service runs this itself: no trusted headers.
 import { timingSafeEqual } from 'node:crypto';
-import { unauthenticated } from '../errors.ts';
+import { GraphQLError } from 'graphql';
+import { AppError, unauthenticated } from '../errors.ts';
 import type { ApiKeyScope, Identity } from './identity.ts';
 import { hashSecret, parseApiKey, type TokenService } from './tokens.ts';
 
@@ -23,6 +24,21 @@ export function credentialsOf(headers: HeaderBag): string | undefined {
     return m[1];
   }
   return header(headers, 'x-api-key')?.trim() || undefined;
+}
+
+/** authenticate() for a GraphQL context: bad credentials become UNAUTHENTICATED with HTTP 401. */
+export async function authenticateForGraphQL(
+  authenticator: Authenticator,
+  headers: HeaderBag,
+): Promise<Identity | undefined> {
+  try {
+    return await authenticator.authenticate(headers);
+  } catch (error) {
+    if (error instanceof AppError) {
+      throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+    }
+    throw error;
+  }
 }
 
 export interface Authenticator {

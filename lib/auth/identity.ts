@@ -59,3 +59,12 @@ export function requireAccess(identity: Identity | undefined, access: 'read' | '
     throw forbidden(`This API key lacks the ${access === 'read' ? 'READ' : access.toUpperCase()} scope`);
   return id;
 }
+
+/** Only an API key with the INGEST scope may post Pharow data. */
+export function requireIngestKey(identity: Identity | undefined): Extract<Identity, { kind: 'apiKey' }> {
+  if (!identity) throw unauthenticated('An API key is required (Authorization: Bearer <key> or X-Api-Key)');
+  if (identity.kind !== 'apiKey' || !identity.scopes.includes('INGEST')) {
+    throw forbidden('The Pharow webhook needs an API key with the INGEST scope');
+  }
+  return identity;
+}

@@ -30,10 +30,6 @@ export class RequestContext<Deps = unknown> {
     return scope.em;
   }
 
-  get hasTransaction(): boolean {
-    return this.scope !== undefined;
-  }
-
   /** One DataLoader per name per request: entity references become one query per type. */
   loader<K, V>(
     name: string,
@@ -49,7 +45,7 @@ export class RequestContext<Deps = unknown> {
     return loader as DataLoader<K, V | null>;
   }
 
-  /** Ends the request transaction: commit when the response has no errors, else roll back. */
+  /** Ends the request transaction: commit when `ok`, else roll back. */
   async finish(ok: boolean): Promise<void> {
     if (!this.scope) return;
     const scope = await this.scope.catch(() => undefined);

@@ -43,11 +43,10 @@ export async function buildFederatedSchema(options: {
   const resolvers: Record<string, any> = createResolversMap(schema);
   resolvers.DateTime = DateTimeScalar;
   if (resolvers.JSON) resolvers.JSON = JSONScalar;
-  for (const [typeName, reference] of Object.entries(options.references ?? {})) {
-    resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...reference };
-  }
-  for (const [typeName, fields] of Object.entries(options.overrides ?? {})) {
-    resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...fields };
+  for (const extra of [options.references ?? {}, options.overrides ?? {}]) {
+    for (const [typeName, fields] of Object.entries(extra)) {
+      resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...fields };
+    }
   }
   return buildSubgraphSchema({ typeDefs, resolvers });
 }

@@ -6,14 +6,13 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError } from 'graphql';
 import type { NonEmptyArray } from 'type-graphql';
-import { type Authenticator, createAuthenticator } from '../auth/authenticate.ts';
+import { type Authenticator, authenticateForGraphQL, createAuthenticator } from '../auth/authenticate.ts';
 import { loadOrCreateKeys } from '../auth/keys.ts';
 import { createTokenService, type TokenService } from '../auth/tokens.ts';
 import type { Config, SubgraphName } from '../config.ts';
 import { createOrm } from '../db/orm.ts';
-import { AppError, formatError } from '../errors.ts';
+import { formatError } from '../errors.ts';
 import { createServiceServer, listen, type Route } from '../http/service-server.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../telemetry/metrics.ts';
@@ -137,12 +136,7 @@ export async function startSubgraph<Deps>(
     bodyLimitBytes: config.limits.webhookBodyBytes,
     routes: definition.routes?.({ config, orm, deps, log, authenticator }) ?? [],
     context: async (req, requestId) => {
-      const identity = await authenticator.authenticate(req.headers).catch((error: unknown) => {
-        if (error instanceof AppError) {
-          throw new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
-        }
-        throw error;
-      });
+      const identity = await authenticateForGraphQL(authenticator, req.headers);
       return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }));
     },
     health: async () => {

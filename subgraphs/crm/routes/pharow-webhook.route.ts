@@ -1,8 +1,8 @@
 // POST /webhooks/pharow on the CRM subgraph: Pharow's raw body, an INGEST API key, the same ingest as the mutation.
 
-import type { Identity } from '../../../lib/auth/identity.ts';
+import { requireIngestKey } from '../../../lib/auth/identity.ts';
 import { withTenant } from '../../../lib/db/orm.ts';
-import { AppError, ErrorCode, forbidden, unauthenticated } from '../../../lib/errors.ts';
+import { AppError, ErrorCode } from '../../../lib/errors.ts';
 import type { SubgraphRuntime } from '../../../lib/graphql/subgraph.ts';
 import { readBody } from '../../../lib/http/body.ts';
 import { type Route, sendJson } from '../../../lib/http/service-server.ts';
@@ -10,15 +10,6 @@ import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
 
 export const PHAROW_WEBHOOK_PATH = '/webhooks/pharow';
-
-/** Only an API key with the INGEST scope may post Pharow data. */
-export function requireIngestKey(identity: Identity | undefined): Extract<Identity, { kind: 'apiKey' }> {
-  if (!identity) throw unauthenticated('An API key is required (Authorization: Bearer <key> or X-Api-Key)');
-  if (identity.kind !== 'apiKey' || !identity.scopes.includes('INGEST')) {
-    throw forbidden('The Pharow webhook needs an API key with the INGEST scope');
-  }
-  return identity;
-}
 
 export function parsePharowBody(raw: Buffer): unknown[] {
   let body: unknown;
