@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type RunningGateway, startGateway } from '../gateway/gateway.ts';
 import { gatewayRoutes } from '../gateway/routes.ts';
 import { loadConfig } from '../lib/config.ts';
-import { CreateApiKeyDocument, MyOrganisationDocument, type PharowItemInput } from './generated/graphql.ts';
+import { MyOrganisationDocument, type PharowItemInput } from './generated/graphql.ts';
 import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
 import { pharowItem, validSiren } from './helpers/pharow.ts';
 
