@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import {
   type ASTVisitor,
+  type DirectiveNode,
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
@@ -116,13 +117,10 @@ function resolve(input: OperationInput): Resolved {
   };
 }
 
-function included(
-  r: Resolved,
-  node: FieldNode | InlineFragmentNode | { directives?: FieldNode['directives'] },
-) {
-  const skip = getDirectiveValues(GraphQLSkipDirective, node as FieldNode, r.variables);
+function included(r: Resolved, node: { readonly directives?: readonly DirectiveNode[] }): boolean {
+  const skip = getDirectiveValues(GraphQLSkipDirective, node, r.variables);
   if (skip?.if === true) return false;
-  const include = getDirectiveValues(GraphQLIncludeDirective, node as FieldNode, r.variables);
+  const include = getDirectiveValues(GraphQLIncludeDirective, node, r.variables);
   return include?.if !== false;
 }
 
