@@ -7,25 +7,37 @@ import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
-import { GraphQLError, Kind } from 'graphql';
+import { type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
 import { Redis } from 'ioredis';
 import { authenticateForGraphQL, createAuthenticator } from '../lib/auth/authenticate.ts';
 import type { Identity } from '../lib/auth/identity.ts';
 import { loadOrCreateKeys } from '../lib/auth/keys.ts';
 import { createTokenService } from '../lib/auth/tokens.ts';
-import { type Config, SUBGRAPHS, type SubgraphName } from '../lib/config.ts';
+import {
+  ACCOUNT_OPERATIONS,
+  type Config,
+  ONCE_PER_REQUEST,
+  SUBGRAPHS,
+  type SubgraphName,
+} from '../lib/config.ts';
 import { createAppPool, poolRunner } from '../lib/db/pool.ts';
 import { formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../lib/telemetry/metrics.ts';
 import {
-  costLimitRule,
+  assertCost,
+  assertOncePerRequest,
+  clientIpResolver,
   depthLimitRule,
+  jsonExceeds,
   memoryRateLimiter,
   type RateLimiter,
-  rateBuckets,
+  rateHits,
+  readLimited,
   redisRateLimiter,
+  responseTooLarge,
+  rootFields,
 } from './limits.ts';
 
 export interface GatewayContext {
@@ -40,6 +52,7 @@ export interface GatewayRuntime {
   log: Logger;
   limiter: RateLimiter;
   authenticate: (req: IncomingMessage) => Promise<Identity | undefined>;
+  clientIp: (req: IncomingMessage) => string;
 }
 
 export interface RunningGateway {
@@ -61,25 +74,50 @@ function subgraphFetch(url: string, init: RequestInit): Promise<Response> {
   return fetch(url, typeof init.body === 'string' ? { ...init, body: Buffer.from(init.body) } : init);
 }
 
-function clientIpOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+/** A subgraph response read with the request's remaining response-size budget, cut off past it. */
+function limitedBodyParser(maxResponseBytes: number) {
+  const used = new WeakMap<object, number>();
+  return async (response: Response, _request: unknown, context?: object): Promise<object | string> => {
+    const spent = context ? (used.get(context) ?? 0) : 0;
+    const body = await readLimited(response.body, maxResponseBytes - spent);
+    if (!body) throw responseTooLarge(maxResponseBytes);
+    if (context) used.set(context, spent + body.length);
+    const text = body.toString('utf8');
+    const type = response.headers.get('content-type') ?? '';
+    const json = type.startsWith('application/json') || type.startsWith('application/graphql-response+json');
+    return json ? JSON.parse(text) : text;
+  };
 }
 
-function rateLimitPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloServerPlugin<GatewayContext> {
+/**
+ * Cost (with the variables), root fields counted as they will run, rate limits, and the response-size
+ * ceiling. Cost is checked here rather than as a validation rule because validation cannot see variables.
+ */
+function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloServerPlugin<GatewayContext> {
+  const maxResponseBytes = config.limits.maxResponseBytes;
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ operation, contextValue }) {
+        async didResolveOperation({ operation, document, schema, request, contextValue }) {
           if (!operation) return;
-          const roots = operation.selectionSet.selections
-            .filter((s) => s.kind === Kind.FIELD)
-            .map((s) => (s.kind === Kind.FIELD ? s.name.value : ''))
-            .filter((n) => !n.startsWith('__'));
-          const subject = contextValue.identity
-            ? `org:${contextValue.identity.organisationId}`
-            : `ip:${contextValue.clientIp}`;
-          for (const { name, rule } of rateBuckets(operation.operation, roots, config.limits.rates)) {
-            const decision = await limiter.hit(`${subject}:${name}`, rule);
+          const fragments: Record<string, FragmentDefinitionNode> = {};
+          for (const def of document.definitions) {
+            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+          }
+          const input = { schema, operation, fragments, variables: request.variables };
+          assertCost(input, config.limits.maxCost);
+          const fields = rootFields(input);
+          assertOncePerRequest(fields, ONCE_PER_REQUEST);
+          const hits = rateHits({
+            operation: operation.operation,
+            fields,
+            organisationId: contextValue.identity?.organisationId,
+            clientIp: contextValue.clientIp,
+            rules: config.limits.rates,
+            accountOperations: ACCOUNT_OPERATIONS,
+          });
+          for (const { name, key, rule } of hits) {
+            const decision = await limiter.hit(key, rule);
             if (!decision.allowed) {
               throw new GraphQLError(
                 `Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`,
@@ -96,6 +134,18 @@ function rateLimitPlugin(limiter: RateLimiter, config: Readonly<Config>): Apollo
               );
             }
           }
+        },
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          const cutOff = result.errors?.some((e) => e.extensions?.maxResponseBytes !== undefined);
+          if (!cutOff && !jsonExceeds(result, maxResponseBytes)) return;
+          // nothing of an oversized answer is sent: a partial one would look complete to the client
+          const error = responseTooLarge(maxResponseBytes);
+          response.body.singleResult = {
+            errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }],
+          };
+          response.http.status = 400;
         },
       };
     },
@@ -123,8 +173,15 @@ export async function startGateway(
   });
   const authenticator = createAuthenticator(tokens, poolRunner(pool));
   const limiter = config.redisUrl
-    ? redisRateLimiter(new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }))
+    ? redisRateLimiter(
+        new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }),
+        config.redisKeyPrefix,
+      )
     : memoryRateLimiter();
+  const resolveClientIp = clientIpResolver(config.trustProxy);
+  const clientIp = (req: IncomingMessage) =>
+    resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+  const parseBody = limitedBodyParser(config.limits.maxResponseBytes);
 
   const gateway = new ApolloGateway({
     supergraphSdl: await readFile(SUPERGRAPH, 'utf8'),
@@ -132,6 +189,7 @@ export async function startGateway(
       new RemoteGraphQLDataSource<GatewayContext>({
         url: config.subgraphUrls[name as SubgraphName],
         fetcher: subgraphFetch as any,
+        parseBody: parseBody as any,
         willSendRequest({ request, context }) {
           if (!context?.forward) return;
           for (const [key, value] of Object.entries(context.forward as Record<string, string>)) {
@@ -145,13 +203,13 @@ export async function startGateway(
     gateway,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
-    validationRules: [depthLimitRule(config.limits.maxDepth), costLimitRule(config.limits.maxCost)],
+    validationRules: [depthLimitRule(config.limits.maxDepth)],
     formatError: formatError((error) => log.error({ err: error }, 'unexpected gateway error')),
     plugins: [
       config.env === 'production'
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
-      rateLimitPlugin(limiter, config),
+      limitsPlugin(limiter, config),
       operationMetricsPlugin(metrics),
       requestIdPlugin(),
     ],
@@ -166,7 +224,7 @@ export async function startGateway(
       const value = req.headers[name];
       if (typeof value === 'string') forward[name] = value;
     }
-    return { requestId, identity, clientIp: clientIpOf(req), forward };
+    return { requestId, identity, clientIp: clientIp(req), forward };
   };
 
   const runtime: GatewayRuntime = {
@@ -174,6 +232,7 @@ export async function startGateway(
     log,
     limiter,
     authenticate,
+    clientIp,
   };
 
   const server = createServiceServer<GatewayContext>({

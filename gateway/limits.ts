@@ -1,30 +1,53 @@
-// Request limits: query depth and cost (validation rules), and per-organisation rate limits.
+// Request limits: query depth (a validation rule), cost and root fields counted on what runs once
+// variables are known, per-subject rate limits, the client address, and the response-size ceiling.
+import { createHash } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import {
   type ASTVisitor,
+  type DirectiveNode,
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLField,
-  type GraphQLNamedType,
+  GraphQLIncludeDirective,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  GraphQLSkipDirective,
+  getArgumentValues,
+  getDirectiveValues,
   getNamedType,
   getNullableType,
-  isInterfaceType,
+  getVariableValues,
+  type InlineFragmentNode,
+  isAbstractType,
   isListType,
   isObjectType,
   Kind,
+  type OperationDefinitionNode,
   type SelectionSetNode,
+  typeFromAST,
   type ValidationContext,
 } from 'graphql';
 import type { Redis } from 'ioredis';
-import type { RateLimitRule } from '../lib/config.ts';
+import type { RateLimitRule, TrustProxy } from '../lib/config.ts';
 import { AppError, ErrorCode } from '../lib/errors.ts';
 
-const DEFAULT_LIST_SIZE = 50;
+/** What an unbounded list, or a paginated one called without `first`, is assumed to return. */
+export const DEFAULT_LIST_SIZE = 50;
+
+// Page sizes of lists whose resolvers default to something other than DEFAULT_LIST_SIZE without `first`.
+export const LIST_SIZES: Readonly<Record<string, number>> = {
+  'Query.suppressions': 100,
+  'Campaign.enrollments': 100,
+  'ApiKey.scopes': 3,
+  'Schedule.days': 7,
+};
 
 // Apollo re-codes validation errors as GRAPHQL_VALIDATION_FAILED; formatError recovers the AppError's code.
 function tooComplex(message: string, details: Record<string, number>): GraphQLError {
   return new GraphQLError(message, {
     originalError: new AppError(ErrorCode.QueryTooComplex, message, details),
+    extensions: { http: { status: 400 } },
   });
 }
 
@@ -65,77 +88,319 @@ export function depthLimitRule(maxDepth: number) {
   };
 }
 
-/**
- * Rejects operations whose estimated cost exceeds maxCost. Each field costs 1 per parent item; a list
- * field multiplies its children by its `first` argument (or a default size).
- */
-export function costLimitRule(maxCost: number) {
-  return (context: ValidationContext): ASTVisitor => {
-    const schema = context.getSchema();
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of context.getDocument().definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-    }
-    const fieldOf = (
-      type: GraphQLNamedType | undefined,
-      name: string,
-    ): GraphQLField<unknown, unknown> | undefined =>
-      type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[name] : undefined;
-    // validation runs before variables are known: a `first: $n` counts as the default size
-    const listSize = (field: FieldNode): number => {
-      const arg = field.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'limit');
-      return arg?.value.kind === Kind.INT ? Number(arg.value.value) : DEFAULT_LIST_SIZE;
-    };
-    const costOf = (
-      set: SelectionSetNode,
-      parent: GraphQLNamedType | undefined,
-      multiplier: number,
-      depth: number,
-    ): number => {
-      if (depth > 50) return Number.POSITIVE_INFINITY;
-      let total = 0;
-      for (const sel of set.selections) {
-        if (sel.kind === Kind.FIELD) {
-          if (sel.name.value.startsWith('__')) continue;
-          total += multiplier;
-          const def = fieldOf(parent, sel.name.value);
-          if (sel.selectionSet && def) {
-            const inner = isListType(getNullableType(def.type)) ? listSize(sel) : 1;
-            total += costOf(sel.selectionSet, getNamedType(def.type), multiplier * inner, depth + 1);
-          }
-        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-          const type = sel.typeCondition ? (schema.getType(sel.typeCondition.name.value) ?? parent) : parent;
-          total += costOf(sel.selectionSet, type, multiplier, depth + 1);
-        } else {
-          const frag = fragments.get(sel.name.value);
-          if (frag)
-            total += costOf(
-              frag.selectionSet,
-              schema.getType(frag.typeCondition.name.value) ?? parent,
-              multiplier,
-              depth + 1,
-            );
-        }
-        if (total > maxCost * 10) return total;
+/** One resolved operation with its variables: what the executor will actually run. */
+export interface OperationInput {
+  schema: GraphQLSchema;
+  operation: OperationDefinitionNode;
+  fragments: Record<string, FragmentDefinitionNode>;
+  /** Raw variables as sent; coerced here the way execution will coerce them. */
+  variables: Record<string, unknown> | undefined;
+}
+
+interface Resolved {
+  schema: GraphQLSchema;
+  fragments: Record<string, FragmentDefinitionNode>;
+  variables: Record<string, unknown>;
+}
+
+function resolve(input: OperationInput): Resolved {
+  const coerced = getVariableValues(
+    input.schema,
+    input.operation.variableDefinitions ?? [],
+    input.variables ?? {},
+  );
+  // bad variables fail the request at execution; counting on the raw values meanwhile is enough
+  return {
+    schema: input.schema,
+    fragments: input.fragments,
+    variables: coerced.coerced ?? { ...(input.variables ?? {}) },
+  };
+}
+
+function included(r: Resolved, node: { readonly directives?: readonly DirectiveNode[] }): boolean {
+  const skip = getDirectiveValues(GraphQLSkipDirective, node, r.variables);
+  if (skip?.if === true) return false;
+  const include = getDirectiveValues(GraphQLIncludeDirective, node, r.variables);
+  return include?.if !== false;
+}
+
+function conditionMatches(
+  r: Resolved,
+  fragment: InlineFragmentNode | FragmentDefinitionNode,
+  type: GraphQLObjectType,
+): boolean {
+  if (!fragment.typeCondition) return true;
+  const condition = typeFromAST(r.schema, fragment.typeCondition);
+  if (condition === type) return true;
+  return !!condition && isAbstractType(condition) && r.schema.isSubType(condition, type);
+}
+
+/** graphql-js's field collection: response key -> the field nodes merged under it. */
+function collect(
+  r: Resolved,
+  type: GraphQLObjectType,
+  sets: readonly SelectionSetNode[],
+): Map<string, FieldNode[]> {
+  const fields = new Map<string, FieldNode[]>();
+  const visited = new Set<string>();
+  const walk = (set: SelectionSetNode) => {
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        if (!included(r, sel)) continue;
+        const key = sel.alias?.value ?? sel.name.value;
+        const list = fields.get(key);
+        if (list) list.push(sel);
+        else fields.set(key, [sel]);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        if (included(r, sel) && conditionMatches(r, sel, type)) walk(sel.selectionSet);
+      } else {
+        const name = sel.name.value;
+        if (visited.has(name) || !included(r, sel)) continue;
+        visited.add(name);
+        const fragment = r.fragments[name];
+        if (fragment && conditionMatches(r, fragment, type)) walk(fragment.selectionSet);
       }
-      return total;
-    };
-    return {
-      OperationDefinition(node) {
-        const root =
-          node.operation === 'query'
-            ? schema.getQueryType()
-            : node.operation === 'mutation'
-              ? schema.getMutationType()
-              : schema.getSubscriptionType();
-        const cost = costOf(node.selectionSet, root ?? undefined, 1, 0);
-        if (cost > maxCost) {
-          context.reportError(
-            tooComplex(`Query cost ${cost} exceeds the limit of ${maxCost}`, { cost, maxCost }),
-          );
-        }
-      },
-    };
+    }
+  };
+  for (const set of sets) walk(set);
+  return fields;
+}
+
+function rootTypeOf(r: Resolved, operation: OperationDefinitionNode): GraphQLObjectType | undefined {
+  const root =
+    operation.operation === 'query'
+      ? r.schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? r.schema.getMutationType()
+        : r.schema.getSubscriptionType();
+  return root ?? undefined;
+}
+
+function argsOf(
+  r: Resolved,
+  def: GraphQLField<unknown, unknown> | undefined,
+  node: FieldNode,
+): Record<string, unknown> {
+  if (!def) return {};
+  try {
+    return getArgumentValues(def, node, r.variables);
+  } catch {
+    // a bad argument fails the request at execution
+    return {};
+  }
+}
+
+export interface RootField {
+  name: string;
+  responseKey: string;
+  args: Record<string, unknown>;
+}
+
+/** Every root field that will run, once per response key (aliases count), after fragments and directives. */
+export function rootFields(input: OperationInput): RootField[] {
+  const r = resolve(input);
+  const root = rootTypeOf(r, input.operation);
+  if (!root) return [];
+  const defs = root.getFields();
+  const result: RootField[] = [];
+  for (const [responseKey, nodes] of collect(r, root, [input.operation.selectionSet])) {
+    const name = nodes[0].name.value;
+    if (name.startsWith('__')) continue;
+    result.push({ name, responseKey, args: argsOf(r, defs[name], nodes[0]) });
+  }
+  return result;
+}
+
+function pageSizeOf(args: Record<string, unknown>, fallback: number): number {
+  const first = args.first ?? args.limit;
+  return typeof first === 'number' && Number.isFinite(first) && first >= 0 ? first : fallback;
+}
+
+/**
+ * Estimated cost of an operation: each field costs 1 per parent item. A list multiplies its children by
+ * its `first` (or its documented size, or DEFAULT_LIST_SIZE); a connection's `edges`/`nodes` multiply by
+ * the connection field's `first`. Stops counting once past `ceiling`.
+ */
+export function operationCost(input: OperationInput, ceiling = Number.POSITIVE_INFINITY): number {
+  const r = resolve(input);
+  const root = rootTypeOf(r, input.operation);
+  if (!root) return 0;
+  let total = 0;
+  const visit = (
+    type: GraphQLObjectType,
+    sets: readonly SelectionSetNode[],
+    multiplier: number,
+    page: number | undefined,
+    depth: number,
+  ) => {
+    if (depth > 100) {
+      total = Number.POSITIVE_INFINITY;
+      return;
+    }
+    const defs = type.getFields();
+    for (const nodes of collect(r, type, sets).values()) {
+      if (total > ceiling) return;
+      const name = nodes[0].name.value;
+      if (name.startsWith('__')) continue;
+      total += multiplier;
+      const def = defs[name];
+      const children = nodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
+      if (!def || children.length === 0) continue;
+      const args = argsOf(r, def, nodes[0]);
+      const documented = LIST_SIZES[`${type.name}.${name}`] ?? DEFAULT_LIST_SIZE;
+      let items = 1;
+      let childPage: number | undefined;
+      if (isListType(getNullableType(def.type))) {
+        // edges/nodes of a connection take the connection's page size
+        items =
+          (name === 'edges' || name === 'nodes') && page !== undefined ? page : pageSizeOf(args, documented);
+      } else if (def.args.some((a) => a.name === 'first')) {
+        childPage = pageSizeOf(args, documented);
+      }
+      const named = getNamedType(def.type);
+      const runtimeTypes = isObjectType(named)
+        ? [named]
+        : isAbstractType(named)
+          ? r.schema.getPossibleTypes(named)
+          : [];
+      // an abstract type costs as much as its most expensive member
+      const before = total;
+      let worst = 0;
+      for (const runtime of runtimeTypes) {
+        total = before;
+        visit(runtime, children, multiplier * items, childPage, depth + 1);
+        worst = Math.max(worst, total - before);
+      }
+      total = before + worst;
+    }
+  };
+  visit(root, [input.operation.selectionSet], 1, undefined, 0);
+  return total;
+}
+
+/** Throws QUERY_TOO_COMPLEX when the operation, with its variables, costs more than maxCost. */
+export function assertCost(input: OperationInput, maxCost: number): void {
+  // counting stops well past the limit: fragments spread inside fragments can grow exponentially
+  const cost = operationCost(input, maxCost * 10);
+  if (cost > maxCost) {
+    const shown = Number.isFinite(cost) ? String(cost) : 'unbounded';
+    throw tooComplex(`Query cost ${shown} exceeds the limit of ${maxCost}`, { maxCost });
+  }
+}
+
+/** Throws BAD_USER_INPUT when one of `once` appears more than once among the root fields. */
+export function assertOncePerRequest(fields: readonly RootField[], once: readonly string[]): void {
+  for (const name of once) {
+    const count = fields.filter((f) => f.name === name).length;
+    if (count > 1) {
+      const message = `${name} may appear only once per request (found ${count})`;
+      throw new GraphQLError(message, {
+        originalError: new AppError(ErrorCode.BadUserInput, message, { field: name }),
+        extensions: { http: { status: 400 } },
+      });
+    }
+  }
+}
+
+export interface RateHit {
+  /** The rule's name, shown to the caller. */
+  name: string;
+  key: string;
+  rule: RateLimitRule;
+}
+
+function valueAt(args: Record<string, unknown>, path: string): unknown {
+  let value: unknown = args;
+  for (const part of path.split('.')) {
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  }
+  return value;
+}
+
+// Emails are hashed: Redis sees neither the address nor an arbitrarily long key.
+function emailKey(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !value.trim()) return undefined;
+  return createHash('sha256').update(value.trim().toLowerCase()).digest('base64url').slice(0, 24);
+}
+
+/**
+ * The buckets a request counts against: each root field with a rule once per occurrence, then the
+ * read/write fallback once. Account operations count per client IP and per email whatever the token;
+ * everything else counts per organisation when authenticated, else per client IP.
+ */
+export function rateHits(request: {
+  operation: 'query' | 'mutation' | 'subscription';
+  fields: readonly RootField[];
+  organisationId: string | undefined;
+  clientIp: string;
+  rules: Readonly<Record<string, RateLimitRule>>;
+  accountOperations: Readonly<Record<string, string>>;
+}): RateHit[] {
+  const { rules } = request;
+  const subject = request.organisationId ? `org:${request.organisationId}` : `ip:${request.clientIp}`;
+  const hits: RateHit[] = [];
+  for (const field of request.fields) {
+    const rule = rules[field.name];
+    if (!rule) continue;
+    const emailPath = request.accountOperations[field.name];
+    if (emailPath === undefined) {
+      hits.push({ name: field.name, key: `${subject}:${field.name}`, rule });
+      continue;
+    }
+    hits.push({ name: field.name, key: `ip:${request.clientIp}:${field.name}`, rule });
+    const email = emailKey(valueAt(field.args, emailPath));
+    if (email) hits.push({ name: field.name, key: `email:${email}:${field.name}`, rule });
+  }
+  const fallback = request.operation === 'mutation' ? 'write' : 'read';
+  if (rules[fallback]) hits.push({ name: fallback, key: `${subject}:${fallback}`, rule: rules[fallback] });
+  return hits;
+}
+
+function canonicalIp(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let ip = value.trim();
+  // "[::1]" and "1.2.3.4:5678" forms some proxies write
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(ip);
+  if (bracketed) ip = bracketed[1];
+  else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(ip)) ip = ip.slice(0, ip.lastIndexOf(':'));
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) ip = mapped[1];
+  return isIP(ip) ? ip.toLowerCase() : undefined;
+}
+
+/**
+ * The client address of a request: the socket's, unless trusted proxies stand in front. With a hop
+ * count n, the n-th X-Forwarded-For entry from the right (the one the outermost trusted proxy saw);
+ * with proxy addresses, the first entry from the right that is not one of them.
+ */
+export function clientIpResolver(
+  trust: TrustProxy,
+): (socketAddress: string | undefined, forwardedFor: string | string[] | undefined) => string {
+  const proxies = new BlockList();
+  if (trust.kind === 'cidrs') {
+    for (const c of trust.cidrs) proxies.addSubnet(c.address, c.prefix, c.family);
+  }
+  const trusted = (ip: string) => proxies.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  return (socketAddress, forwardedFor) => {
+    const socket = canonicalIp(socketAddress) ?? 'unknown';
+    if (trust.kind === 'none' || !forwardedFor) return socket;
+    const chain = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    if (trust.kind === 'hops') {
+      const entry = chain[Math.max(0, chain.length - trust.hops)];
+      return canonicalIp(entry) ?? socket;
+    }
+    if (socket === 'unknown' || !trusted(socket)) return socket;
+    let client = socket;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const ip = canonicalIp(chain[i]);
+      if (!ip) break;
+      client = ip;
+      if (!trusted(ip)) break;
+    }
+    return client;
   };
 }
 
@@ -185,14 +450,14 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { n, redis.call('PTTL', KEYS[1]) }`;
 
-/** Fixed windows in Redis: shared by every gateway instance. */
-export function redisRateLimiter(redis: Redis): RateLimiter {
+/** Fixed windows in Redis under `prefix`: shared by every gateway instance of one deployment. */
+export function redisRateLimiter(redis: Redis, prefix = 'prospectflow:'): RateLimiter {
   return {
     async hit(key, rule) {
       const [count, ttl] = (await redis.eval(
         HIT_SCRIPT,
         1,
-        `ratelimit:${key}`,
+        `${prefix}ratelimit:${key}`,
         String(rule.windowSeconds * 1000),
       )) as [number, number];
       return {
@@ -207,14 +472,64 @@ export function redisRateLimiter(redis: Redis): RateLimiter {
   };
 }
 
-/** The buckets an operation counts against: its own named root fields, then the read/write fallback. */
-export function rateBuckets(
-  operation: 'query' | 'mutation' | 'subscription',
-  rootFields: string[],
-  rules: Record<string, RateLimitRule>,
-): { name: string; rule: RateLimitRule }[] {
-  const buckets = rootFields.filter((f) => rules[f]).map((name) => ({ name, rule: rules[name] }));
-  const fallback = operation === 'mutation' ? 'write' : 'read';
-  if (rules[fallback]) buckets.push({ name: fallback, rule: rules[fallback] });
-  return buckets;
+/** The error a response over the ceiling becomes, whether cut off from a subgraph or at the gateway. */
+export function responseTooLarge(maxResponseBytes: number): AppError {
+  return new AppError(
+    ErrorCode.QueryTooComplex,
+    `Response exceeds the limit of ${maxResponseBytes} bytes: ask for fewer items (first) or fewer fields`,
+    { maxResponseBytes },
+  );
+}
+
+/**
+ * Whether `value` serialised as JSON would take more than `maxBytes`, measured without building the
+ * string and given up as soon as the answer is yes. Close enough: escapes count as one character.
+ */
+export function jsonExceeds(value: unknown, maxBytes: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || v === undefined) size += 4;
+    else if (typeof v === 'string') size += Buffer.byteLength(v) + 2;
+    else if (typeof v === 'number' || typeof v === 'boolean') size += String(v).length;
+    else if (Array.isArray(v)) {
+      size += 1 + v.length;
+      for (const item of v) stack.push(item);
+    } else if (typeof v === 'object') {
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+        stack.push((v as { toJSON(): unknown }).toJSON());
+        continue;
+      }
+      size += 2;
+      for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
+        size += Buffer.byteLength(k) + 4;
+        stack.push(item);
+      }
+    }
+    if (size > maxBytes) return true;
+  }
+  return false;
+}
+
+/** Reads a response body, cut off once past `maxBytes` (undefined then) instead of buffering it all. */
+export async function readLimited(
+  body: ReadableStream<Uint8Array> | null | undefined,
+  maxBytes: number,
+): Promise<Buffer | undefined> {
+  if (!body) return Buffer.alloc(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
 }

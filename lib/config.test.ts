@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RATE_LIMITS, loadConfig, parseRateLimits } from './config.ts';
+import { DEFAULT_RATE_LIMITS, loadConfig, parseRateLimits, parseTrustProxy } from './config.ts';
 import { AppError } from './errors.ts';
 
 describe('loadConfig', () => {
@@ -39,5 +39,47 @@ describe('parseRateLimits', () => {
   it('rejects malformed entries and zero windows', () => {
     expect(() => parseRateLimits('ingestPharow=5')).toThrow(/bad entry/);
     expect(() => parseRateLimits('read=5/0')).toThrow(/bad entry/);
+  });
+});
+
+describe('proxies, Redis prefix and response ceiling', () => {
+  it('defaults to no trusted proxy, the prospectflow: prefix and an 8 MB ceiling', () => {
+    const config = loadConfig({});
+    expect(config.trustProxy).toEqual({ kind: 'none' });
+    expect(config.redisKeyPrefix).toBe('prospectflow:');
+    expect(config.limits.maxResponseBytes).toBe(8_000_000);
+  });
+
+  it('reads TRUST_PROXY as a hop count or a list of IPv4/IPv6 addresses and CIDRs', () => {
+    expect(parseTrustProxy('2')).toEqual({ kind: 'hops', hops: 2 });
+    expect(parseTrustProxy('0')).toEqual({ kind: 'none' });
+    expect(parseTrustProxy('10.0.0.0/8, 192.168.1.4,fd00::/8')).toEqual({
+      kind: 'cidrs',
+      cidrs: [
+        { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+        { address: '192.168.1.4', prefix: 32, family: 'ipv4' },
+        { address: 'fd00::', prefix: 8, family: 'ipv6' },
+      ],
+    });
+    expect(loadConfig({ TRUST_PROXY: '1', REDIS_KEY_PREFIX: 'staging:' })).toMatchObject({
+      trustProxy: { kind: 'hops', hops: 1 },
+      redisKeyPrefix: 'staging:',
+    });
+  });
+
+  it('refuses a bad TRUST_PROXY or prefix with one clear line', () => {
+    for (const bad of ['yes', '10.0.0.0/33', '10.0.0/8', 'fd00::/129', '10.0.0.0/8,', '10.0.0.0/8/1', '99']) {
+      let message = '';
+      try {
+        loadConfig({ TRUST_PROXY: bad });
+      } catch (error) {
+        expect(error).toBeInstanceOf(AppError);
+        message = (error as Error).message;
+      }
+      expect(message, bad).toMatch(/^TRUST_PROXY /);
+      expect(message).not.toContain('\n');
+    }
+    expect(() => loadConfig({ REDIS_KEY_PREFIX: 'has space' })).toThrow(/^REDIS_KEY_PREFIX /);
+    expect(() => loadConfig({ MAX_RESPONSE_BYTES: '10' })).toThrow(/MAX_RESPONSE_BYTES/);
   });
 });

@@ -1,4 +1,5 @@
 // The one place that reads the environment: validated once, typed, frozen, then passed down.
+import { isIP } from 'node:net';
 import { AppError, ErrorCode } from './errors.ts';
 
 export type SubgraphName = 'iam' | 'crm' | 'outreach' | 'tracking';
@@ -9,6 +10,12 @@ export interface RateLimitRule {
   windowSeconds: number;
 }
 
+/** Which proxies may set X-Forwarded-For: none (socket address only), a hop count, or their addresses. */
+export type TrustProxy =
+  | { kind: 'none' }
+  | { kind: 'hops'; hops: number }
+  | { kind: 'cidrs'; cidrs: { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[] };
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -17,6 +24,9 @@ export interface Config {
   databaseUrl: string | undefined;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
+  /** Prepended to every Redis key, so several deployments can share one Redis. */
+  redisKeyPrefix: string;
+  trustProxy: TrustProxy;
   clickhouseUrl: string | undefined;
   jwtPrivateKey: string | undefined;
   jwtPublicKey: string | undefined;
@@ -31,6 +41,7 @@ export interface Config {
     webhookBodyBytes: number;
     maxDepth: number;
     maxCost: number;
+    maxResponseBytes: number;
     ingestMaxItems: number;
     rates: Record<string, RateLimitRule>;
   };
@@ -43,8 +54,25 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   createCampaign: { limit: 20, windowSeconds: 60 },
   signUp: { limit: 20, windowSeconds: 60 },
   login: { limit: 30, windowSeconds: 60 },
+  requestPasswordReset: { limit: 10, windowSeconds: 60 },
   write: { limit: 600, windowSeconds: 60 },
   read: { limit: 6000, windowSeconds: 60 },
+};
+
+// Root fields a request may carry once only: each does heavy work or guards an account.
+export const ONCE_PER_REQUEST: readonly string[] = [
+  'ingestPharow',
+  'signUp',
+  'login',
+  'requestPasswordReset',
+];
+
+// Root fields called without an account: counted per client IP and per email (the argument at this path),
+// whatever token the request carries, so neither a token nor a new organisation buys a fresh budget.
+export const ACCOUNT_OPERATIONS: Readonly<Record<string, string>> = {
+  login: 'email',
+  signUp: 'input.email',
+  requestPasswordReset: 'email',
 };
 
 type Env = Record<string, string | undefined>;
@@ -78,6 +106,14 @@ function text(env: Env, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+function redisKeyPrefix(raw: string | undefined): string {
+  if (raw === undefined) return 'prospectflow:';
+  if (!/^[\w.:{}-]{1,64}$/.test(raw)) {
+    invalid('REDIS_KEY_PREFIX', 'must be 1-64 letters, digits or . : - _ { } (e.g. "prospectflow:")');
+  }
+  return raw;
+}
+
 /** `RATE_LIMITS="ingestPharow=10/60,read=6000/60"`: overrides merged over the defaults. */
 export function parseRateLimits(raw: string | undefined): Record<string, RateLimitRule> {
   const rates = { ...DEFAULT_RATE_LIMITS };
@@ -89,6 +125,37 @@ export function parseRateLimits(raw: string | undefined): Record<string, RateLim
     rates[m[1]] = { limit: Number(m[2]), windowSeconds: Number(m[3]) };
   }
   return rates;
+}
+
+/** `TRUST_PROXY`: unset = socket address only; `2` = two proxy hops; `10.0.0.0/8,::1` = these proxies. */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  if (raw === undefined || raw.trim() === '') return { kind: 'none' };
+  const value = raw.trim();
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 20) invalid('TRUST_PROXY', 'must be a hop count in [0, 20] or a comma list of CIDRs');
+    return hops === 0 ? { kind: 'none' } : { kind: 'hops', hops };
+  }
+  const cidrs = value.split(',').map((part) => {
+    const [address, prefixText, extra] = part.trim().split('/');
+    const version = isIP(address ?? '');
+    const max = version === 6 ? 128 : 32;
+    const prefix = prefixText === undefined ? max : Number(prefixText);
+    if (
+      !version ||
+      extra !== undefined ||
+      !/^\d*$/.test(prefixText ?? '') ||
+      prefixText === '' ||
+      prefix > max
+    ) {
+      invalid(
+        'TRUST_PROXY',
+        `has a bad entry "${part.trim()}" (expected a hop count, or a comma list of IPv4/IPv6 addresses or CIDRs such as 10.0.0.0/8,fd00::/8)`,
+      );
+    }
+    return { address, prefix, family: version === 6 ? ('ipv6' as const) : ('ipv4' as const) };
+  });
+  return { kind: 'cidrs', cidrs };
 }
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -120,6 +187,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     databaseUrl: url(env, 'DATABASE_URL'),
     amqpUrl: url(env, 'AMQP_URL'),
     redisUrl: url(env, 'REDIS_URL'),
+    redisKeyPrefix: redisKeyPrefix(text(env, 'REDIS_KEY_PREFIX')),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     clickhouseUrl: url(env, 'CLICKHOUSE_URL'),
     jwtPrivateKey: text(env, 'JWT_PRIVATE_KEY'),
     jwtPublicKey: text(env, 'JWT_PUBLIC_KEY'),
@@ -142,6 +211,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       webhookBodyBytes: int(env, 'MAX_WEBHOOK_BODY_BYTES', 16_000_000, 1024),
       maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
       maxCost: int(env, 'MAX_QUERY_COST', 50_000, 10),
+      maxResponseBytes: int(env, 'MAX_RESPONSE_BYTES', 8_000_000, 1024),
       ingestMaxItems: int(env, 'INGEST_MAX_ITEMS', 10_000, 1),
       rates: parseRateLimits(text(env, 'RATE_LIMITS')),
     },

@@ -45,8 +45,8 @@ export default async function setup(project: TestProject) {
     DATABASE_URL: databaseUrl,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'fatal',
-    // sign-ups and logins all come from 127.0.0.1 here
-    RATE_LIMITS: 'signUp=100000/60,login=100000/60',
+    // sign-ups, logins and reset requests all come from 127.0.0.1 here
+    RATE_LIMITS: 'signUp=100000/60,login=100000/60,requestPasswordReset=100000/60',
   });
   stack = await startStack(config, { ephemeralPorts: true });
   project.provide('gatewayUrl', stack.gateway.url);

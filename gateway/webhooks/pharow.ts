@@ -1,7 +1,9 @@
 // POST /webhooks/pharow on the gateway: authenticates and rate-limits, then hands the raw body to the CRM subgraph,
 // which verifies the key again and runs the same ingest as the ingestPharow mutation.
 
+import type { ServerResponse } from 'node:http';
 import { requireIngestKey } from '../../lib/auth/identity.ts';
+import type { RateLimitRule } from '../../lib/config.ts';
 import { AppError, ErrorCode } from '../../lib/errors.ts';
 import { readBody } from '../../lib/http/body.ts';
 import { type Route, sendError } from '../../lib/http/service-server.ts';
@@ -12,29 +14,37 @@ const PATH = '/webhooks/pharow';
 export function pharowWebhook(runtime: GatewayRuntime): Route {
   const rule = runtime.config.limits.rates.ingestPharow ?? runtime.config.limits.rates.write;
   const target = new URL(PATH, runtime.config.subgraphUrls.crm);
+  // false when over the limit, after answering 429
+  const hit = async (res: ServerResponse, key: string, name: string, limit: RateLimitRule) => {
+    const decision = await runtime.limiter.hit(key, limit);
+    if (decision.allowed) return true;
+    sendError(
+      res,
+      new AppError(
+        ErrorCode.RateLimited,
+        `Rate limit exceeded for ${name}: at most ${limit.limit} per ${limit.windowSeconds}s`,
+        { retryAfter: decision.retryAfterSeconds },
+      ),
+      { 'retry-after': String(decision.retryAfterSeconds) },
+    );
+    return false;
+  };
   return async (req, res, requestId) => {
     if (!req.url?.startsWith(PATH)) return false;
     if (req.method !== 'POST') {
       sendError(res, new AppError(ErrorCode.BadUserInput, 'Use POST'), { allow: 'POST' });
       return true;
     }
-    const identity = requireIngestKey(await runtime.authenticate(req));
-    const decision = await runtime.limiter.hit(`org:${identity.organisationId}:ingestPharow`, rule);
-    if (!decision.allowed) {
-      const retryAfter = String(decision.retryAfterSeconds);
-      sendError(
-        res,
-        new AppError(
-          ErrorCode.RateLimited,
-          `Rate limit exceeded for ingestPharow: at most ${rule.limit} per ${rule.windowSeconds}s`,
-          {
-            retryAfter: decision.retryAfterSeconds,
-          },
-        ),
-        { 'retry-after': retryAfter },
-      );
-      return true;
+    let identity: ReturnType<typeof requireIngestKey>;
+    try {
+      identity = requireIngestKey(await runtime.authenticate(req));
+    } catch (error) {
+      // refused keys count per client address, so guessing keys here costs like any anonymous write
+      const write = runtime.config.limits.rates.write;
+      if (write && !(await hit(res, `ip:${runtime.clientIp(req)}:write`, 'write', write))) return true;
+      throw error;
     }
+    if (!(await hit(res, `org:${identity.organisationId}:ingestPharow`, 'ingestPharow', rule))) return true;
     const body = await readBody(req, runtime.config.limits.webhookBodyBytes);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
     for (const name of ['authorization', 'x-api-key']) {
