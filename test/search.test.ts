@@ -28,7 +28,11 @@ describe('position search', () => {
     ];
     await ok(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
     const emailsFor = async (search: string) => {
-      const { positions } = await ok(FindPositionsDocument, { filter: { search } }, { token: org.accessToken });
+      const { positions } = await ok(
+        FindPositionsDocument,
+        { filter: { search } },
+        { token: org.accessToken },
+      );
       return positions.edges.map((e) => e.node.email);
     };
     expect(await emailsFor('societe')).toEqual(['helene.lefevre@socgen.fr']);
@@ -63,14 +67,24 @@ describe('position search', () => {
     let n = 0;
     const condition = search.sql.replace(/\?/g, () => `$${++n}`);
     const plan = await withClient(appClient(), async (c) => {
+      // auto_explain reports the plans of the statements run inside the search function too
+      const logs: string[] = [];
+      c.on('notice', (msg) => logs.push(msg.message ?? ''));
+      const [{ role }] = (await c.query('SELECT current_user AS role')).rows;
       await c.query('BEGIN');
       try {
+        await c.query('SET LOCAL ROLE NONE');
+        await c.query("LOAD 'auto_explain'");
+        await c.query('SET LOCAL auto_explain.log_min_duration = 0');
+        await c.query('SET LOCAL auto_explain.log_nested_statements = on');
+        await c.query('SET LOCAL client_min_messages = log');
+        await c.query(`SET LOCAL ROLE ${role}`);
         await c.query("SELECT set_config('app.organisation_id', $1, true)", [orgId]);
-        const { rows } = await c.query(
-          `EXPLAIN SELECT p.id FROM crm.positions p WHERE p.organisation_id = current_organisation_id() AND ${condition}`,
+        await c.query(
+          `SELECT p.id FROM crm.positions p WHERE p.organisation_id = current_organisation_id() AND ${condition}`,
           search.params,
         );
-        return rows.map((r) => r['QUERY PLAN']).join('\n');
+        return logs.join('\n');
       } finally {
         await c.query('ROLLBACK');
       }

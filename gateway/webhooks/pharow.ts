@@ -15,7 +15,7 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
   return async (req, res, requestId) => {
     if (!req.url?.startsWith(PATH)) return false;
     if (req.method !== 'POST') {
-      sendError(res, new AppError(ErrorCode.BadUserInput, 'Use POST'), { allow: 'POST' });
+      sendError(res, new AppError(ErrorCode.MethodNotAllowed, 'Use POST'), requestId, { allow: 'POST' });
       return true;
     }
     const identity = requireIngestKey(await runtime.authenticate(req));
@@ -31,6 +31,7 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
             retryAfter: decision.retryAfterSeconds,
           },
         ),
+        requestId,
         { 'retry-after': retryAfter },
       );
       return true;

@@ -59,7 +59,11 @@ export interface Keyset {
  * Keyset paging over `(created_at, id)` of the table aliased `alias`, compared inside PostgreSQL so no
  * precision is lost: oldest first by default, newest first with `'desc'`.
  */
-export function keyset(alias: string, after: string | null | undefined, order: 'asc' | 'desc' = 'asc'): Keyset {
+export function keyset(
+  alias: string,
+  after: string | null | undefined,
+  order: 'asc' | 'desc' = 'asc',
+): Keyset {
   const columns = `(${alias}.created_at, ${alias}.id)`;
   const orderBy = `${alias}.created_at ${order.toUpperCase()}, ${alias}.id ${order.toUpperCase()}`;
   const createdAtText = `${alias}.created_at::text AS cursor_created_at`;

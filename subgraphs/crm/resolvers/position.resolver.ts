@@ -16,27 +16,17 @@ function escapeLike(term: string): string {
 
 /**
  * The search condition on positions `p`: the email, the company name or the person's name contains the
- * term, ignoring case and accents. One branch per table, so each can use its own trigram index; the
- * expressions are exactly those of the indexes (migrations 0003 and 0007).
+ * term, ignoring case and accents. crm.search_positions (migration 0007) runs it on the trigram indexes,
+ * which row-level security would otherwise keep out of the plan.
  */
 export function positionSearch(search: string): { sql: string; params: string[] } {
   // PostgreSQL text cannot hold NUL, and no name or email holds a control character
   if (/\p{Cc}/u.test(search))
     throw badInput('filter.search contains control characters', { field: 'filter.search' });
   if (search.length > 200) throw badInput('filter.search is too long', { field: 'filter.search' });
-  const like = `%${escapeLike(search)}%`;
   return {
-    sql: `(p.organisation_id, p.id) IN (
-      SELECT e.organisation_id, e.id FROM crm.positions e WHERE e.email::text ILIKE ?
-      UNION ALL
-      SELECT c.organisation_id, c.id FROM crm.positions c
-        JOIN crm.companies sc ON sc.organisation_id = c.organisation_id AND sc.id = c.company_id
-        WHERE public.f_unaccent(sc.name) ILIKE public.f_unaccent(?)
-      UNION ALL
-      SELECT n.organisation_id, n.id FROM crm.positions n
-        JOIN crm.people sp ON sp.organisation_id = n.organisation_id AND sp.id = n.person_id
-        WHERE public.f_unaccent(coalesce(sp.first_name, '') || ' ' || coalesce(sp.last_name, '')) ILIKE public.f_unaccent(?))`,
-    params: [like, like, like],
+    sql: 'p.id IN (SELECT s.id FROM crm.search_positions(?) s)',
+    params: [`%${escapeLike(search)}%`],
   };
 }
 
