@@ -3,10 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-  ApolloServerPluginLandingPageProductionDefault,
-} from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
 import { Redis } from 'ioredis';
 import { authenticateForGraphQL, createAuthenticator } from '../lib/auth/authenticate.ts';
@@ -199,15 +197,20 @@ export async function startGateway(
       }),
   });
 
+  const production = config.env === 'production';
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: production,
     validationRules: [depthLimitRule(config.limits.maxDepth)],
-    formatError: formatError((error) => log.error({ err: error }, 'unexpected gateway error')),
+    formatError: formatError((error) => log.error({ err: error }, 'unexpected gateway error'), {
+      production,
+    }),
     plugins: [
-      config.env === 'production'
-        ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
+      // production serves no page at all: clients there are programs
+      production
+        ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       limitsPlugin(limiter, config),
       operationMetricsPlugin(metrics),
@@ -240,6 +243,7 @@ export async function startGateway(
     log,
     metrics,
     bodyLimitBytes: config.limits.bodyBytes,
+    metricsAccess: config.metrics,
     routes: options.routes?.(runtime) ?? [],
     context: contextFor,
     health: async () => {

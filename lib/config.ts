@@ -46,6 +46,8 @@ export interface Config {
     rates: Record<string, RateLimitRule>;
   };
   auth: { accessTokenSeconds: number; refreshTokenDays: number };
+  /** /metrics: served when enabled, and then only to `Authorization: Bearer <token>` when a token is set. */
+  metrics: { enabled: boolean; token: string | undefined };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -158,6 +160,18 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   return { kind: 'cidrs', cidrs };
 }
 
+/**
+ * METRICS_TOKEN guards /metrics wherever it is set. Without one, development and tests serve /metrics
+ * openly, and production does not serve it at all: metrics name operations and internals.
+ */
+function metricsAccess(env: Env, nodeEnv: Config['env']): Config['metrics'] {
+  const token = text(env, 'METRICS_TOKEN');
+  if (token !== undefined && !/^[\x21-\x7e]{16,256}$/.test(token)) {
+    invalid('METRICS_TOKEN', 'must be 16 to 256 printable characters without spaces');
+  }
+  return { enabled: token !== undefined || nodeEnv !== 'production', token };
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const nodeEnv =
     env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
@@ -219,6 +233,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       accessTokenSeconds: int(env, 'ACCESS_TOKEN_SECONDS', 900, 10, 86_400),
       refreshTokenDays: int(env, 'REFRESH_TOKEN_DAYS', 30, 1, 365),
     },
+    metrics: metricsAccess(env, nodeEnv),
   };
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');

@@ -5,6 +5,7 @@ export enum ErrorCode {
   Unauthenticated = 'UNAUTHENTICATED',
   Forbidden = 'FORBIDDEN',
   NotFound = 'NOT_FOUND',
+  MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   BadUserInput = 'BAD_USER_INPUT',
   ValidationFailed = 'VALIDATION_FAILED',
   Conflict = 'CONFLICT',
@@ -31,6 +32,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.Unauthenticated]: 401,
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.NotFound]: 404,
+  [ErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.BadUserInput]: 400,
   [ErrorCode.ValidationFailed]: 400,
   [ErrorCode.Conflict]: 409,
@@ -65,20 +67,42 @@ function findAppError(error: unknown): AppError | undefined {
   let current: unknown = error;
   for (let i = 0; i < 5 && current; i++) {
     if (current instanceof AppError) return current;
+    const sqlState = (current as { code?: unknown }).code;
     // a unique violation that got past the checks (two requests racing): a conflict, not a crash
-    if ((current as { code?: unknown }).code === '23505') {
+    if (sqlState === '23505') {
       return new AppError(ErrorCode.Conflict, 'This conflicts with existing data; reload and try again');
+    }
+    // text PostgreSQL cannot store (a NUL byte) only ever comes from the caller's input
+    if (sqlState === '22021') {
+      return new AppError(ErrorCode.BadUserInput, 'The input contains characters that cannot be stored');
     }
     current = (current as { originalError?: unknown }).originalError;
   }
   return undefined;
 }
 
+const SUGGESTION = / ?Did you mean .+\?$/;
+
+/** In production, an error names no field, enum value or service the caller did not write. */
+function hideSchemaDetails(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const { serviceName: _service, ...extensions } = formatted.extensions ?? {};
+  return { ...formatted, message: formatted.message.replace(SUGGESTION, ''), extensions };
+}
+
 /**
  * Apollo `formatError` for subgraphs and the gateway: AppErrors keep their code and message,
- * GraphQL's own request errors pass, anything else is logged and masked.
+ * GraphQL's own request errors pass, anything else is logged and masked. With `production`, no
+ * "Did you mean" suggestions and no subgraph names.
  */
 export function formatError(
+  log: (error: unknown) => void,
+  options: { production?: boolean } = {},
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  const format = formatKnown(log);
+  return options.production ? (formatted, error) => hideSchemaDetails(format(formatted, error)) : format;
+}
+
+function formatKnown(
   log: (error: unknown) => void,
 ): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {

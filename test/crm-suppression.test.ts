@@ -66,7 +66,7 @@ describe('suppressions', () => {
     const page = await ok(SuppressionsDocument, { first: 1 }, { token: org.accessToken });
     const next = await ok(
       SuppressionsDocument,
-      { first: 1, after: page.suppressions[0].id },
+      { first: 1, after: page.suppressions[0].cursor },
       { token: org.accessToken },
     );
     expect([...page.suppressions, ...next.suppressions].map((s) => s.value).sort()).toEqual([

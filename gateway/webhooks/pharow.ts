@@ -15,7 +15,13 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
   const rule = runtime.config.limits.rates.ingestPharow ?? runtime.config.limits.rates.write;
   const target = new URL(PATH, runtime.config.subgraphUrls.crm);
   // false when over the limit, after answering 429
-  const hit = async (res: ServerResponse, key: string, name: string, limit: RateLimitRule) => {
+  const hit = async (
+    res: ServerResponse,
+    requestId: string,
+    key: string,
+    name: string,
+    limit: RateLimitRule,
+  ) => {
     const decision = await runtime.limiter.hit(key, limit);
     if (decision.allowed) return true;
     sendError(
@@ -25,6 +31,7 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
         `Rate limit exceeded for ${name}: at most ${limit.limit} per ${limit.windowSeconds}s`,
         { retryAfter: decision.retryAfterSeconds },
       ),
+      requestId,
       { 'retry-after': String(decision.retryAfterSeconds) },
     );
     return false;
@@ -32,7 +39,7 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
   return async (req, res, requestId) => {
     if (!req.url?.startsWith(PATH)) return false;
     if (req.method !== 'POST') {
-      sendError(res, new AppError(ErrorCode.BadUserInput, 'Use POST'), { allow: 'POST' });
+      sendError(res, new AppError(ErrorCode.MethodNotAllowed, 'Use POST'), requestId, { allow: 'POST' });
       return true;
     }
     let identity: ReturnType<typeof requireIngestKey>;
@@ -41,10 +48,12 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
     } catch (error) {
       // refused keys count per client address, so guessing keys here costs like any anonymous write
       const write = runtime.config.limits.rates.write;
-      if (write && !(await hit(res, `ip:${runtime.clientIp(req)}:write`, 'write', write))) return true;
+      if (write && !(await hit(res, requestId, `ip:${runtime.clientIp(req)}:write`, 'write', write)))
+        return true;
       throw error;
     }
-    if (!(await hit(res, `org:${identity.organisationId}:ingestPharow`, 'ingestPharow', rule))) return true;
+    if (!(await hit(res, requestId, `org:${identity.organisationId}:ingestPharow`, 'ingestPharow', rule)))
+      return true;
     const body = await readBody(req, runtime.config.limits.webhookBodyBytes);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
     for (const name of ['authorization', 'x-api-key']) {

@@ -90,10 +90,16 @@ export function newApiKeySecret(id: string): string {
   return `pfk_${id.replaceAll('-', '')}_${randomBytes(32).toString('base64url')}`;
 }
 
-/** The key id embedded in an API key secret, or undefined when it is not one. */
+/**
+ * The key id embedded in an API key secret, or undefined when it is not one. Something that looks like an
+ * API key but is malformed is UNAUTHENTICATED as a key, not mistaken for a broken access token.
+ */
 export function parseApiKey(secret: string): string | undefined {
   const m = API_KEY.exec(secret);
-  if (!m) return undefined;
+  if (!m) {
+    if (secret.startsWith('pfk_')) throw unauthenticated('Invalid API key: it is not in the pfk_… format');
+    return undefined;
+  }
   const h = m[1];
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

@@ -1,9 +1,13 @@
 // Opaque keyset cursors: base64url of "<timestamp as PostgreSQL prints it>|<uuid>". The text keeps
-// PostgreSQL's microseconds; a JS Date would round them to milliseconds and repeat rows across pages.
-import { isUuid } from '../db/orm.ts';
+// PostgreSQL's microseconds; a JS Date would round them to milliseconds and skip or repeat rows across
+// pages. Every paged list orders by (created_at, id) and pages through keyset() below.
+import type DataLoader from 'dataloader';
+import { isUuid, rawQuery } from '../db/orm.ts';
 import { badInput } from '../errors.ts';
+import { byKeys, type RequestContext } from './context.ts';
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)?$/;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(?:([+-])(\d{2})(?::?(\d{2})(?::?(\d{2}))?)?|Z)?$/;
 
 export interface CursorKey {
   /** `created_at::text` of the row */
@@ -15,12 +19,67 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(`${key.createdAt}|${key.id}`).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): CursorKey {
-  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!isUuid(id) || !TIMESTAMP.test(createdAt ?? '')) {
-    throw badInput('after is not a valid cursor', { field: 'after' });
+/** True when PostgreSQL will read the text as a timestamptz: every field in range, a real calendar day. */
+function isTimestamp(text: string): boolean {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  if (year < 1 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
+  // day 0 of the next month is the last day of this one
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > daysInMonth) return false;
+  if (m[8]) {
+    const [offsetHours, offsetMinutes, offsetSeconds] = [m[9], m[10], m[11]].map((v) => Number(v ?? 0));
+    if (offsetHours > 15 || offsetMinutes > 59 || offsetSeconds > 59) return false;
+  }
+  return true;
+}
+
+/** The key in a cursor; a malformed or out-of-range one is BAD_USER_INPUT, never a database error. */
+export function decodeCursor(cursor: string, field = 'after'): CursorKey {
+  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [createdAt, id] = parts;
+  if (parts.length !== 2 || !isUuid(id) || !isTimestamp(createdAt)) {
+    throw badInput(`${field} is not a valid cursor`, { field });
   }
   return { createdAt, id };
+}
+
+export interface Keyset {
+  /** SQL condition selecting the rows after the cursor (`TRUE` without one), with its bindings. */
+  where: string;
+  params: string[];
+  /** ORDER BY list matching the condition. */
+  orderBy: string;
+  /** Select list item giving the text a row's cursor is made of, as `cursor_created_at`. */
+  createdAtText: string;
+}
+
+/**
+ * Keyset paging over `(created_at, id)` of the table aliased `alias`, compared inside PostgreSQL so no
+ * precision is lost: oldest first by default, newest first with `'desc'`.
+ */
+export function keyset(
+  alias: string,
+  after: string | null | undefined,
+  order: 'asc' | 'desc' = 'asc',
+): Keyset {
+  const columns = `(${alias}.created_at, ${alias}.id)`;
+  const orderBy = `${alias}.created_at ${order.toUpperCase()}, ${alias}.id ${order.toUpperCase()}`;
+  const createdAtText = `${alias}.created_at::text AS cursor_created_at`;
+  if (!after) return { where: 'TRUE', params: [], orderBy, createdAtText };
+  const key = decodeCursor(after);
+  return {
+    where: `${columns} ${order === 'asc' ? '>' : '<'} (?::timestamptz, ?::uuid)`,
+    params: [key.createdAt, key.id],
+    orderBy,
+    createdAtText,
+  };
+}
+
+/** The cursor of a row read with `keyset().createdAtText` in its select list. */
+export function cursorOf(row: { id: string; cursor_created_at: string }): string {
+  return encodeCursor({ createdAt: row.cursor_created_at, id: row.id });
 }
 
 /** Clamps `first` to [1, max], defaulting when absent. */
@@ -30,4 +89,19 @@ export function pageSize(first: number | null | undefined, fallback = 50, max = 
     throw badInput(`first must be between 1 and ${max}`, { field: 'first' });
   }
   return first;
+}
+
+/**
+ * The cursors of rows of `table` (schema-qualified) by id, batched per request; a paged list primes it with
+ * the cursors it already read, so a `cursor` field costs a query only for rows reached another way.
+ */
+export function cursorLoader(ctx: RequestContext<unknown>, table: string): DataLoader<string, string | null> {
+  return ctx.loader<string, string>(`cursor:${table}`, async (ids, em) => {
+    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
+      em,
+      `SELECT t.id, t.created_at::text AS cursor_created_at FROM ${table} t WHERE t.id = ANY(?::uuid[])`,
+      [ids],
+    );
+    return byKeys(ids, rows, (r) => r.id).map((r) => (r ? cursorOf(r) : null));
+  });
 }

@@ -118,8 +118,11 @@ export async function startSubgraph<Deps>(
   const schema = await buildSubgraphSchemaOnly(definition as SubgraphDefinition<unknown>);
   const apollo = new ApolloServer<RequestContext<Deps>>({
     schema,
-    formatError: formatError((error) => log.error({ err: error }, 'unexpected error')),
+    formatError: formatError((error) => log.error({ err: error }, 'unexpected error'), {
+      production: config.env === 'production',
+    }),
     includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: config.env === 'production',
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
@@ -134,6 +137,7 @@ export async function startSubgraph<Deps>(
     log,
     metrics,
     bodyLimitBytes: config.limits.webhookBodyBytes,
+    metricsAccess: config.metrics,
     routes: definition.routes?.({ config, orm, deps, log, authenticator }) ?? [],
     context: async (req, requestId) => {
       const identity = await authenticateForGraphQL(authenticator, req.headers);

@@ -1,5 +1,5 @@
 // The HTTP shell every service shares: /graphql through Apollo Server, /health, /metrics, request ids, body limits.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { AppError, ErrorCode, httpStatusOf } from '../errors.ts';
@@ -20,6 +20,8 @@ export interface ServiceServerOptions<TContext extends BaseContext> {
   metrics: Metrics;
   log: Logger;
   bodyLimitBytes: number;
+  /** /metrics is served only when enabled, and only to `Authorization: Bearer <token>` when a token is set. */
+  metricsAccess: { enabled: boolean; token: string | undefined };
   /** Tried before /graphql; returns true when it answered. */
   routes?: Route[];
 }
@@ -46,13 +48,50 @@ export function sendJson(
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, error: AppError, headers: Record<string, string> = {}): void {
+/** An error answered outside GraphQL execution, shaped like a GraphQL error and carrying the request id. */
+export function sendError(
+  res: ServerResponse,
+  error: AppError,
+  requestId: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(
     res,
     httpStatusOf(error.code),
-    { errors: [{ message: error.message, extensions: { code: error.code, ...(error.details ?? {}) } }] },
-    headers,
+    {
+      errors: [
+        { message: error.message, extensions: { code: error.code, ...(error.details ?? {}), requestId } },
+      ],
+    },
+    { 'x-request-id': requestId, ...headers },
   );
+}
+
+/**
+ * Apollo answers some errors before any plugin runs (bad credentials in the context, CSRF, malformed
+ * requests): give those the request id too. Only error statuses are parsed, and they are small.
+ */
+function withRequestId(body: string, requestId: string): string {
+  let parsed: { errors?: { extensions?: Record<string, unknown> }[] };
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return body;
+  }
+  if (!Array.isArray(parsed?.errors)) return body;
+  parsed.errors = parsed.errors.map((error) => ({
+    ...error,
+    extensions: { ...error.extensions, requestId: error.extensions?.requestId ?? requestId },
+  }));
+  return JSON.stringify(parsed);
+}
+
+function bearerMatches(req: IncomingMessage, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  // compare digests: equal lengths, and the time taken says nothing about the token
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(m[1]), digest(token));
 }
 
 export function createServiceServer<TContext extends BaseContext>(
@@ -85,9 +124,10 @@ export function createServiceServer<TContext extends BaseContext>(
     });
     const responseHeaders: Record<string, string> = { 'x-request-id': requestId };
     for (const [key, value] of result.headers) responseHeaders[key] = value;
-    res.writeHead(result.status ?? 200, responseHeaders);
+    const status = result.status ?? 200;
+    res.writeHead(status, responseHeaders);
     if (result.body.kind === 'complete') {
-      res.end(result.body.string);
+      res.end(status >= 400 ? withRequestId(result.body.string, requestId) : result.body.string);
     } else {
       for await (const chunk of result.body.asyncIterator) res.write(chunk);
       res.end();
@@ -103,7 +143,19 @@ export function createServiceServer<TContext extends BaseContext>(
       if (url.pathname === '/health') {
         const health = await options.health();
         sendJson(res, health.ok ? 200 : 503, { status: health.ok ? 'ok' : 'degraded', ...health.checks });
-      } else if (url.pathname === '/metrics') {
+      } else if (url.pathname === '/metrics' && options.metricsAccess.enabled) {
+        const { token } = options.metricsAccess;
+        if (token !== undefined && !bearerMatches(req, token)) {
+          sendError(
+            res,
+            new AppError(ErrorCode.Unauthenticated, 'Metrics need the metrics token'),
+            requestId,
+            {
+              'www-authenticate': 'Bearer',
+            },
+          );
+          return;
+        }
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(await metrics.registry.metrics());
       } else {
@@ -120,19 +172,17 @@ export function createServiceServer<TContext extends BaseContext>(
             await graphql(req, res, requestId, url);
           } else {
             route = 'other';
-            sendJson(res, 404, { error: 'not found' });
+            sendError(res, new AppError(ErrorCode.NotFound, 'Not found'), requestId);
           }
         }
       }
     } catch (error) {
       if (error instanceof AppError) {
-        if (!res.headersSent) sendError(res, error, { 'x-request-id': requestId });
+        if (!res.headersSent) sendError(res, error, requestId);
       } else {
         log.error({ err: error, requestId }, 'request failed');
         if (!res.headersSent)
-          sendJson(res, 500, {
-            errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.Internal } }],
-          });
+          sendError(res, new AppError(ErrorCode.Internal, 'Internal server error'), requestId);
         else res.end();
       }
     } finally {

@@ -4,7 +4,7 @@ import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
 import type { RequestContext } from '../../../lib/graphql/context.ts';
-import { decodeCursor, encodeCursor, pageSize } from '../../../lib/graphql/cursor.ts';
+import { cursorOf, keyset, pageSize } from '../../../lib/graphql/cursor.ts';
 import { PositionConnection } from '../entities/connection.ts';
 import { Position } from '../entities/position.entity.ts';
 import { PositionFilter } from '../inputs/position-filter.input.ts';
@@ -12,6 +12,22 @@ import { suppressedEmails } from '../services/suppression.service.ts';
 
 function escapeLike(term: string): string {
   return term.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The search condition on positions `p`: the email, the company name or the person's name contains the
+ * term, ignoring case and accents. crm.search_positions (migration 0007) runs it on the trigram indexes,
+ * which row-level security would otherwise keep out of the plan.
+ */
+export function positionSearch(search: string): { sql: string; params: string[] } {
+  // PostgreSQL text cannot hold NUL, and no name or email holds a control character
+  if (/\p{Cc}/u.test(search))
+    throw badInput('filter.search contains control characters', { field: 'filter.search' });
+  if (search.length > 200) throw badInput('filter.search is too long', { field: 'filter.search' });
+  return {
+    sql: 'p.id IN (SELECT s.id FROM crm.search_positions(?) s)',
+    params: [`%${escapeLike(search)}%`],
+  };
 }
 
 @Resolver(() => Position)
@@ -39,28 +55,19 @@ export class PositionResolver {
     }
     const search = filter?.search?.trim();
     if (search) {
-      if (search.length > 200) throw badInput('filter.search is too long', { field: 'filter.search' });
-      const like = `%${escapeLike(search)}%`;
-      where.push(`(p.email::text ILIKE ? OR c.name ILIKE ?
-        OR (coalesce(pe.first_name, '') || ' ' || coalesce(pe.last_name, '')) ILIKE ?)`);
-      params.push(like, like, like);
+      const condition = positionSearch(search);
+      where.push(condition.sql);
+      params.push(...condition.params);
     }
     const filtered = where.join(' AND ');
-    const from = `crm.positions p JOIN crm.companies c ON c.organisation_id = p.organisation_id AND c.id = p.company_id
-      JOIN crm.people pe ON pe.organisation_id = p.organisation_id AND pe.id = p.person_id`;
-    const pageWhere = [filtered];
-    const pageParams = [...params];
-    if (after) {
-      const cursor = decodeCursor(after);
-      pageWhere.push('(p.created_at, p.id) > (?::timestamptz, ?::uuid)');
-      pageParams.push(cursor.createdAt, cursor.id);
-    }
+    const from = 'crm.positions p';
+    const page = keyset('p', after);
     const em = await ctx.em();
-    const rows = await rawQuery<{ id: string; created: string }>(
+    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
       em,
-      `SELECT p.id, p.created_at::text AS created FROM ${from} WHERE ${pageWhere.join(' AND ')}
-       ORDER BY p.created_at, p.id LIMIT ?`,
-      [...pageParams, limit + 1],
+      `SELECT p.id, ${page.createdAtText} FROM ${from} WHERE ${filtered} AND ${page.where}
+       ORDER BY ${page.orderBy} LIMIT ?`,
+      [...params, ...page.params, limit + 1],
     );
     const [{ count }] =
       after || rows.length > limit
@@ -70,12 +77,12 @@ export class PositionResolver {
             params,
           )
         : [{ count: String(rows.length) }];
-    const page = rows.slice(0, limit);
-    const ids = page.map((r) => r.id);
+    const shown = rows.slice(0, limit);
+    const ids = shown.map((r) => r.id);
     const positions = await em.find(Position, { id: { $in: ids } }, { populate: ['company', 'person'] });
     const byId = new Map(positions.map((p) => [p.id, p]));
-    const edges = page.map((r) => ({
-      cursor: encodeCursor({ createdAt: r.created, id: r.id }),
+    const edges = shown.map((r) => ({
+      cursor: cursorOf(r),
       node: byId.get(r.id)!,
     }));
     return {

@@ -1,14 +1,15 @@
 // The suppression list: emails and whole domains that must never be emailed.
 import { randomUUID } from 'node:crypto';
-import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
-import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
-import { badInput } from '../../../lib/errors.ts';
+import { rawQuery } from '../../../lib/db/orm.ts';
+import { badInput, notFound } from '../../../lib/errors.ts';
 import type { RequestContext } from '../../../lib/graphql/context.ts';
-import { pageSize } from '../../../lib/graphql/cursor.ts';
+import { cursorLoader, cursorOf, keyset, pageSize } from '../../../lib/graphql/cursor.ts';
 import { normaliseEmail } from '../../../lib/validation/email.ts';
 import { Suppression, SuppressionReason } from '../entities/suppression.entity.ts';
 
+const TABLE = 'crm.suppressions';
 const DOMAIN = /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /** An email address, or a domain (optionally written "@acme.fr"), normalised; else BAD_USER_INPUT. */
@@ -48,7 +49,7 @@ export class SuppressionResolver {
   }
 
   @Query(() => [Suppression], {
-    description: 'Newest first; `after` is the id of the last suppression already seen',
+    description: 'Newest first; `after` is the `cursor` of the last suppression already seen',
   })
   async suppressions(
     @Arg('first', () => Int, { nullable: true }) first: number | undefined,
@@ -57,18 +58,26 @@ export class SuppressionResolver {
   ): Promise<Suppression[]> {
     requireAccess(ctx.identity, 'read');
     const limit = pageSize(first, 100, 1000);
+    const page = keyset('s', after, 'desc');
     const em = await ctx.em();
-    const where: Record<string, unknown> = {};
-    if (after) {
-      // `after` is the id of the last suppression of the previous page
-      const last = isUuid(after) ? await em.findOne(Suppression, { id: after }) : null;
-      if (!last)
-        throw badInput('after must be the id of a suppression from the previous page', { field: 'after' });
-      where.$or = [
-        { createdAt: { $lt: last.createdAt } },
-        { createdAt: last.createdAt, id: { $lt: last.id } },
-      ];
-    }
-    return em.find(Suppression, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit });
+    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
+      em,
+      `SELECT s.id, ${page.createdAtText} FROM crm.suppressions s
+       WHERE s.organisation_id = current_organisation_id() AND ${page.where}
+       ORDER BY ${page.orderBy} LIMIT ?`,
+      [...page.params, limit],
+    );
+    const cursors = cursorLoader(ctx, TABLE);
+    for (const row of rows) cursors.prime(row.id, cursorOf(row));
+    const found = await em.find(Suppression, { id: { $in: rows.map((r) => r.id) } });
+    const byId = new Map(found.map((s) => [s.id, s]));
+    return rows.map((r) => byId.get(r.id)!);
+  }
+
+  @FieldResolver(() => String, { description: 'Pass as `after` to read the suppressions after this one' })
+  async cursor(@Root() suppression: Suppression, @Ctx() ctx: RequestContext): Promise<string> {
+    const cursor = await cursorLoader(ctx, TABLE).load(suppression.id);
+    if (!cursor) throw notFound('Suppression');
+    return cursor;
   }
 }

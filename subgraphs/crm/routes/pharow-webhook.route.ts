@@ -5,7 +5,7 @@ import { withTenant } from '../../../lib/db/orm.ts';
 import { AppError, ErrorCode } from '../../../lib/errors.ts';
 import type { SubgraphRuntime } from '../../../lib/graphql/subgraph.ts';
 import { readBody } from '../../../lib/http/body.ts';
-import { type Route, sendJson } from '../../../lib/http/service-server.ts';
+import { type Route, sendError, sendJson } from '../../../lib/http/service-server.ts';
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
 
@@ -28,12 +28,7 @@ export function pharowWebhookRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
   return async (req, res, requestId) => {
     if (!req.url?.startsWith(PHAROW_WEBHOOK_PATH)) return false;
     if (req.method !== 'POST') {
-      sendJson(
-        res,
-        405,
-        { errors: [{ message: 'Use POST', extensions: { code: 'METHOD_NOT_ALLOWED' } }] },
-        { allow: 'POST' },
-      );
+      sendError(res, new AppError(ErrorCode.MethodNotAllowed, 'Use POST'), requestId, { allow: 'POST' });
       return true;
     }
     const identity = requireIngestKey(await runtime.authenticator.authenticate(req.headers));

@@ -2,12 +2,12 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
-import { badInput } from '../../../lib/errors.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
-import { pageSize } from '../../../lib/graphql/cursor.ts';
+import { cursorLoader, cursorOf, keyset, pageSize } from '../../../lib/graphql/cursor.ts';
 import { Campaign } from '../entities/campaign.entity.ts';
 import { Enrollment } from '../entities/enrollment.entity.ts';
 import { WorkflowStep } from '../entities/workflow-step.entity.ts';
+import { ENROLLMENTS_TABLE } from './enrollment.resolver.ts';
 
 @Resolver(() => Campaign)
 export class CampaignResolver {
@@ -44,7 +44,7 @@ export class CampaignResolver {
   }
 
   @FieldResolver(() => [Enrollment], {
-    description: 'Oldest first; `after` is the id of the last enrollment already seen',
+    description: 'Oldest first; `after` is the `cursor` of the last enrollment already seen',
   })
   async enrollments(
     @Root() campaign: Campaign,
@@ -53,18 +53,17 @@ export class CampaignResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Enrollment[]> {
     const limit = pageSize(first, 100, 1000);
+    const page = keyset('e', after);
     const em = await ctx.em();
-    if (after && !isUuid(after))
-      throw badInput('after must be the id of the last enrollment seen', { field: 'after' });
-    // keyset on the stored timestamp itself (microseconds), after the given enrollment
-    const rows = await rawQuery<{ id: string }>(
+    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
       em,
-      `SELECT e.id FROM outreach.campaign_enrollments e
-       WHERE e.organisation_id = current_organisation_id() AND e.campaign_id = ?
-       ${after ? 'AND (e.created_at, e.id) > (SELECT a.created_at, a.id FROM outreach.campaign_enrollments a WHERE a.id = ?)' : ''}
-       ORDER BY e.created_at, e.id LIMIT ?`,
-      after ? [campaign.id, after, limit] : [campaign.id, limit],
+      `SELECT e.id, ${page.createdAtText} FROM outreach.campaign_enrollments e
+       WHERE e.organisation_id = current_organisation_id() AND e.campaign_id = ? AND ${page.where}
+       ORDER BY ${page.orderBy} LIMIT ?`,
+      [campaign.id, ...page.params, limit],
     );
+    const cursors = cursorLoader(ctx, ENROLLMENTS_TABLE);
+    for (const row of rows) cursors.prime(row.id, cursorOf(row));
     const found = await em.find(Enrollment, { id: { $in: rows.map((r) => r.id) } });
     const byId = new Map(found.map((e) => [e.id, e]));
     return rows.map((r) => byId.get(r.id)!);

@@ -1,12 +1,25 @@
 // Enrollments: their position (a CRM reference), their messages, and Position.enrollments.
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { notFound } from '../../../lib/errors.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
+import { cursorLoader } from '../../../lib/graphql/cursor.ts';
 import { Enrollment } from '../entities/enrollment.entity.ts';
 import { Message } from '../entities/message.entity.ts';
 import { Position } from '../entities/position-ref.ts';
 
+export const ENROLLMENTS_TABLE = 'outreach.campaign_enrollments';
+
 @Resolver(() => Enrollment)
 export class EnrollmentResolver {
+  @FieldResolver(() => String, {
+    description: "Pass as `after` to read the campaign's enrollments after this one",
+  })
+  async cursor(@Root() enrollment: Enrollment, @Ctx() ctx: RequestContext): Promise<string> {
+    const cursor = await cursorLoader(ctx, ENROLLMENTS_TABLE).load(enrollment.id);
+    if (!cursor) throw notFound('Enrollment');
+    return cursor;
+  }
+
   @FieldResolver(() => Position)
   position(@Root() enrollment: Enrollment): Position {
     return { id: enrollment.positionId };
