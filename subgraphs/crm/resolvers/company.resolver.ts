@@ -1,5 +1,5 @@
 // One company and its positions.
-import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
@@ -8,6 +8,7 @@ import { Position } from '../entities/position.entity.ts';
 
 @Resolver(() => Company)
 export class CompanyResolver {
+  @Authorized('read')
   @Query(() => Company, { nullable: true })
   async company(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Company | null> {
     requireAccess(ctx.identity, 'read');

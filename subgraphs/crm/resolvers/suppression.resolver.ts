@@ -1,6 +1,6 @@
 // The suppression list: emails and whole domains that must never be emailed.
 import { randomUUID } from 'node:crypto';
-import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
@@ -27,6 +27,7 @@ export function parseSuppressionValue(value: string): { value: string; kind: 'EM
 
 @Resolver(() => Suppression)
 export class SuppressionResolver {
+  @Authorized('write')
   @Mutation(() => Suppression, {
     description: 'Suppresses an email or a whole domain; adding one twice returns the first',
   })
@@ -47,6 +48,7 @@ export class SuppressionResolver {
     return em.findOneOrFail(Suppression, { value: parsed.value });
   }
 
+  @Authorized('read')
   @Query(() => [Suppression], {
     description: 'Newest first; `after` is the id of the last suppression already seen',
   })
