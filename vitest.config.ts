@@ -1,7 +1,11 @@
 import { createRequire } from 'node:module';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
+
+// Tests under test/ run against the whole platform; everything else is pure and needs no stack (the bus
+// contract talks to RabbitMQ directly). These two live under test/ but only build schemas in memory.
+const PURE_UNDER_TEST = ['test/schema.test.ts', 'test/scope-declarations.test.ts'];
 
 export default defineConfig({
   resolve: {
@@ -9,17 +13,33 @@ export default defineConfig({
     alias: { graphql: require.resolve('graphql') },
   },
   test: {
-    include: [
-      'test/**/*.test.ts',
-      'lib/**/*.test.ts',
-      'subgraphs/**/*.test.ts',
-      'gateway/**/*.test.ts',
-      'workers/**/*.test.ts',
-    ],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: [
+            'lib/**/*.test.ts',
+            'subgraphs/**/*.test.ts',
+            'gateway/**/*.test.ts',
+            'workers/**/*.test.ts',
+            ...PURE_UNDER_TEST,
+          ],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...PURE_UNDER_TEST],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

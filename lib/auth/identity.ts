@@ -1,4 +1,5 @@
 // Who is calling, and what they may do.
+import type { AuthCheckerFn } from 'type-graphql';
 import { forbidden, unauthenticated } from '../errors.ts';
 
 export type Role = 'OWNER' | 'ADMIN' | 'MEMBER' | 'VIEWER';
@@ -68,3 +69,62 @@ export function requireIngestKey(identity: Identity | undefined): Extract<Identi
   }
   return identity;
 }
+
+/**
+ * What a root field or an entity reference demands of its caller, declared with `@Authorized(...)` on the
+ * field or `access` on the reference:
+ * - `public`: anyone, no credentials (sign-up, login, refresh, invitation acceptance...);
+ * - `user`: a user session of any role, never an API key (the caller's own account, the team's members);
+ * - `read`: users of any role, keys with READ or WRITE;
+ * - `write`: users from MEMBER up, keys with WRITE;
+ * - `ingest`: users from MEMBER up, keys with INGEST or WRITE;
+ * - `role:<ROLE>`: a user session with that role or above.
+ * An INGEST-only key therefore does nothing but ingest; a READ key reads prospects, campaigns and its
+ * organisation but neither writes nor sees members' personal data.
+ */
+export type Requirement = 'public' | 'user' | 'read' | 'write' | 'ingest' | `role:${Role}`;
+
+export const REQUIREMENTS: readonly Requirement[] = [
+  'public',
+  'user',
+  'read',
+  'write',
+  'ingest',
+  ...ROLES.map((r) => `role:${r}` as const),
+];
+
+export function isRequirement(value: unknown): value is Requirement {
+  return (REQUIREMENTS as readonly unknown[]).includes(value);
+}
+
+/** Throws UNAUTHENTICATED or FORBIDDEN unless the identity meets the requirement. */
+export function checkRequirement(identity: Identity | undefined, requirement: Requirement): void {
+  if (requirement === 'public') return;
+  if (requirement === 'user') {
+    requireUser(identity);
+    return;
+  }
+  if (requirement.startsWith('role:')) {
+    requireRole(identity, requirement.slice('role:'.length) as Role);
+    return;
+  }
+  if (requirement === 'read' || requirement === 'write' || requirement === 'ingest') {
+    requireAccess(identity, requirement);
+    return;
+  }
+  // an unknown word must never open a field
+  throw forbidden('This operation declares an unknown access requirement');
+}
+
+/**
+ * type-graphql's check behind `@Authorized(...requirements)`: every listed requirement must hold. A field
+ * marked `@Authorized()` with none is refused, so an empty declaration cannot open it by mistake.
+ */
+export const authChecker: AuthCheckerFn<{ identity?: Identity }, Requirement> = (
+  { context },
+  requirements,
+) => {
+  if (requirements.length === 0) throw forbidden('This operation declares no access requirement');
+  for (const requirement of requirements) checkRequirement(context.identity, requirement);
+  return true;
+};

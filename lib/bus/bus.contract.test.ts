@@ -44,6 +44,26 @@ function deferred<T = void>() {
   return { promise, resolve };
 }
 
+/**
+ * Absences are proven by a later message, never by a pause: a marker sent after the message under test
+ * fails until its last retry, so it passes through every retry queue after anything scheduled there
+ * before it. Once the marker arrives, a retry or duplicate of the earlier message would have arrived too.
+ */
+function marker(retries = RETRY_DELAYS_MS.length) {
+  const arrived = deferred();
+  return {
+    message: { marker: true },
+    arrived: arrived.promise,
+    /** True when the handler was given the marker (and should do nothing else with it). */
+    take(message: unknown, info: DeliveryInfo): boolean {
+      if ((message as { marker?: boolean }).marker !== true) return false;
+      if (info.attempt <= retries) throw new Error('the marker walks the retry queues');
+      arrived.resolve();
+      return true;
+    },
+  };
+}
+
 function event(type: string, extra: Record<string, unknown> = {}): DomainEvent {
   return { type, organisationId: 'org-1', at: new Date().toISOString(), ...extra };
 }
@@ -124,9 +144,11 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
   it('retries a failing handler after each delay and passes the attempt number', async () => {
     const queue = q('flaky');
     const calls: Array<{ attempt: number; at: number }> = [];
+    const mark = marker();
     await bus.consume(
       queue,
-      async (_m, info) => {
+      async (m, info) => {
+        if (mark.take(m, info)) return;
         calls.push({ attempt: info.attempt, at: performance.now() });
         if (info.attempt < 3) throw new Error('transient');
       },
@@ -134,7 +156,8 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     );
     await bus.send(queue, { taskId: 'task-2' });
     await waitFor(() => calls.length === 3);
-    await sleep(150); // a fourth call would show up here
+    await bus.send(queue, mark.message);
+    await mark.arrived; // a fourth call would have come first
 
     expect(calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(RETRY_DELAYS_MS[0]);
@@ -145,9 +168,11 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
   it('dead-letters a message after 1 + retries failed attempts', async () => {
     const queue = q('always-fails');
     const attempts: number[] = [];
+    const mark = marker();
     await bus.consume(
       queue,
-      async (_m, info) => {
+      async (m, info) => {
+        if (mark.take(m, info)) return;
         attempts.push(info.attempt);
         throw new Error('still broken');
       },
@@ -155,7 +180,8 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     );
     await bus.send(queue, { organisationId: 'org-1', taskId: 'task-3' });
     await waitFor(async () => (await bus.deadLetters(queue)).length === 1);
-    await sleep(200);
+    await bus.send(queue, mark.message);
+    await mark.arrived;
 
     expect(attempts).toEqual([1, 2, 3]);
     expect(await bus.deadLetters(queue)).toEqual([{ organisationId: 'org-1', taskId: 'task-3' }]);
@@ -164,9 +190,11 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
   it('sends a PermanentError straight to the dead letters after one call', async () => {
     const queue = q('permanent');
     let calls = 0;
+    const mark = marker();
     await bus.consume(
       queue,
-      async () => {
+      async (m, info) => {
+        if (mark.take(m, info)) return;
         calls++;
         throw new PermanentError('recipient unsubscribed');
       },
@@ -174,7 +202,8 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     );
     await bus.send(queue, { taskId: 'task-4' });
     await waitFor(async () => (await bus.deadLetters(queue)).length === 1);
-    await sleep(200);
+    await bus.send(queue, mark.message);
+    await mark.arrived;
 
     expect(calls).toBe(1);
     expect(await bus.deadLetters(queue)).toEqual([{ taskId: 'task-4' }]);
@@ -236,9 +265,11 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
   it('delivers each of 1,000 messages from sendMany exactly once', async () => {
     const queue = q('bulk');
     const seen = new Map<number, number>();
+    const mark = marker(0);
     await bus.consume(
       queue,
-      async (m: { index: number }) => {
+      async (m: { index: number }, info) => {
+        if (mark.take(m, info)) return;
         seen.set(m.index, (seen.get(m.index) ?? 0) + 1);
       },
       { prefetch: 50 },
@@ -248,7 +279,8 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
       Array.from({ length: 1000 }, (_, index) => ({ index })),
     );
     await waitFor(() => seen.size === 1000);
-    await sleep(200); // duplicates would arrive here
+    await bus.send(queue, mark.message);
+    await mark.arrived; // duplicates queued before it would have come first
 
     expect(seen.size).toBe(1000);
     expect([...seen.values()].every((count) => count === 1)).toBe(true);
@@ -268,10 +300,14 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
 
     await bus.purge(queue);
     const received: unknown[] = [];
-    await bus.consume(queue, async (m) => {
+    const mark = marker(0);
+    await bus.consume(queue, async (m, info) => {
+      if (mark.take(m, info)) return;
       received.push(m);
     });
-    await sleep(SEND_DELAY_MS + 200);
+    // through the same delay as the purged delayed message, so it arrives after it had that survived
+    await bus.send(queue, mark.message, { delayMs: SEND_DELAY_MS });
+    await mark.arrived;
 
     expect(received).toEqual([]);
     expect(await bus.deadLetters(queue)).toEqual([]);
@@ -332,7 +368,6 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     await waitFor(
       () => oneWord.includes('campaign.abc.activity') && anyWords.includes('campaign.abc.activity'),
     );
-    await sleep(50);
 
     expect(oneWord).toEqual(['campaign.abc.activity']);
     expect(anyWords).toEqual(['campaign.abc.stats', 'campaign.abc.x.activity', 'campaign.abc.activity']);
@@ -348,9 +383,10 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
       dropped.push(e.type);
     });
     await closing.close();
-    await bus.publishEvent('campaign.abc.activity', event('after-close'));
-    await waitFor(() => kept.length === 1);
-    await sleep(50);
+    // Every event reaches every bound queue at once; a closed subscription still bound would have been
+    // handed some of these by the time the open one has handled them all.
+    for (let i = 0; i < 20; i++) await bus.publishEvent('campaign.abc.activity', event(`after-close-${i}`));
+    await waitFor(() => kept.length === 20);
 
     expect(dropped).toEqual([]);
   });
@@ -375,25 +411,41 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
       extraBuses.push(crashing);
       const started = deferred<DeliveryInfo>();
       const stuck = deferred();
-      await crashing.consume(queue, async (_m, info) => {
-        started.resolve(info);
-        await stuck.promise;
-      });
+      // prefetch 1: while stuck it takes nothing more, so later messages can only go to the survivor
+      await crashing.consume(
+        queue,
+        async (_m, info) => {
+          started.resolve(info);
+          await stuck.promise;
+        },
+        { prefetch: 1 },
+      );
       await bus.send(queue, { taskId: 'task-9' }, { messageId: 'msg-9' });
       const first = await started.promise;
       expect(first.redelivered).toBe(false);
 
       // Subscribed while the message sits unacked with the crashing worker, so only a redelivery can reach it.
       const survivor: Array<{ message: unknown; info: DeliveryInfo }> = [];
+      const before = marker(0);
+      const after = marker(0);
+      let markers = 0;
       await bus.consume(queue, async (message, info) => {
+        const mark = markers === 0 ? before : after;
+        if (mark.take(message, info)) {
+          markers++;
+          return;
+        }
         survivor.push({ message, info });
       });
-      await sleep(50);
+      // the queue is FIFO: had the unacked message come back, it would reach the survivor before this marker
+      await bus.send(queue, before.message);
+      await before.arrived;
       expect(survivor).toEqual([]);
       await crashing.close();
       await waitFor(() => survivor.length === 1);
       stuck.resolve();
-      await sleep(100);
+      await bus.send(queue, after.message);
+      await after.arrived;
 
       expect(survivor).toEqual([
         { message: { taskId: 'task-9' }, info: { attempt: 1, queue, messageId: 'msg-9', redelivered: true } },

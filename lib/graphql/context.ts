@@ -4,10 +4,18 @@ import DataLoader from 'dataloader';
 import { type Identity, requireIdentity } from '../auth/identity.ts';
 import { type EntityManager, openTenantScope, type TenantScope } from '../db/orm.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { QueryCounts } from '../telemetry/query-count.ts';
+
+interface QueryEvents {
+  on(event: 'query', listener: () => void): unknown;
+  off(event: 'query', listener: () => void): unknown;
+}
 
 export class RequestContext<Deps = unknown> {
   private scope: Promise<TenantScope> | undefined;
   private readonly loaders = new Map<string, DataLoader<any, any>>();
+  private queries = 0;
+  private stopCounting: (() => void) | undefined;
 
   constructor(
     readonly orm: MikroORM,
@@ -15,6 +23,7 @@ export class RequestContext<Deps = unknown> {
     readonly requestId: string,
     readonly identity: Identity | undefined,
     readonly log: Logger,
+    private readonly queryCounts?: QueryCounts,
   ) {}
 
   /** The caller's organisation's EntityManager, inside this request's transaction. */
@@ -24,7 +33,10 @@ export class RequestContext<Deps = unknown> {
 
   /** Opens the request transaction for an organisation learnt during the request (sign-up, login). */
   async useOrganisation(organisationId: string): Promise<EntityManager> {
-    this.scope ??= openTenantScope(this.orm, organisationId);
+    this.scope ??= openTenantScope(this.orm, organisationId).then((scope) => {
+      this.countQueries(scope.em);
+      return scope;
+    });
     const scope = await this.scope;
     if (scope.organisationId !== organisationId) throw new Error('a request works inside one organisation');
     return scope.em;
@@ -51,8 +63,25 @@ export class RequestContext<Deps = unknown> {
     const scope = await this.scope.catch(() => undefined);
     this.scope = undefined;
     if (!scope) return;
-    if (ok) await scope.commit();
-    else await scope.rollback();
+    try {
+      if (ok) await scope.commit();
+      else await scope.rollback();
+    } finally {
+      this.stopCounting?.();
+      this.stopCounting = undefined;
+      this.queryCounts?.record(this.requestId, this.queries);
+    }
+  }
+
+  /** Counts the statements sent on this request's transaction (every one after it opened, COMMIT included). */
+  private countQueries(em: EntityManager): void {
+    const trx = em.getTransactionContext<QueryEvents>();
+    if (!this.queryCounts || !trx) return;
+    const count = () => {
+      this.queries++;
+    };
+    trx.on('query', count);
+    this.stopCounting = () => trx.off('query', count);
   }
 }
 

@@ -2,10 +2,11 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import type { EntityName } from '@mikro-orm/postgresql';
-import { type GraphQLSchema, parse } from 'graphql';
-import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
-import { requireAccess } from '../auth/identity.ts';
+import { type DocumentNode, type GraphQLSchema, Kind, parse } from 'graphql';
+import { buildSchema, createResolversMap, getMetadataStorage, type NonEmptyArray } from 'type-graphql';
+import { authChecker, checkRequirement, isRequirement, type Requirement } from '../auth/identity.ts';
 import { isUuid } from '../db/orm.ts';
+import { forbidden } from '../errors.ts';
 import { byKeys, type RequestContext } from './context.ts';
 import { DateTimeScalar, JSONScalar } from './scalars.ts';
 
@@ -19,7 +20,67 @@ const FEDERATION_IMPORTS = [
   '@inaccessible',
 ];
 
-export type ReferenceResolvers = Record<string, { __resolveReference: (ref: any, context: any) => unknown }>;
+/** An entity reference: `access` is checked before the resolver runs, so no reference can forget it. */
+export interface ReferenceDefinition {
+  access: Requirement;
+  __resolveReference: (ref: any, context: any) => unknown;
+}
+
+export type ReferenceResolvers = Record<string, ReferenceDefinition>;
+
+const ROOT_TYPES = ['Query', 'Mutation', 'Subscription'] as const;
+
+/** What each root field (`Query.positions`) and each entity (`Position`) of a built subgraph demands. */
+export interface DeclaredRequirements {
+  fields: Map<string, Requirement[]>;
+  entities: Map<string, Requirement>;
+}
+
+const declared = new WeakMap<GraphQLSchema, DeclaredRequirements>();
+
+/** The requirements declared for a schema built by buildFederatedSchema (empty for any other schema). */
+export function declaredRequirements(schema: GraphQLSchema): DeclaredRequirements {
+  return declared.get(schema) ?? { fields: new Map(), entities: new Map() };
+}
+
+/** Root fields' `@Authorized(...)` requirements, read from type-graphql's metadata of these resolvers. */
+function rootFieldRequirements(resolvers: readonly Function[]): Map<string, Requirement[]> {
+  const storage = getMetadataStorage();
+  const targets = new Set(resolvers);
+  const fields = new Map<string, Requirement[]>();
+  const byRoot = { Query: storage.queries, Mutation: storage.mutations, Subscription: storage.subscriptions };
+  for (const root of ROOT_TYPES) {
+    for (const def of byRoot[root]) {
+      if (!targets.has(def.target) || !def.roles?.length) continue;
+      const roles = def.roles as unknown[];
+      const bad = roles.find((r) => !isRequirement(r));
+      if (bad !== undefined)
+        throw new Error(`${root}.${def.schemaName} declares an unknown requirement: ${bad}`);
+      fields.set(`${root}.${def.schemaName}`, roles as Requirement[]);
+    }
+  }
+  return fields;
+}
+
+/** Root fields and `@key` entity types as the subgraph's SDL declares them. */
+function schemaSurface(typeDefs: DocumentNode): { rootFields: string[]; entities: string[] } {
+  const rootFields: string[] = [];
+  const entities: string[] = [];
+  for (const def of typeDefs.definitions) {
+    if (def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
+    if ((ROOT_TYPES as readonly string[]).includes(def.name.value)) {
+      for (const field of def.fields ?? []) rootFields.push(`${def.name.value}.${field.name.value}`);
+    }
+    if (def.directives?.some((d) => d.name.value === 'key')) entities.push(def.name.value);
+  }
+  return { rootFields, entities };
+}
+
+function refuse(what: string) {
+  return () => {
+    throw forbidden(`${what} declares no access requirement`);
+  };
+}
 
 export async function buildFederatedSchema(options: {
   resolvers: NonEmptyArray<Function>;
@@ -32,6 +93,7 @@ export async function buildFederatedSchema(options: {
     resolvers: options.resolvers,
     orphanedTypes: options.orphanedTypes,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    authChecker,
     skipCheck: true,
     validate: false,
     emitSchemaFile: false,
@@ -43,23 +105,66 @@ export async function buildFederatedSchema(options: {
   const resolvers: Record<string, any> = createResolversMap(schema);
   resolvers.DateTime = DateTimeScalar;
   if (resolvers.JSON) resolvers.JSON = JSONScalar;
-  for (const extra of [options.references ?? {}, options.overrides ?? {}]) {
-    for (const [typeName, fields] of Object.entries(extra)) {
-      resolvers[typeName] = { ...(resolvers[typeName] ?? {}), ...fields };
+  const fieldRequirements = rootFieldRequirements(options.resolvers);
+  for (const [typeName, fields] of Object.entries(options.overrides ?? {})) {
+    for (const [fieldName, resolve] of Object.entries(fields)) {
+      // a replacement resolver skips type-graphql's middleware, so the declared requirement is checked here
+      const requirements = fieldRequirements.get(`${typeName}.${fieldName}`);
+      resolvers[typeName] = {
+        ...(resolvers[typeName] ?? {}),
+        [fieldName]: requirements
+          ? (root: unknown, args: unknown, ctx: RequestContext, info: unknown) => {
+              for (const r of requirements) checkRequirement(ctx.identity, r);
+              return (resolve as any)(root, args, ctx, info);
+            }
+          : resolve,
+      };
     }
   }
-  return buildSubgraphSchema({ typeDefs, resolvers });
+  const surface = schemaSurface(typeDefs);
+  // Fail closed: a root field without a declared requirement answers FORBIDDEN to everyone.
+  for (const name of surface.rootFields) {
+    if (fieldRequirements.has(name)) continue;
+    const [typeName, fieldName] = name.split('.');
+    const deny = refuse(name);
+    resolvers[typeName] = {
+      ...(resolvers[typeName] ?? {}),
+      [fieldName]: typeName === 'Subscription' ? { subscribe: deny, resolve: deny } : deny,
+    };
+  }
+  const entities = new Map<string, Requirement>();
+  for (const typeName of surface.entities) {
+    const reference = options.references?.[typeName];
+    if (!reference || !isRequirement(reference.access)) {
+      // without this, the subgraph would echo any representation back as an entity
+      resolvers[typeName] = { ...(resolvers[typeName] ?? {}), __resolveReference: refuse(typeName) };
+      continue;
+    }
+    const { access, __resolveReference } = reference;
+    entities.set(typeName, access);
+    resolvers[typeName] = {
+      ...(resolvers[typeName] ?? {}),
+      __resolveReference: (ref: unknown, ctx: RequestContext, info: unknown) => {
+        checkRequirement(ctx.identity, access);
+        return (__resolveReference as any)(ref, ctx, info);
+      },
+    };
+  }
+  const built = buildSubgraphSchema({ typeDefs, resolvers });
+  declared.set(built, { fields: fieldRequirements, entities });
+  return built;
 }
 
-/** `__resolveReference` for an entity by id: readers only, one query per type per request (DataLoader). */
+/** An entity reference by id (readers by default), one query per type per request (DataLoader). */
 export function entityReference<T extends { id: string }>(
   name: string,
   entity: EntityName<T>,
   populate: string[] = [],
-) {
+  access: Requirement = 'read',
+): ReferenceDefinition {
   return {
+    access,
     __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
-      requireAccess(ctx.identity, 'read');
       if (!isUuid(ref.id)) return null;
       return ctx
         .loader<string, T>(name, async (ids, em) => {

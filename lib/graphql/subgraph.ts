@@ -16,6 +16,7 @@ import { formatError } from '../errors.ts';
 import { createServiceServer, listen, type Route } from '../http/service-server.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../telemetry/metrics.ts';
+import { createQueryCounts } from '../telemetry/query-count.ts';
 import { RequestContext } from './context.ts';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation.ts';
 
@@ -114,6 +115,8 @@ export async function startSubgraph<Deps>(
   const authenticator: Authenticator = createAuthenticator(tokens, (sql, params) =>
     orm.em.getConnection().execute(sql, params as any[], 'all'),
   );
+  // per-request counts are readable by request id outside production (tests, finding N+1 queries)
+  const queryCounts = createQueryCounts(metrics, { exposed: config.env !== 'production' });
   const deps = (await definition.deps?.({ config, orm, tokens, log })) as Deps;
   const schema = await buildSubgraphSchemaOnly(definition as SubgraphDefinition<unknown>);
   const apollo = new ApolloServer<RequestContext<Deps>>({
@@ -138,10 +141,10 @@ export async function startSubgraph<Deps>(
     metrics,
     bodyLimitBytes: config.limits.webhookBodyBytes,
     metricsAccess: config.metrics,
-    routes: definition.routes?.({ config, orm, deps, log, authenticator }) ?? [],
+    routes: [...(definition.routes?.({ config, orm, deps, log, authenticator }) ?? []), queryCounts.route()],
     context: async (req, requestId) => {
       const identity = await authenticateForGraphQL(authenticator, req.headers);
-      return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }));
+      return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }), queryCounts);
     },
     health: async () => {
       try {

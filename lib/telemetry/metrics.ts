@@ -7,6 +7,7 @@ export interface Metrics {
   httpDuration: Histogram<'route' | 'status'>;
   graphqlOperations: Counter<'operation' | 'type' | 'outcome'>;
   dbQueries: Counter<never>;
+  dbQueriesPerRequest: Histogram<never>;
 }
 
 export function createMetrics(service: string): Metrics {
@@ -31,6 +32,12 @@ export function createMetrics(service: string): Metrics {
     dbQueries: new Counter({
       name: 'db_queries_total',
       help: 'SQL statements sent to PostgreSQL',
+      registers: [registry],
+    }),
+    dbQueriesPerRequest: new Histogram({
+      name: 'db_queries_per_request',
+      help: "SQL statements sent on one GraphQL request's transaction",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [registry],
     }),
   };

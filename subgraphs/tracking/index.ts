@@ -1,6 +1,4 @@
 // The tracking subgraph: engagement figures computed from tracking events.
-import { requireAccess } from '../../lib/auth/identity.ts';
-import type { RequestContext } from '../../lib/graphql/context.ts';
 import type { SubgraphDefinition } from '../../lib/graphql/subgraph.ts';
 import { Message } from './entities/message-ref.ts';
 import { MessageStats } from './entities/message-stats.entity.ts';
@@ -13,11 +11,6 @@ export const trackingSubgraph: SubgraphDefinition<unknown> = {
   resolvers: [MessageEngagementResolver],
   orphanedTypes: [Message],
   references: {
-    Message: {
-      __resolveReference: (ref: { id: string }, ctx: RequestContext) => {
-        requireAccess(ctx.identity, 'read');
-        return { id: ref.id };
-      },
-    },
+    Message: { access: 'read', __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
   },
 };

@@ -1,5 +1,5 @@
 // One company and its positions.
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { type EntityManager, isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
@@ -13,6 +13,7 @@ const MAX_PAGE = 100;
 
 @Resolver(() => Company)
 export class CompanyResolver {
+  @Authorized('read')
   @Query(() => Company, { nullable: true })
   async company(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Company | null> {
     requireAccess(ctx.identity, 'read');

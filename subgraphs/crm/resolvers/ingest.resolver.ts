@@ -1,5 +1,5 @@
 // ingestPharow: the mutation behind the GraphQL API (the Pharow webhook runs the same ingest service).
-import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import type { CrmContext } from '../deps.ts';
 import { IngestResult } from '../entities/ingest-result.ts';
@@ -24,6 +24,7 @@ export async function ingestPharowResolver(
 @Resolver()
 export class IngestResolver {
   // Declares the field and its types for the schema; the registered resolver is ingestPharowResolver.
+  @Authorized('ingest')
   @Mutation(() => IngestResult, {
     description:
       'Upserts Pharow prospects; idempotent; bad items are reported in rejected and the rest stored',

@@ -1,5 +1,5 @@
 // Reading prospects: the positions list (keyset pages, search, filters), one position, its suppression.
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
@@ -32,6 +32,7 @@ export function positionSearch(search: string): { sql: string; params: string[] 
 
 @Resolver(() => Position)
 export class PositionResolver {
+  @Authorized('read')
   @Query(() => PositionConnection)
   async positions(
     @Arg('first', () => Int, { nullable: true }) first: number | undefined,
@@ -92,6 +93,7 @@ export class PositionResolver {
     };
   }
 
+  @Authorized('read')
   @Query(() => Position, { nullable: true })
   async position(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Position | null> {
     requireAccess(ctx.identity, 'read');

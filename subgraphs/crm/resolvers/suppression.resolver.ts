@@ -1,6 +1,6 @@
 // The suppression list: emails and whole domains that must never be emailed.
 import { randomUUID } from 'node:crypto';
-import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { rawQuery } from '../../../lib/db/orm.ts';
 import { badInput, notFound } from '../../../lib/errors.ts';
@@ -28,6 +28,7 @@ export function parseSuppressionValue(value: string): { value: string; kind: 'EM
 
 @Resolver(() => Suppression)
 export class SuppressionResolver {
+  @Authorized('write')
   @Mutation(() => Suppression, {
     description: 'Suppresses an email or a whole domain; adding one twice returns the first',
   })
@@ -48,6 +49,7 @@ export class SuppressionResolver {
     return em.findOneOrFail(Suppression, { value: parsed.value });
   }
 
+  @Authorized('read')
   @Query(() => [Suppression], {
     description: 'Newest first; `after` is the `cursor` of the last suppression already seen',
   })

@@ -1,6 +1,6 @@
 // API keys for machine clients: created and revoked by admins, the secret shown once.
 import { randomUUID } from 'node:crypto';
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { type ApiKeyScope, requireRole } from '../../../lib/auth/identity.ts';
 import { hashSecret, newApiKeySecret } from '../../../lib/auth/tokens.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
@@ -11,6 +11,7 @@ import { CreatedApiKey } from '../entities/payloads.ts';
 
 @Resolver(() => ApiKey)
 export class ApiKeyResolver {
+  @Authorized('role:ADMIN')
   @Query(() => [ApiKey], { description: "The organisation's API keys, newest first (ADMIN or above)" })
   async apiKeys(@Ctx() ctx: IamContext): Promise<ApiKey[]> {
     requireRole(ctx.identity, 'ADMIN');
@@ -18,6 +19,7 @@ export class ApiKeyResolver {
     return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc' } });
   }
 
+  @Authorized('role:ADMIN')
   @Mutation(() => CreatedApiKey)
   async createApiKey(
     @Arg('name', () => String) name: string,
@@ -46,6 +48,7 @@ export class ApiKeyResolver {
     return { apiKey, secret };
   }
 
+  @Authorized('role:ADMIN')
   @Mutation(() => ApiKey)
   async revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: IamContext): Promise<ApiKey> {
     requireRole(ctx.identity, 'ADMIN');

@@ -1,6 +1,6 @@
 // Sign-up, login, refresh rotation, logout.
 import { randomUUID } from 'node:crypto';
-import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import type { Role } from '../../../lib/auth/identity.ts';
 import { checkPasswordStrength, hashPassword, verifyPassword } from '../../../lib/auth/password.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
@@ -25,6 +25,7 @@ function cleanName(value: string | undefined | null, field: string, max = 100): 
 
 @Resolver()
 export class AuthResolver {
+  @Authorized('public')
   @Mutation(() => AuthPayload, {
     description: 'Creates an organisation and its owner, and logs the owner in',
   })
@@ -65,6 +66,7 @@ export class AuthResolver {
     return issueSession(em, ctx.deps, user, organisation, 'OWNER');
   }
 
+  @Authorized('public')
   @Mutation(() => AuthPayload, {
     description: 'organisationId is required when the user belongs to several organisations',
   })
@@ -107,6 +109,7 @@ export class AuthResolver {
     return issueSession(em, ctx.deps, user, organisation, chosen.role);
   }
 
+  @Authorized('public')
   @Mutation(() => AuthPayload, { description: 'Rotates: the old refresh token stops working' })
   async refreshSession(
     @Arg('refreshToken', () => String) refreshToken: string,
@@ -125,6 +128,7 @@ export class AuthResolver {
     return rotateSession(em, ctx.deps, stored);
   }
 
+  @Authorized('public')
   @Mutation(() => Boolean, { description: 'Ends the session (the whole refresh token family)' })
   async logout(
     @Arg('refreshToken', () => String) refreshToken: string,

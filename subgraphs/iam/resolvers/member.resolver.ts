@@ -1,6 +1,6 @@
 // Inviting members, accepting invitations, changing roles; exactly one owner per organisation.
 import { randomUUID } from 'node:crypto';
-import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { type Role, requireRole } from '../../../lib/auth/identity.ts';
 import { checkPasswordStrength, hashPassword } from '../../../lib/auth/password.ts';
 import { hashSecret, newOpaqueToken } from '../../../lib/auth/tokens.ts';
@@ -19,6 +19,7 @@ const INVITATION_DAYS = 7;
 
 @Resolver()
 export class MemberResolver {
+  @Authorized('role:ADMIN')
   @Mutation(() => Membership, {
     description: 'Invites someone by email (ADMIN or above); the result carries the invitation token once',
   })
@@ -64,6 +65,7 @@ export class MemberResolver {
     return membership;
   }
 
+  @Authorized('public')
   @Mutation(() => AuthPayload, {
     description: 'Accepts an invitation; a password is required when the invitee has no account yet',
   })
@@ -107,6 +109,7 @@ export class MemberResolver {
     return issueSession(em, ctx.deps, user, organisation, membership.role);
   }
 
+  @Authorized('role:ADMIN')
   @Mutation(() => Membership, {
     description: 'Changes a member role (ADMIN or above; OWNER cannot be given here)',
   })
@@ -135,6 +138,7 @@ export class MemberResolver {
     return membership;
   }
 
+  @Authorized('role:OWNER')
   @Mutation(() => Membership, {
     description: 'Hands ownership to another active member (OWNER only); the old owner becomes ADMIN',
   })

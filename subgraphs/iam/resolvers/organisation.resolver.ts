@@ -1,5 +1,5 @@
 // The caller's organisation, its members, and the caller.
-import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { requireIdentity, requireUser } from '../../../lib/auth/identity.ts';
 import { notFound } from '../../../lib/errors.ts';
 import type { IamContext } from '../deps.ts';
@@ -9,6 +9,7 @@ import { User } from '../entities/user.entity.ts';
 
 @Resolver(() => Organisation)
 export class OrganisationResolver {
+  @Authorized('user')
   @Query(() => User, { description: 'The logged-in user' })
   async me(@Ctx() ctx: IamContext): Promise<User> {
     const identity = requireUser(ctx.identity);
@@ -23,6 +24,7 @@ export class OrganisationResolver {
     return membership.user;
   }
 
+  @Authorized('read')
   @Query(() => Organisation, { description: "The caller's organisation" })
   async organisation(@Ctx() ctx: IamContext): Promise<Organisation> {
     const identity = requireIdentity(ctx.identity);
@@ -32,6 +34,7 @@ export class OrganisationResolver {
     return organisation;
   }
 
+  @Authorized('user')
   @FieldResolver(() => [Membership])
   async members(@Root() organisation: Organisation, @Ctx() ctx: IamContext): Promise<Membership[]> {
     // Organisation objects only come from authenticated paths (the caller's own, or one just signed into).

@@ -8,9 +8,10 @@ import { Organisation } from '../entities/organisation.entity.ts';
 import type { User } from '../entities/user.entity.ts';
 
 export const iamReferences: ReferenceResolvers = {
+  // Users are people's personal data: user sessions only, never API keys.
   User: {
+    access: 'user',
     __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
-      requireIdentity(ctx.identity);
       if (!isUuid(ref.id)) return null;
       // only users who belong to the caller's organisation are visible
       return ctx
@@ -26,6 +27,7 @@ export const iamReferences: ReferenceResolvers = {
     },
   },
   Organisation: {
+    access: 'read',
     __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
       const identity = requireIdentity(ctx.identity);
       if (ref.id !== identity.organisationId) return null;

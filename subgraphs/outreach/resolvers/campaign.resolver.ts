@@ -1,5 +1,5 @@
 // Reading campaigns: the list, one campaign, its steps and enrollments.
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
@@ -11,6 +11,7 @@ import { ENROLLMENTS_TABLE } from './enrollment.resolver.ts';
 
 @Resolver(() => Campaign)
 export class CampaignResolver {
+  @Authorized('read')
   @Query(() => [Campaign], {
     description: "The organisation's campaigns, newest first (archived ones included)",
   })
@@ -20,6 +21,7 @@ export class CampaignResolver {
     return em.find(Campaign, {}, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: 1000 });
   }
 
+  @Authorized('read')
   @Query(() => Campaign, { nullable: true })
   async campaign(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Campaign | null> {
     requireAccess(ctx.identity, 'read');

@@ -13,6 +13,6 @@ export const outreachReferences: ReferenceResolvers = {
   StepVariant: entityReference('StepVariant', StepVariant),
   Enrollment: entityReference('Enrollment', Enrollment),
   Message: entityReference('Message', Message),
-  // Position belongs to CRM; here it only carries its id to hang enrollments on.
-  Position: { __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
+  // Position belongs to CRM; here it only carries its id to hang enrollments on, for readers.
+  Position: { access: 'read', __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
 };
