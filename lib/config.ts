@@ -34,7 +34,8 @@ export interface Config {
     ingestMaxItems: number;
     rates: Record<string, RateLimitRule>;
   };
-  auth: { accessTokenSeconds: number; refreshTokenDays: number };
+  auth: { accessTokenSeconds: number; refreshTokenDays: number; cacheSeconds: number };
+  mail: { smtpUrl: string | undefined; from: string };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -43,6 +44,7 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   createCampaign: { limit: 20, windowSeconds: 60 },
   signUp: { limit: 20, windowSeconds: 60 },
   login: { limit: 30, windowSeconds: 60 },
+  requestPasswordReset: { limit: 10, windowSeconds: 60 },
   write: { limit: 600, windowSeconds: 60 },
   read: { limit: 6000, windowSeconds: 60 },
 };
@@ -148,10 +150,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     auth: {
       accessTokenSeconds: int(env, 'ACCESS_TOKEN_SECONDS', 900, 10, 86_400),
       refreshTokenDays: int(env, 'REFRESH_TOKEN_DAYS', 30, 1, 365),
+      // how long a service trusts a membership's role and status before reading them again
+      cacheSeconds: int(env, 'AUTH_CACHE_SECONDS', 5, 0, 300),
+    },
+    mail: {
+      smtpUrl: url(env, 'SMTP_URL'),
+      from: text(env, 'MAIL_FROM') ?? 'ProspectFlow <no-reply@localhost>',
     },
   };
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');
+  }
+  if (config.mail.smtpUrl && !/^smtps?:$/.test(new URL(config.mail.smtpUrl).protocol)) {
+    invalid('SMTP_URL', 'must be an smtp:// or smtps:// URL');
   }
   if (config.env === 'production') {
     if (!config.databaseUrl) invalid('DATABASE_URL', 'is required in production');

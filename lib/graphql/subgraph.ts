@@ -111,8 +111,10 @@ export async function startSubgraph<Deps>(
     publicKey: keys.publicKey,
     ttlSeconds: config.auth.accessTokenSeconds,
   });
-  const authenticator: Authenticator = createAuthenticator(tokens, (sql, params) =>
-    orm.em.getConnection().execute(sql, params as any[], 'all'),
+  const authenticator: Authenticator = createAuthenticator(
+    tokens,
+    (sql, params) => orm.em.getConnection().execute(sql, params as any[], 'all'),
+    { cacheSeconds: config.auth.cacheSeconds },
   );
   const deps = (await definition.deps?.({ config, orm, tokens, log })) as Deps;
   const schema = await buildSubgraphSchemaOnly(definition as SubgraphDefinition<unknown>);
