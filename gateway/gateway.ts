@@ -169,7 +169,9 @@ export async function startGateway(
     publicKey: keys.publicKey,
     ttlSeconds: config.auth.accessTokenSeconds,
   });
-  const authenticator = createAuthenticator(tokens, poolRunner(pool));
+  const authenticator = createAuthenticator(tokens, poolRunner(pool), {
+    cacheSeconds: config.auth.cacheSeconds,
+  });
   const limiter = config.redisUrl
     ? redisRateLimiter(
         new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }),

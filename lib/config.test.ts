@@ -26,6 +26,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JWT_PRIVATE_KEY: 'x' })).toThrow(/set together/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(AppError);
   });
+
+  it('reads the system mailer and the membership cache settings', () => {
+    expect(loadConfig({}).mail).toEqual({ smtpUrl: undefined, from: 'ProspectFlow <no-reply@localhost>' });
+    expect(loadConfig({}).auth.cacheSeconds).toBe(5);
+    const config = loadConfig({
+      SMTP_URL: 'smtps://user:pass@mail.example.fr:465',
+      MAIL_FROM: 'Acme <ops@acme.fr>',
+      AUTH_CACHE_SECONDS: '0',
+    });
+    expect(config.mail).toEqual({
+      smtpUrl: 'smtps://user:pass@mail.example.fr:465',
+      from: 'Acme <ops@acme.fr>',
+    });
+    expect(config.auth.cacheSeconds).toBe(0);
+    expect(() => loadConfig({ SMTP_URL: 'http://mail.example.fr' })).toThrow(/SMTP_URL must be an smtp/);
+    expect(() => loadConfig({ AUTH_CACHE_SECONDS: '-1' })).toThrow(/AUTH_CACHE_SECONDS/);
+  });
 });
 
 describe('parseRateLimits', () => {

@@ -45,7 +45,8 @@ export interface Config {
     ingestMaxItems: number;
     rates: Record<string, RateLimitRule>;
   };
-  auth: { accessTokenSeconds: number; refreshTokenDays: number };
+  auth: { accessTokenSeconds: number; refreshTokenDays: number; cacheSeconds: number };
+  mail: { smtpUrl: string | undefined; from: string };
   /** /metrics: served when enabled, and then only to `Authorization: Bearer <token>` when a token is set. */
   metrics: { enabled: boolean; token: string | undefined };
 }
@@ -232,11 +233,20 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     auth: {
       accessTokenSeconds: int(env, 'ACCESS_TOKEN_SECONDS', 900, 10, 86_400),
       refreshTokenDays: int(env, 'REFRESH_TOKEN_DAYS', 30, 1, 365),
+      // how long a service trusts a membership's role and status before reading them again
+      cacheSeconds: int(env, 'AUTH_CACHE_SECONDS', 5, 0, 300),
+    },
+    mail: {
+      smtpUrl: url(env, 'SMTP_URL'),
+      from: text(env, 'MAIL_FROM') ?? 'ProspectFlow <no-reply@localhost>',
     },
     metrics: metricsAccess(env, nodeEnv),
   };
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');
+  }
+  if (config.mail.smtpUrl && !/^smtps?:$/.test(new URL(config.mail.smtpUrl).protocol)) {
+    invalid('SMTP_URL', 'must be an smtp:// or smtps:// URL');
   }
   if (config.env === 'production') {
     if (!config.databaseUrl) invalid('DATABASE_URL', 'is required in production');

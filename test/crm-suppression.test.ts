@@ -1,14 +1,13 @@
 // The suppression list: emails and whole domains, case-insensitive, per organisation.
 import { describe, expect, it } from 'vitest';
 import {
-  AcceptInvitationDocument,
   AddSuppressionDocument,
   FindPositionsDocument,
   IngestPharowDocument,
-  InviteMemberDocument,
   SuppressionsDocument,
 } from './generated/graphql.ts';
-import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
+import { errorCode, gql, newOrganisation, ok } from './helpers/client.ts';
+import { addMember } from './helpers/mail.ts';
 import { pharowItem } from './helpers/pharow.ts';
 
 describe('suppressions', () => {
@@ -82,15 +81,7 @@ describe('suppressions', () => {
       const res = await gql(AddSuppressionDocument, { value, reason: 'MANUAL' }, { token: org.accessToken });
       expect(errorCode(res), value).toBe('BAD_USER_INPUT');
     }
-    const { inviteMember } = await ok(
-      InviteMemberDocument,
-      { email: uniqueEmail('viewer'), role: 'VIEWER' },
-      { token: org.accessToken },
-    );
-    const viewer = await ok(AcceptInvitationDocument, {
-      token: inviteMember.invitationToken!,
-      password: PASSWORD,
-    });
+    const viewer = { acceptInvitation: await addMember(org.accessToken, 'VIEWER') };
     const denied = await gql(
       AddSuppressionDocument,
       { value: 'x@y.fr', reason: 'MANUAL' },

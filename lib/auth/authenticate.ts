@@ -2,7 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { AppError, unauthenticated } from '../errors.ts';
-import type { ApiKeyScope, Identity } from './identity.ts';
+import { type ApiKeyScope, type Identity, type Role, scopesAllowedFor } from './identity.ts';
 import { hashSecret, parseApiKey, type TokenService } from './tokens.ts';
 
 export type SqlRunner = (sql: string, params: unknown[]) => Promise<Record<string, any>[]>;
@@ -46,22 +46,98 @@ export interface Authenticator {
   authenticate(headers: HeaderBag): Promise<Identity | undefined>;
 }
 
-export function createAuthenticator(tokens: TokenService, sql: SqlRunner): Authenticator {
+export interface AuthenticatorOptions {
+  /** How long a membership's role and status are trusted before being read again; 0 reads them every time. */
+  cacheSeconds?: number;
+  /** Bound on cached memberships; the oldest go first. */
+  maxCacheEntries?: number;
+}
+
+interface MembershipState {
+  role: Role;
+  status: string;
+  /** Access tokens issued (iat, seconds) before this are refused; null when never set. */
+  sessionsValidAfter: number | null;
+}
+
+const STATE_SQL = 'SELECT role, status, sessions_valid_after FROM iam.membership_state(?, ?)';
+
+// One round trip for the key and its creator's membership: a key is worth no more than its creator.
+const API_KEY_SQL = `SELECT k.organisation_id, k.secret_hash, k.scopes, k.revoked_at, k.created_by,
+    s.role AS creator_role, s.status AS creator_status
+  FROM iam.api_key_by_id(?) k LEFT JOIN LATERAL iam.membership_state(k.created_by, k.organisation_id) s ON true`;
+
+export function createAuthenticator(
+  tokens: TokenService,
+  sql: SqlRunner,
+  options: AuthenticatorOptions = {},
+): Authenticator {
+  const ttlMs = (options.cacheSeconds ?? 5) * 1000;
+  const maxEntries = options.maxCacheEntries ?? 50_000;
+  // Concurrent requests of one user share one look-up; a failed look-up is not kept.
+  const cache = new Map<string, { at: number; state: Promise<MembershipState | undefined> }>();
+
+  function membershipState(userId: string, organisationId: string): Promise<MembershipState | undefined> {
+    const key = `${userId}:${organisationId}`;
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && now - hit.at < ttlMs) return hit.state;
+    const state = sql(STATE_SQL, [userId, organisationId]).then(([row]) =>
+      row
+        ? {
+            role: row.role as Role,
+            status: String(row.status),
+            sessionsValidAfter: row.sessions_valid_after === null ? null : Number(row.sessions_valid_after),
+          }
+        : undefined,
+    );
+    if (ttlMs > 0) {
+      cache.delete(key);
+      cache.set(key, { at: now, state });
+      if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
+      state.catch(() => {
+        if (cache.get(key)?.state === state) cache.delete(key);
+      });
+    }
+    return state;
+  }
+
   async function fromApiKey(secret: string, id: string): Promise<Identity> {
-    const [row] = await sql('SELECT * FROM iam.api_key_by_id(?)', [id]);
+    const [row] = await sql(API_KEY_SQL, [id]);
     const given = Buffer.from(hashSecret(secret));
     const stored = row ? Buffer.from(String(row.secret_hash)) : undefined;
     const ok =
       !!stored && !row.revoked_at && stored.length === given.length && timingSafeEqual(stored, given);
     if (!ok) throw unauthenticated('Invalid or revoked API key');
+    if (row.creator_status !== 'ACTIVE') {
+      throw unauthenticated('This API key was created by someone who is no longer a member');
+    }
     // lastUsedAt is best effort: never fail a request because of it
     sql('SELECT iam.touch_api_key(?)', [id]).catch(() => {});
+    const allowed = scopesAllowedFor(row.creator_role as Role);
     return {
       kind: 'apiKey',
       apiKeyId: id,
       organisationId: row.organisation_id,
-      scopes: row.scopes as ApiKeyScope[],
+      scopes: (row.scopes as ApiKeyScope[]).filter((s) => allowed.includes(s)),
       createdBy: row.created_by ?? null,
+    };
+  }
+
+  async function fromAccessToken(credential: string): Promise<Identity> {
+    const claims = await tokens.verify(credential);
+    const state = await membershipState(claims.sub, claims.organisation_id);
+    if (state?.status !== 'ACTIVE') throw unauthenticated('This membership is no longer active');
+    if (state.sessionsValidAfter !== null && claims.iat < state.sessionsValidAfter) {
+      throw unauthenticated('This session has ended; please log in again');
+    }
+    // the role now, not the one the token was issued with
+    return {
+      kind: 'user',
+      userId: claims.sub,
+      email: claims.email,
+      organisationId: claims.organisation_id,
+      role: state.role,
     };
   }
 
@@ -71,14 +147,7 @@ export function createAuthenticator(tokens: TokenService, sql: SqlRunner): Authe
       if (!credential) return undefined;
       const apiKeyId = parseApiKey(credential);
       if (apiKeyId) return fromApiKey(credential, apiKeyId);
-      const claims = await tokens.verify(credential);
-      return {
-        kind: 'user',
-        userId: claims.sub,
-        email: claims.email,
-        organisationId: claims.organisation_id,
-        role: claims.role,
-      };
+      return fromAccessToken(credential);
     },
   };
 }

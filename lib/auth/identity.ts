@@ -19,6 +19,15 @@ export type Identity =
       createdBy: string | null;
     };
 
+export function roleAtLeast(role: Role, minimum: Role): boolean {
+  return RANK[role] >= RANK[minimum];
+}
+
+/** What a key may do at most, given its creator's role: a viewer's key only reads. */
+export function scopesAllowedFor(role: Role): ApiKeyScope[] {
+  return RANK[role] >= RANK.MEMBER ? [...API_KEY_SCOPES] : ['READ'];
+}
+
 export function requireIdentity(identity: Identity | undefined): Identity {
   if (!identity) throw unauthenticated();
   return identity;

@@ -16,9 +16,14 @@ export interface AccessClaims {
   role: Role;
 }
 
+/** Verified claims, with the issue time (seconds) that ending an account's sessions compares against. */
+export interface VerifiedClaims extends AccessClaims {
+  iat: number;
+}
+
 export interface TokenService {
   sign(claims: AccessClaims): Promise<{ token: string; expiresAt: Date }>;
-  verify(token: string): Promise<AccessClaims>;
+  verify(token: string): Promise<VerifiedClaims>;
 }
 
 export async function createTokenService(options: {
@@ -58,8 +63,9 @@ export async function createTokenService(options: {
           audience: AUDIENCE,
           requiredClaims: ['sub', 'exp', 'iat'],
         });
-        const { sub, email, organisation_id, role } = payload as Record<string, unknown>;
+        const { sub, email, organisation_id, role, iat } = payload as Record<string, unknown>;
         if (
+          typeof iat !== 'number' ||
           !isUuid(sub) ||
           !isUuid(organisation_id) ||
           typeof email !== 'string' ||
@@ -67,7 +73,7 @@ export async function createTokenService(options: {
         ) {
           throw new Error('malformed claims');
         }
-        return { sub, email, organisation_id, role: role as Role };
+        return { sub, email, organisation_id, role: role as Role, iat };
       } catch {
         throw unauthenticated('Invalid or expired access token');
       }

@@ -112,8 +112,10 @@ export async function startSubgraph<Deps>(
     publicKey: keys.publicKey,
     ttlSeconds: config.auth.accessTokenSeconds,
   });
-  const authenticator: Authenticator = createAuthenticator(tokens, (sql, params) =>
-    orm.em.getConnection().execute(sql, params as any[], 'all'),
+  const authenticator: Authenticator = createAuthenticator(
+    tokens,
+    (sql, params) => orm.em.getConnection().execute(sql, params as any[], 'all'),
+    { cacheSeconds: config.auth.cacheSeconds },
   );
   // per-request counts are readable by request id outside production (tests, finding N+1 queries)
   const queryCounts = createQueryCounts(metrics, { exposed: config.env !== 'production' });

@@ -31,10 +31,4 @@ export class Membership {
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
-
-  @Field(() => String, {
-    nullable: true,
-    description: 'The invitation token, returned once to the inviter by inviteMember; null everywhere else',
-  })
-  invitationToken?: string | null;
 }

@@ -6,6 +6,7 @@ import type { ReferenceResolvers } from '../../../lib/graphql/federation.ts';
 import { Membership } from '../entities/membership.entity.ts';
 import { Organisation } from '../entities/organisation.entity.ts';
 import type { User } from '../entities/user.entity.ts';
+import { visibleUser } from '../services/membership.service.ts';
 
 export const iamReferences: ReferenceResolvers = {
   // Users are people's personal data: user sessions only, never API keys.
@@ -19,7 +20,7 @@ export const iamReferences: ReferenceResolvers = {
           const rows = await em.find(Membership, { user: { $in: [...ids] } }, { populate: ['user'] });
           return byKeys(
             ids,
-            rows.map((m) => m.user),
+            rows.map((m) => visibleUser(m.user, m.status)),
             (u) => u.id,
           );
         })
