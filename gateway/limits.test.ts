@@ -267,3 +267,24 @@ describe('response size', () => {
     expect(await readLimited(stream(), 9_999)).toBeUndefined();
   });
 });
+
+describe('every list of the API is bounded', () => {
+  it('has a `first` argument or a documented size for each list of objects', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { LIST_SIZES } = await import('./limits.ts');
+    const { getNamedType, getNullableType, isListType, isObjectType } = await import('graphql');
+    const api = buildSchema(await readFile(new URL('../schema/api.graphql', import.meta.url), 'utf8'));
+    const unbounded: string[] = [];
+    for (const type of Object.values(api.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith('__')) continue;
+      for (const field of Object.values(type.getFields())) {
+        if (!isListType(getNullableType(field.type)) || !isObjectType(getNamedType(field.type))) continue;
+        const key = `${type.name}.${field.name}`;
+        // a connection's edges take the connection's `first`
+        if (field.name === 'edges' && type.name.endsWith('Connection')) continue;
+        if (!field.args.some((a) => a.name === 'first') && LIST_SIZES[key] === undefined) unbounded.push(key);
+      }
+    }
+    expect(unbounded).toEqual([]);
+  });
+});

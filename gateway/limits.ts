@@ -38,7 +38,16 @@ export const DEFAULT_LIST_SIZE = 50;
 // Page sizes of lists whose resolvers default to something other than DEFAULT_LIST_SIZE without `first`.
 export const LIST_SIZES: Readonly<Record<string, number>> = {
   'Query.suppressions': 100,
+  'Query.apiKeys': 50,
+  'Query.campaigns': 50,
+  'Organisation.members': 100,
   'Campaign.enrollments': 100,
+  'Campaign.steps': 20,
+  'StepExperiment.variants': 10,
+  'Enrollment.messages': 100,
+  'Position.enrollments': 100,
+  // one entry per refused item of one ingest call (INGEST_MAX_ITEMS at most); usually a few
+  'IngestResult.rejected': 50,
   'ApiKey.scopes': 3,
   'Schedule.days': 7,
 };

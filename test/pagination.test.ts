@@ -104,6 +104,63 @@ describe('keyset pagination', () => {
     expect(seen).toHaveLength(7);
   });
 
+  it('pages campaigns and API keys written in one transaction, newest first, each exactly once', async () => {
+    const org = await newOrganisation();
+    const orgId = org.organisation.id;
+    const { campaigns, keys } = await withClient(ownerClient(), async (c) => {
+      await c.query('BEGIN');
+      const campaigns: string[] = [];
+      const keys: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = randomUUID();
+        campaigns.push(id);
+        await c.query(
+          `INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
+           VALUES ($1, $2, $3, 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`,
+          [orgId, id, `Same tx ${i}`],
+        );
+        const key = randomUUID();
+        keys.push(key);
+        await c.query(
+          `INSERT INTO iam.api_keys (organisation_id, id, name, scopes, secret_hash, created_by)
+           VALUES ($1, $2, $3, '{READ}', $4, $5)`,
+          [orgId, key, `key ${i}`, `hash-${key}`, org.user.id],
+        );
+      }
+      await c.query('COMMIT');
+      return { campaigns, keys };
+    });
+    const seenCampaigns = await pageAll(async (after) => {
+      const data = await ok<any, any>(
+        'query ($first: Int, $after: String) { campaigns(first: $first, after: $after) { id cursor } }',
+        { first: 2, after },
+        { token: org.accessToken },
+      );
+      return data.campaigns;
+    });
+    expect(seenCampaigns).toHaveLength(5);
+    expect([...seenCampaigns].sort()).toEqual([...campaigns].sort());
+    const seenKeys = await pageAll(async (after) => {
+      const data = await ok<any, any>(
+        'query ($first: Int, $after: String) { apiKeys(first: $first, after: $after) { id cursor } }',
+        { first: 2, after },
+        { token: org.accessToken },
+      );
+      return data.apiKeys;
+    });
+    expect(seenKeys).toHaveLength(5);
+    expect([...seenKeys].sort()).toEqual([...keys].sort());
+    // bounded: a page larger than the maximum is refused, not served
+    const tooMany = await gql('{ campaigns(first: 201) { id } }', {}, { token: org.accessToken });
+    expect(errorCode(tooMany)).toBe('BAD_USER_INPUT');
+    const members = await gql(
+      '{ organisation { members(first: 501) { role } } }',
+      {},
+      { token: org.accessToken },
+    );
+    expect(errorCode(members)).toBe('BAD_USER_INPUT');
+  });
+
   it('answers BAD_USER_INPUT to a malformed or out-of-range cursor on every paged list', async () => {
     const org = await newOrganisation();
     const id = randomUUID();

@@ -105,3 +105,42 @@ export function cursorLoader(ctx: RequestContext<unknown>, table: string): DataL
     return byKeys(ids, rows, (r) => r.id).map((r) => (r ? cursorOf(r) : null));
   });
 }
+
+export interface KeysetPageOptions {
+  /** Schema-qualified table with `organisation_id`, `created_at` and `id` columns. */
+  table: string;
+  /** Extra SQL condition on the table aliased `t` (the tenant condition is always added). */
+  filter?: string;
+  params?: unknown[];
+  after: string | null | undefined;
+  order?: 'asc' | 'desc';
+  limit: number;
+}
+
+/**
+ * The ids of one page of `table` in the caller's organisation, in page order, with their cursors primed
+ * for the `cursor` field; the caller loads the entities by id.
+ */
+export async function keysetPage(
+  ctx: RequestContext<unknown>,
+  options: KeysetPageOptions,
+): Promise<string[]> {
+  const page = keyset('t', options.after, options.order);
+  const em = await ctx.em();
+  const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
+    em,
+    `SELECT t.id, ${page.createdAtText} FROM ${options.table} t
+     WHERE t.organisation_id = current_organisation_id() AND (${options.filter ?? 'TRUE'}) AND ${page.where}
+     ORDER BY ${page.orderBy} LIMIT ?`,
+    [...(options.params ?? []), ...page.params, options.limit],
+  );
+  const cursors = cursorLoader(ctx, options.table);
+  for (const row of rows) cursors.prime(row.id, cursorOf(row));
+  return rows.map((r) => r.id);
+}
+
+/** Entities found by id, put back in the order of `ids`. */
+export function inOrder<T extends { id: string }>(ids: readonly string[], found: T[]): T[] {
+  const byId = new Map(found.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id)).filter((row): row is T => row !== undefined);
+}

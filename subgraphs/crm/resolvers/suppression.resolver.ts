@@ -5,7 +5,7 @@ import { requireAccess } from '../../../lib/auth/identity.ts';
 import { rawQuery } from '../../../lib/db/orm.ts';
 import { badInput, notFound } from '../../../lib/errors.ts';
 import type { RequestContext } from '../../../lib/graphql/context.ts';
-import { cursorLoader, cursorOf, keyset, pageSize } from '../../../lib/graphql/cursor.ts';
+import { cursorLoader, inOrder, keysetPage, pageSize } from '../../../lib/graphql/cursor.ts';
 import { normaliseEmail } from '../../../lib/validation/email.ts';
 import { Suppression, SuppressionReason } from '../entities/suppression.entity.ts';
 
@@ -60,20 +60,9 @@ export class SuppressionResolver {
   ): Promise<Suppression[]> {
     requireAccess(ctx.identity, 'read');
     const limit = pageSize(first, 100, 1000);
-    const page = keyset('s', after, 'desc');
+    const ids = await keysetPage(ctx, { table: TABLE, after, order: 'desc', limit });
     const em = await ctx.em();
-    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
-      em,
-      `SELECT s.id, ${page.createdAtText} FROM crm.suppressions s
-       WHERE s.organisation_id = current_organisation_id() AND ${page.where}
-       ORDER BY ${page.orderBy} LIMIT ?`,
-      [...page.params, limit],
-    );
-    const cursors = cursorLoader(ctx, TABLE);
-    for (const row of rows) cursors.prime(row.id, cursorOf(row));
-    const found = await em.find(Suppression, { id: { $in: rows.map((r) => r.id) } });
-    const byId = new Map(found.map((s) => [s.id, s]));
-    return rows.map((r) => byId.get(r.id)!);
+    return inOrder(ids, await em.find(Suppression, { id: { $in: ids } }));
   }
 
   @FieldResolver(() => String, { description: 'Pass as `after` to read the suppressions after this one' })

@@ -1,22 +1,41 @@
 // API keys for machine clients: created and revoked by admins, the secret shown once.
 import { randomUUID } from 'node:crypto';
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { type ApiKeyScope, scopesAllowedFor } from '../../../lib/auth/identity.ts';
 import { hashSecret, newApiKeySecret } from '../../../lib/auth/tokens.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
 import { badInput, forbidden, notFound } from '../../../lib/errors.ts';
+import { cursorLoader, inOrder, keysetPage, pageSize } from '../../../lib/graphql/cursor.ts';
 import type { IamContext } from '../deps.ts';
 import { ApiKey, ApiKeyScopeEnum } from '../entities/api-key.entity.ts';
 import { CreatedApiKey } from '../entities/payloads.ts';
 import { currentMember } from '../services/membership.service.ts';
 
+const API_KEYS_TABLE = 'iam.api_keys';
+
 @Resolver(() => ApiKey)
 export class ApiKeyResolver {
   @Authorized('role:ADMIN')
-  @Query(() => [ApiKey], { description: "The organisation's API keys, newest first (ADMIN or above)" })
-  async apiKeys(@Ctx() ctx: IamContext): Promise<ApiKey[]> {
+  @Query(() => [ApiKey], {
+    description:
+      "The organisation's API keys, newest first (ADMIN or above): `first` (default 50, at most 200) after the `cursor` of the last one seen",
+  })
+  async apiKeys(
+    @Arg('first', () => Int, { nullable: true }) first: number | undefined,
+    @Arg('after', () => String, { nullable: true }) after: string | undefined,
+    @Ctx() ctx: IamContext,
+  ): Promise<ApiKey[]> {
+    const limit = pageSize(first, 50, 200);
     const { em } = await currentMember(ctx, 'ADMIN');
-    return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc' } });
+    const ids = await keysetPage(ctx, { table: API_KEYS_TABLE, after, order: 'desc', limit });
+    return inOrder(ids, await em.find(ApiKey, { id: { $in: ids } }));
+  }
+
+  @FieldResolver(() => String, { description: 'Pass as `after` to read the keys after this one' })
+  async cursor(@Root() key: ApiKey, @Ctx() ctx: IamContext): Promise<string> {
+    const cursor = await cursorLoader(ctx, API_KEYS_TABLE).load(key.id);
+    if (!cursor) throw notFound('API key');
+    return cursor;
   }
 
   @Authorized('role:ADMIN')

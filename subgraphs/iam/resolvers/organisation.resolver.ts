@@ -1,7 +1,8 @@
 // The caller's organisation, its members, and the caller.
-import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireIdentity, requireUser } from '../../../lib/auth/identity.ts';
 import { notFound } from '../../../lib/errors.ts';
+import { pageSize } from '../../../lib/graphql/cursor.ts';
 import type { IamContext } from '../deps.ts';
 import { Membership } from '../entities/membership.entity.ts';
 import { Organisation } from '../entities/organisation.entity.ts';
@@ -35,15 +36,22 @@ export class OrganisationResolver {
   }
 
   @Authorized('user')
-  @FieldResolver(() => [Membership])
-  async members(@Root() organisation: Organisation, @Ctx() ctx: IamContext): Promise<Membership[]> {
+  @FieldResolver(() => [Membership], {
+    description: 'Active and invited members, oldest first: `first` (default 100, at most 500)',
+  })
+  async members(
+    @Root() organisation: Organisation,
+    @Arg('first', () => Int, { nullable: true }) first: number | undefined,
+    @Ctx() ctx: IamContext,
+  ): Promise<Membership[]> {
+    const limit = pageSize(first, 100, 500);
     // Organisation objects only come from authenticated paths (the caller's own, or one just signed into).
     if (ctx.identity && ctx.identity.organisationId !== organisation.id) return [];
     const em = await ctx.useOrganisation(organisation.id);
     return em.find(
       Membership,
       { organisationId: organisation.id, status: { $ne: 'DISABLED' } },
-      { populate: ['user'], orderBy: { createdAt: 'asc' } },
+      { populate: ['user'], orderBy: { createdAt: 'asc', user: 'asc' }, limit },
     );
   }
 }

@@ -1,24 +1,36 @@
 // Reading campaigns: the list, one campaign, its steps and enrollments.
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
-import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
+import { isUuid } from '../../../lib/db/orm.ts';
+import { notFound } from '../../../lib/errors.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
-import { cursorLoader, cursorOf, keyset, pageSize } from '../../../lib/graphql/cursor.ts';
+import { cursorLoader, inOrder, keysetPage, pageSize } from '../../../lib/graphql/cursor.ts';
 import { Campaign } from '../entities/campaign.entity.ts';
 import { Enrollment } from '../entities/enrollment.entity.ts';
 import { WorkflowStep } from '../entities/workflow-step.entity.ts';
 import { ENROLLMENTS_TABLE } from './enrollment.resolver.ts';
 
+const CAMPAIGNS_TABLE = 'outreach.campaigns';
+/** Steps a campaign may have: lists of steps are bounded by it. */
+export const MAX_STEPS = 20;
+
 @Resolver(() => Campaign)
 export class CampaignResolver {
   @Authorized('read')
   @Query(() => [Campaign], {
-    description: "The organisation's campaigns, newest first (archived ones included)",
+    description:
+      "The organisation's campaigns, newest first (archived ones included): `first` (default 50, at most 200) after the `cursor` of the last one seen",
   })
-  async campaigns(@Ctx() ctx: RequestContext): Promise<Campaign[]> {
+  async campaigns(
+    @Arg('first', () => Int, { nullable: true }) first: number | undefined,
+    @Arg('after', () => String, { nullable: true }) after: string | undefined,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Campaign[]> {
     requireAccess(ctx.identity, 'read');
+    const limit = pageSize(first, 50, 200);
+    const ids = await keysetPage(ctx, { table: CAMPAIGNS_TABLE, after, order: 'desc', limit });
     const em = await ctx.em();
-    return em.find(Campaign, {}, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: 1000 });
+    return inOrder(ids, await em.find(Campaign, { id: { $in: ids } }));
   }
 
   @Authorized('read')
@@ -30,7 +42,14 @@ export class CampaignResolver {
     return em.findOne(Campaign, { id });
   }
 
-  @FieldResolver(() => [WorkflowStep])
+  @FieldResolver(() => String, { description: 'Pass as `after` to read the campaigns after this one' })
+  async cursor(@Root() campaign: Campaign, @Ctx() ctx: RequestContext): Promise<string> {
+    const cursor = await cursorLoader(ctx, CAMPAIGNS_TABLE).load(campaign.id);
+    if (!cursor) throw notFound('Campaign');
+    return cursor;
+  }
+
+  @FieldResolver(() => [WorkflowStep], { description: `In order; a campaign has at most ${MAX_STEPS} steps` })
   async steps(@Root() campaign: Campaign, @Ctx() ctx: RequestContext): Promise<WorkflowStep[]> {
     const steps = await ctx
       .loader<string, WorkflowStep[]>('Campaign.steps', async (ids, em) => {
@@ -39,7 +58,7 @@ export class CampaignResolver {
           { campaign: { $in: [...ids] } },
           { orderBy: { index: 'asc' } },
         );
-        return groupByKeys(ids, rows, (s) => s.campaign.id);
+        return groupByKeys(ids, rows, (s) => s.campaign.id).map((list) => list.slice(0, MAX_STEPS));
       })
       .load(campaign.id);
     return steps ?? [];
@@ -55,19 +74,14 @@ export class CampaignResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Enrollment[]> {
     const limit = pageSize(first, 100, 1000);
-    const page = keyset('e', after);
+    const ids = await keysetPage(ctx, {
+      table: ENROLLMENTS_TABLE,
+      filter: 't.campaign_id = ?',
+      params: [campaign.id],
+      after,
+      limit,
+    });
     const em = await ctx.em();
-    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
-      em,
-      `SELECT e.id, ${page.createdAtText} FROM outreach.campaign_enrollments e
-       WHERE e.organisation_id = current_organisation_id() AND e.campaign_id = ? AND ${page.where}
-       ORDER BY ${page.orderBy} LIMIT ?`,
-      [campaign.id, ...page.params, limit],
-    );
-    const cursors = cursorLoader(ctx, ENROLLMENTS_TABLE);
-    for (const row of rows) cursors.prime(row.id, cursorOf(row));
-    const found = await em.find(Enrollment, { id: { $in: rows.map((r) => r.id) } });
-    const byId = new Map(found.map((e) => [e.id, e]));
-    return rows.map((r) => byId.get(r.id)!);
+    return inOrder(ids, await em.find(Enrollment, { id: { $in: ids } }));
   }
 }

@@ -8,6 +8,8 @@ import { Message } from '../entities/message.entity.ts';
 import { Position } from '../entities/position-ref.ts';
 
 export const ENROLLMENTS_TABLE = 'outreach.campaign_enrollments';
+const MAX_MESSAGES = 100;
+const MAX_POSITION_ENROLLMENTS = 100;
 
 @Resolver(() => Enrollment)
 export class EnrollmentResolver {
@@ -25,7 +27,9 @@ export class EnrollmentResolver {
     return { id: enrollment.positionId };
   }
 
-  @FieldResolver(() => [Message])
+  @FieldResolver(() => [Message], {
+    description: `Oldest first, at most ${MAX_MESSAGES} (a sequence's emails and the replies to them)`,
+  })
   async messages(@Root() enrollment: Enrollment, @Ctx() ctx: RequestContext): Promise<Message[]> {
     const rows = await ctx
       .loader<string, Message[]>('Enrollment.messages', async (ids, em) => {
@@ -34,7 +38,7 @@ export class EnrollmentResolver {
           { enrollmentId: { $in: [...ids] } },
           { orderBy: { createdAt: 'asc' } },
         );
-        return groupByKeys(ids, messages, (m) => m.enrollmentId);
+        return groupByKeys(ids, messages, (m) => m.enrollmentId).map((list) => list.slice(0, MAX_MESSAGES));
       })
       .load(enrollment.id);
     return rows ?? [];
@@ -43,7 +47,9 @@ export class EnrollmentResolver {
 
 @Resolver(() => Position)
 export class PositionEnrollmentsResolver {
-  @FieldResolver(() => [Enrollment], { description: 'Every campaign this position is enrolled in' })
+  @FieldResolver(() => [Enrollment], {
+    description: `The campaigns this position is enrolled in, oldest first, at most ${MAX_POSITION_ENROLLMENTS}`,
+  })
   async enrollments(@Root() position: Position, @Ctx() ctx: RequestContext): Promise<Enrollment[]> {
     const rows = await ctx
       .loader<string, Enrollment[]>('Position.enrollments', async (ids, em) => {
@@ -52,7 +58,9 @@ export class PositionEnrollmentsResolver {
           { positionId: { $in: [...ids] } },
           { orderBy: { createdAt: 'asc' } },
         );
-        return groupByKeys(ids, enrollments, (e) => e.positionId);
+        return groupByKeys(ids, enrollments, (e) => e.positionId).map((list) =>
+          list.slice(0, MAX_POSITION_ENROLLMENTS),
+        );
       })
       .load(position.id);
     return rows ?? [];

@@ -4,6 +4,9 @@ import { byKeys, groupByKeys, type RequestContext } from '../../../lib/graphql/c
 import { StepExperiment, StepVariant } from '../entities/step-experiment.entity.ts';
 import { WorkflowStep } from '../entities/workflow-step.entity.ts';
 
+/** Variants an experiment may have: lists of variants are bounded by it. */
+export const MAX_VARIANTS = 10;
+
 @Resolver(() => WorkflowStep)
 export class WorkflowStepResolver {
   @FieldResolver(() => StepExperiment, { nullable: true })
@@ -19,7 +22,9 @@ export class WorkflowStepResolver {
 
 @Resolver(() => StepExperiment)
 export class StepExperimentResolver {
-  @FieldResolver(() => [StepVariant])
+  @FieldResolver(() => [StepVariant], {
+    description: `By key; an experiment has at most ${MAX_VARIANTS} variants`,
+  })
   async variants(@Root() experiment: StepExperiment, @Ctx() ctx: RequestContext): Promise<StepVariant[]> {
     const rows = await ctx
       .loader<string, StepVariant[]>('StepExperiment.variants', async (ids, em) => {
@@ -28,7 +33,7 @@ export class StepExperimentResolver {
           { experiment: { $in: [...ids] } },
           { orderBy: { key: 'asc' } },
         );
-        return groupByKeys(ids, variants, (v) => v.experiment.id);
+        return groupByKeys(ids, variants, (v) => v.experiment.id).map((list) => list.slice(0, MAX_VARIANTS));
       })
       .load(experiment.id);
     return rows ?? [];
