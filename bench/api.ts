@@ -80,7 +80,7 @@ interface QueryKind {
   name: string;
   query: string;
   variables: (user: User) => Record<string, unknown>;
-  /** `me` needs a user token, and every token here is a user's */
+  /** a sanity check of the answer beyond both gateways agreeing; returns what is wrong */
   checkData?: (data: Record<string, unknown>, user: User) => string | undefined;
 }
 
