@@ -120,6 +120,8 @@ export interface Platform {
   /** every service process, by name (gateway, iam, crm, outreach, tracking) */
   children: Record<string, ChildProcess>;
   gatewayUrl: string;
+  /** each subgraph's GraphQL URL, by name (iam, crm, outreach, tracking) */
+  subgraphUrls: Record<string, string>;
   dataDir: string;
   /** last lines the children wrote, for diagnostics */
   output: string[];
@@ -130,7 +132,13 @@ export interface Platform {
  * Starts the production topology: migrations, then each subgraph and the gateway in its own process
  * (`npm run start:subgraph -- <name>`, `npm run start:gateway`), as docker-compose runs them.
  */
-export async function startPlatform(cwd: string, dbUrl: string, timeoutMs: number): Promise<Platform> {
+export async function startPlatform(
+  cwd: string,
+  dbUrl: string,
+  timeoutMs: number,
+  /** extra environment for every service, over the defaults below */
+  envOverrides: Record<string, string> = {},
+): Promise<Platform> {
   const dataDir = await mkdtemp(join(tmpdir(), 'prospectflow-bench-'));
   const [port, iam, crm, outreach, tracking] = await freePorts(5);
   const env = {
@@ -147,6 +155,7 @@ export async function startPlatform(cwd: string, dbUrl: string, timeoutMs: numbe
     RATE_LIMITS: 'ingestPharow=1000/60,signUp=100/60',
     DATA_DIR: dataDir,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...envOverrides,
   };
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
@@ -199,7 +208,13 @@ export async function startPlatform(cwd: string, dbUrl: string, timeoutMs: numbe
     await stop();
     throw new Error(`${(error as Error).message}\n${output.slice(-30).join('\n')}`);
   }
-  return { child: children.crm, children, gatewayUrl, dataDir, output, stop };
+  const subgraphUrls = Object.fromEntries(
+    Object.entries({ iam, crm, outreach, tracking }).map(([name, p]) => [
+      name,
+      `http://127.0.0.1:${p}/graphql`,
+    ]),
+  );
+  return { child: children.crm, children, gatewayUrl, subgraphUrls, dataDir, output, stop };
 }
 
 async function stopAll(children: Record<string, ChildProcess>): Promise<void> {

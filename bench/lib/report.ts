@@ -69,3 +69,9 @@ export function sameOutcome(a: IngestResult, b: IngestResult): boolean {
 export function verdict(met: boolean): string {
   return met ? 'met' : 'NOT met';
 }
+
+/** A markdown table from a header row and body rows of already formatted cells. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

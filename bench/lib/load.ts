@@ -1,0 +1,157 @@
+// A closed-loop HTTP load generator: a fixed number of keep-alive connections, each sending its next
+// request as soon as the previous answer is in, for a fixed time. Also reads process CPU time.
+import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+
+export interface PreparedRequest {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  seconds: number;
+  /** called once per request: round-robin over users happens here */
+  next: () => PreparedRequest;
+}
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  /** error text → how often it was seen */
+  errorKinds: Map<string, number>;
+  seconds: number;
+  /** milliseconds, sorted ascending */
+  latencies: Float64Array;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+function send(agent: Agent, url: URL, req: PreparedRequest): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const r = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(req.body.length),
+          ...req.headers,
+        },
+        timeout: REQUEST_TIMEOUT_MS,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    r.on('timeout', () => r.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+    r.on('error', reject);
+    r.end(req.body);
+  });
+}
+
+/** What went wrong with one answer, or undefined when it is a clean 200 without GraphQL errors. */
+export function answerProblem(status: number, text: string): string | undefined {
+  if (status !== 200) return `HTTP ${status}: ${text.slice(0, 120)}`;
+  // Parse only when the body might carry errors: parsing every answer would load the client.
+  if (!text.includes('"errors"')) return undefined;
+  try {
+    const parsed = JSON.parse(text) as { errors?: { message?: string; extensions?: { code?: string } }[] };
+    const first = parsed.errors?.[0];
+    if (!first) return undefined;
+    return `GraphQL error ${first.extensions?.code ?? ''} ${first.message ?? ''}`.slice(0, 160);
+  } catch {
+    return `unparseable body: ${text.slice(0, 120)}`;
+  }
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const url = new URL(options.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const latencies: number[] = [];
+  const errorKinds = new Map<string, number>();
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + options.seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const req = options.next();
+      const t0 = performance.now();
+      let problem: string | undefined;
+      try {
+        const { status, text } = await send(agent, url, req);
+        problem = answerProblem(status, text);
+      } catch (error) {
+        problem = `request failed: ${(error as Error).message}`;
+      }
+      latencies.push(performance.now() - t0);
+      if (problem) {
+        errors++;
+        errorKinds.set(problem, (errorKinds.get(problem) ?? 0) + 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.connections }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return {
+    requests: latencies.length,
+    errors,
+    errorKinds,
+    seconds,
+    latencies: Float64Array.from(latencies).sort(),
+  };
+}
+
+/** Nearest-rank percentile of ascending values. */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export function mergeSorted(parts: Float64Array[]): Float64Array {
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all.sort();
+}
+
+// Clock ticks per second for /proc/<pid>/stat; 100 on every Linux build that matters here.
+const CLOCK_TICKS = 100;
+
+/** User + system CPU time of a process in milliseconds (its threads included), or undefined once it is gone. */
+export async function cpuMs(pid: number): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may contain spaces and parentheses: fields are counted after its closing ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, i.e. 12 and 13 after the name.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+export async function cpuSnapshot(pids: Record<string, number>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(
+    Object.entries(pids).map(async ([name, pid]) => {
+      const ms = await cpuMs(pid);
+      if (ms !== undefined) out[name] = ms;
+    }),
+  );
+  return out;
+}
