@@ -15,6 +15,9 @@ export interface Config {
   subgraphPorts: Record<SubgraphName, number>;
   subgraphUrls: Record<SubgraphName, string>;
   databaseUrl: string | undefined;
+  /** Passwords of the per-service database roles (DB_PASSWORD_IAM…), for servers that ask for one. */
+  databasePasswords: Partial<Record<SubgraphName | 'gateway', string>>;
+  embeddedPgPort: number | undefined;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
   clickhouseUrl: string | undefined;
@@ -118,6 +121,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       tracking: subgraphUrl('tracking'),
     },
     databaseUrl: url(env, 'DATABASE_URL'),
+    databasePasswords: Object.fromEntries(
+      [...SUBGRAPHS, 'gateway' as const]
+        .map((name) => [name, text(env, `DB_PASSWORD_${name.toUpperCase()}`)])
+        .filter(([, password]) => password !== undefined),
+    ),
+    embeddedPgPort: env.EMBEDDED_PG_PORT ? int(env, 'EMBEDDED_PG_PORT', 0, 1, 65535) : undefined,
     amqpUrl: url(env, 'AMQP_URL'),
     redisUrl: url(env, 'REDIS_URL'),
     clickhouseUrl: url(env, 'CLICKHOUSE_URL'),
