@@ -1,9 +1,10 @@
 # One image for every ProspectFlow service; the command picks the service.
 FROM node:20-bookworm-slim
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY . .
 ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# Runtime dependencies only: no dev tools and no embedded PostgreSQL (production sets DATABASE_URL).
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY . .
 USER node
 CMD ["npm", "run", "start:gateway"]

@@ -19,6 +19,7 @@ import {
   type SubgraphName,
 } from '../lib/config.ts';
 import { createAppPool, poolRunner } from '../lib/db/pool.ts';
+import { serviceDatabaseUrl } from '../lib/db/roles.ts';
 import { formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
@@ -157,7 +158,8 @@ export async function startGateway(
   const log = createLogger('gateway', config.logLevel);
   const metrics = createMetrics('gateway');
   if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting the gateway');
-  const pool = createAppPool(config.databaseUrl, (err) =>
+  const databaseUrl = serviceDatabaseUrl(config.databaseUrl, 'gateway', config.databasePasswords.gateway);
+  const pool = createAppPool(databaseUrl, (err) =>
     log.warn({ err: err.message }, 'idle database connection lost'),
   );
   const keys = await loadOrCreateKeys({

@@ -22,6 +22,9 @@ export interface Config {
   subgraphPorts: Record<SubgraphName, number>;
   subgraphUrls: Record<SubgraphName, string>;
   databaseUrl: string | undefined;
+  /** Passwords of the per-service database roles (DB_PASSWORD_IAM…), for servers that ask for one. */
+  databasePasswords: Partial<Record<SubgraphName | 'gateway', string>>;
+  embeddedPgPort: number | undefined;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
   /** Prepended to every Redis key, so several deployments can share one Redis. */
@@ -200,6 +203,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       tracking: subgraphUrl('tracking'),
     },
     databaseUrl: url(env, 'DATABASE_URL'),
+    databasePasswords: Object.fromEntries(
+      [...SUBGRAPHS, 'gateway' as const]
+        .map((name) => [name, text(env, `DB_PASSWORD_${name.toUpperCase()}`)])
+        .filter(([, password]) => password !== undefined),
+    ),
+    embeddedPgPort: env.EMBEDDED_PG_PORT ? int(env, 'EMBEDDED_PG_PORT', 0, 1, 65535) : undefined,
     amqpUrl: url(env, 'AMQP_URL'),
     redisUrl: url(env, 'REDIS_URL'),
     redisKeyPrefix: redisKeyPrefix(text(env, 'REDIS_KEY_PREFIX')),

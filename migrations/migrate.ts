@@ -1,13 +1,22 @@
-// `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database).
+// `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database) as the owner,
+// then sets the service roles' passwords given as DB_PASSWORD_<SERVICE>.
 import { loadConfig } from '../lib/config.ts';
 import { startEmbeddedPostgres } from '../lib/db/embedded.ts';
 import { migrate } from '../lib/db/migrate.ts';
+import { setServicePasswords } from '../lib/db/roles.ts';
+import { runMain } from '../lib/startup.ts';
 
-const config = loadConfig();
-const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
-try {
-  const result = await migrate(config.databaseUrl ?? embedded!.url, (msg) => console.log(msg));
-  console.log(`migrations: ${result.applied.length} applied, ${result.skipped} already in place`);
-} finally {
-  await embedded?.stop();
-}
+await runMain(async () => {
+  const config = loadConfig();
+  const embedded = config.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(config.dataDir, { port: config.embeddedPgPort });
+  try {
+    const url = config.databaseUrl ?? embedded!.url;
+    const result = await migrate(url, (msg) => console.log(msg));
+    await setServicePasswords(url, { ...embedded?.passwords, ...config.databasePasswords });
+    console.log(`migrations: ${result.applied.length} applied, ${result.skipped} already in place`);
+  } finally {
+    await embedded?.stop();
+  }
+});

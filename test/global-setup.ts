@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../lib/config.ts';
-import { type RunningStack, startStack } from '../lib/run/stack.ts';
+import { type RunningStack, startStack } from '../stack.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -10,7 +10,7 @@ import {
   PositionsDocument,
 } from './generated/graphql.ts';
 import { gql, newOrganisation, ok } from './helpers/client.ts';
-import { appClient, ownerClient, withClient } from './helpers/db.ts';
+import { ownerClient, serviceClient, withClient } from './helpers/db.ts';
 
 async function asTenant<T>(c: pg.Client, organisationId: string, fn: () => Promise<T>): Promise<T> {
   await c.query('BEGIN');
@@ -86,7 +86,7 @@ describe('database walls', () => {
     const b = await newOrganisation();
     await seed(a.organisation.id, `a${randomUUID().slice(0, 6)}`);
     await seed(b.organisation.id, `b${randomUUID().slice(0, 6)}`);
-    await withClient(appClient(), async (c) => {
+    await withClient(serviceClient('crm'), async (c) => {
       const rows = await asTenant(
         c,
         a.organisation.id,
@@ -96,8 +96,6 @@ describe('database walls', () => {
       expect(rows.every((r) => r.organisation_id === a.organisation.id)).toBe(true);
       const none = await c.query('SELECT count(*)::int AS n FROM crm.positions');
       expect(none.rows[0].n).toBe(0);
-      const orgs = await c.query('SELECT count(*)::int AS n FROM iam.organisations');
-      expect(orgs.rows[0].n).toBe(0);
       // writing into another organisation is refused by the policy's WITH CHECK
       await expect(
         asTenant(c, a.organisation.id, () =>
@@ -109,9 +107,13 @@ describe('database walls', () => {
         ),
       ).rejects.toThrow(/row-level security/);
     });
+    await withClient(serviceClient('iam'), async (c) => {
+      const orgs = await c.query('SELECT count(*)::int AS n FROM iam.organisations');
+      expect(orgs.rows[0].n).toBe(0);
+    });
   });
 
-  it('every table with organisation_id has forced row-level security, and the app role cannot bypass it', async () => {
+  it('every table with organisation_id has forced row-level security, and no service role can bypass it', async () => {
     await withClient(ownerClient(), async (c) => {
       const { rows } = await c.query(`
         SELECT n.nspname || '.' || t.relname AS name, t.relrowsecurity, t.relforcerowsecurity
@@ -121,12 +123,15 @@ describe('database walls', () => {
       expect(rows.length).toBeGreaterThanOrEqual(20);
       const open = rows.filter((r) => !r.relrowsecurity || !r.relforcerowsecurity).map((r) => r.name);
       expect(open).toEqual([]);
-      const role = await c.query(
-        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'prospectflow_app'",
+      const roles = await c.query(
+        "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname LIKE 'prospectflow\\_%' ORDER BY rolname",
       );
-      expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
+      expect(roles.rows.map((r) => r.rolname)).toEqual(
+        expect.arrayContaining(['prospectflow_crm', 'prospectflow_gateway', 'prospectflow_iam']),
+      );
+      expect(roles.rows.filter((r) => r.rolsuper || r.rolbypassrls)).toEqual([]);
       const owned = await c.query(
-        "SELECT count(*)::int AS n FROM pg_tables WHERE tableowner = 'prospectflow_app'",
+        "SELECT count(*)::int AS n FROM pg_tables WHERE tableowner LIKE 'prospectflow\\_%'",
       );
       expect(owned.rows[0].n).toBe(0);
     });

@@ -2,6 +2,7 @@
 // look up then INSERT or UPDATE. Same normaliser as the platform, so only the write strategy differs.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { serviceDatabaseUrl } from '../../lib/db/roles.ts';
 import {
   type NormalisedCompany,
   type NormalisedItem,
@@ -23,11 +24,10 @@ export interface NaiveOutcome {
   positions: NaiveCounts;
 }
 
-/** A connection as the application role, so RLS applies exactly as it does for the platform. */
+/** A connection as the CRM service's role, so RLS applies exactly as it does for the platform. */
 export async function connectAsApp(dbUrl: string): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: dbUrl,
-    options: '-c role=prospectflow_app',
+    connectionString: serviceDatabaseUrl(dbUrl, 'crm'),
     connectionTimeoutMillis: 10_000,
     statement_timeout: 30_000,
   });

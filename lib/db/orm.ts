@@ -1,10 +1,10 @@
-// One MikroORM instance per subgraph, mapping only that subgraph's schema, connected as the app role.
+// One MikroORM instance per subgraph, mapping only that subgraph's schema, logged in as its service role.
 
 import type { Knex } from '@mikro-orm/knex';
 import { type EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 
 export type { EntityManager };
-export const APP_ROLE = 'prospectflow_app';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isUuid(value: unknown): value is string {
@@ -12,6 +12,7 @@ export function isUuid(value: unknown): value is string {
 }
 
 export interface OrmOptions {
+  /** The service's own URL (serviceDatabaseUrl): never the owner's. */
   databaseUrl: string;
   schema: string;
   entities: Function[];
@@ -26,8 +27,12 @@ export async function createOrm(options: OrmOptions): Promise<MikroORM> {
     clientUrl: options.databaseUrl,
     schema: options.schema,
     entities: options.entities,
-    // Whatever user logs in, queries run as the app role: no table ownership, no RLS bypass.
-    driverOptions: { connection: { options: `-c role=${APP_ROLE}` } },
+    // The ORM reads host, user and password from the URL but drops its query string.
+    driverOptions: {
+      connection: {
+        application_name: new URL(options.databaseUrl).searchParams.get('application_name') ?? undefined,
+      },
+    },
     pool: { min: 0, max: options.poolMax ?? 10 },
     allowGlobalContext: false,
     discovery: { warnWhenNoEntities: false },

@@ -1,10 +1,10 @@
-// A plain pg pool as the app role, for processes without an ORM (the gateway).
+// A plain pg pool for processes without an ORM (the gateway), logged in as that service's role.
 import pg from 'pg';
 import type { SqlRunner } from '../auth/authenticate.ts';
-import { APP_ROLE } from './orm.ts';
 
+/** `databaseUrl` is the service's own URL (serviceDatabaseUrl), never the owner's. */
 export function createAppPool(databaseUrl: string, onError: (error: Error) => void, max = 5): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c role=${APP_ROLE}` });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max });
   // an idle connection dropped by the server (restart, Ctrl-C reaching it first) must not crash the process
   pool.on('error', onError);
   return pool;

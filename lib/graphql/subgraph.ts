@@ -12,6 +12,7 @@ import { loadOrCreateKeys } from '../auth/keys.ts';
 import { createTokenService, type TokenService } from '../auth/tokens.ts';
 import type { Config, SubgraphName } from '../config.ts';
 import { createOrm } from '../db/orm.ts';
+import { serviceDatabaseUrl } from '../db/roles.ts';
 import { formatError } from '../errors.ts';
 import { createServiceServer, listen, type Route } from '../http/service-server.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
@@ -92,7 +93,11 @@ export async function startSubgraph<Deps>(
   const metrics = createMetrics(definition.name);
   if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting a subgraph');
   const orm = await createOrm({
-    databaseUrl: config.databaseUrl,
+    databaseUrl: serviceDatabaseUrl(
+      config.databaseUrl,
+      definition.name,
+      config.databasePasswords[definition.name],
+    ),
     schema: definition.name,
     entities: definition.entities,
     tenantEntities: definition.tenantEntities,

@@ -1,15 +1,16 @@
 // Direct database access for tests that check what the services wrote, or that the walls hold.
 import pg from 'pg';
 import { inject } from 'vitest';
+import { type DatabaseService, serviceDatabaseUrl } from '../../lib/db/roles.ts';
 
-/** Connected as the owner (superuser): use asApp() to test what the application role can see. */
+/** Connected as the owner (superuser): use serviceClient() to test what a service's role can see. */
 export function ownerClient(): pg.Client {
   return new pg.Client({ connectionString: inject('databaseUrl') });
 }
 
-/** Connected as the application role, as the services are. */
-export function appClient(): pg.Client {
-  return new pg.Client({ connectionString: inject('databaseUrl'), options: '-c role=prospectflow_app' });
+/** Logged in as a service's own role, as that service is. */
+export function serviceClient(service: DatabaseService): pg.Client {
+  return new pg.Client({ connectionString: serviceDatabaseUrl(inject('databaseUrl'), service) });
 }
 
 export async function withClient<T>(client: pg.Client, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -1,14 +1,15 @@
-// Starts the whole platform in one process: what `npm start` and the end-to-end tests run.
+// The whole platform in one process: what `npm start` and the end-to-end tests run.
 import 'reflect-metadata';
-import { type RunningGateway, startGateway } from '../../gateway/gateway.ts';
-import { gatewayRoutes } from '../../gateway/routes.ts';
-import { SUBGRAPH_DEFINITIONS } from '../../subgraphs/registry.ts';
-import type { Config } from '../config.ts';
-import { SUBGRAPHS } from '../config.ts';
-import { startEmbeddedPostgres } from '../db/embedded.ts';
-import { migrate } from '../db/migrate.ts';
-import { type RunningSubgraph, startSubgraph } from '../graphql/subgraph.ts';
-import { createLogger } from '../telemetry/logger.ts';
+import { type RunningGateway, startGateway } from './gateway/gateway.ts';
+import { gatewayRoutes } from './gateway/routes.ts';
+import type { Config } from './lib/config.ts';
+import { SUBGRAPHS } from './lib/config.ts';
+import { startEmbeddedPostgres } from './lib/db/embedded.ts';
+import { migrate } from './lib/db/migrate.ts';
+import { setServicePasswords } from './lib/db/roles.ts';
+import { type RunningSubgraph, startSubgraph } from './lib/graphql/subgraph.ts';
+import { createLogger } from './lib/telemetry/logger.ts';
+import { SUBGRAPH_DEFINITIONS } from './subgraphs/registry.ts';
 
 export interface RunningStack {
   config: Readonly<Config>;
@@ -22,11 +23,10 @@ export async function startStack(
   options: { ephemeralPorts?: boolean } = {},
 ): Promise<RunningStack> {
   const log = createLogger('stack', base.logLevel);
-  const embedded = base.databaseUrl ? undefined : await startEmbeddedPostgres(base.dataDir);
-  if (embedded) log.info('embedded PostgreSQL started');
-  const databaseUrl = base.databaseUrl ?? embedded!.url;
-  const result = await migrate(databaseUrl, (msg) => log.info(msg));
-  log.info({ applied: result.applied.length }, 'database migrated');
+  const embedded = base.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(base.dataDir, { port: base.embeddedPgPort });
+  if (embedded) log.info({ port: embedded.port }, 'embedded PostgreSQL started');
 
   const subgraphs: RunningSubgraph[] = [];
   const stopAll = async () => {
@@ -36,7 +36,14 @@ export async function startStack(
       .catch((err: unknown) => log.warn({ err }, 'embedded PostgreSQL was already stopping'));
   };
   try {
-    let config: Readonly<Config> = { ...base, databaseUrl };
+    // the owner's URL runs migrations; each service then logs in as its own role
+    const databaseUrl = base.databaseUrl ?? embedded!.url;
+    const result = await migrate(databaseUrl, (msg) => log.info(msg));
+    log.info({ applied: result.applied.length }, 'database migrated');
+    const databasePasswords = { ...embedded?.passwords, ...base.databasePasswords };
+    await setServicePasswords(databaseUrl, databasePasswords);
+
+    let config: Readonly<Config> = { ...base, databaseUrl, databasePasswords };
     for (const name of SUBGRAPHS) {
       subgraphs.push(
         await startSubgraph(SUBGRAPH_DEFINITIONS[name], config, {
