@@ -46,11 +46,13 @@ GRANT EXECUTE ON FUNCTION public.current_organisation_id()
   TO prospectflow_iam, prospectflow_crm, prospectflow_outreach, prospectflow_tracking;
 
 -- ===== Cross-service grants: everything a service may use outside its own schema, and nothing else =====
--- API keys are checked by every service and by the gateway, through SECURITY DEFINER look-ups in iam.
+-- API keys and access tokens are checked by every service and by the gateway, through SECURITY DEFINER
+-- look-ups in iam (a key's row; a token holder's current membership).
 GRANT USAGE ON SCHEMA iam TO prospectflow_crm, prospectflow_outreach, prospectflow_tracking, prospectflow_gateway;
 GRANT EXECUTE ON FUNCTION
     iam.api_key_by_id(uuid),
-    iam.touch_api_key(uuid)
+    iam.touch_api_key(uuid),
+    iam.membership_state(uuid, uuid)
   TO prospectflow_crm, prospectflow_outreach, prospectflow_tracking, prospectflow_gateway;
 -- ===== end of cross-service grants =====
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { positionSearch } from '../subgraphs/crm/resolvers/position.resolver.ts';
 import { FindPositionsDocument, IngestPharowDocument } from './generated/graphql.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
-import { appClient, ownerClient, withClient } from './helpers/db.ts';
+import { ownerClient, withClient } from './helpers/db.ts';
 import { pharowItem } from './helpers/pharow.ts';
 
 describe('position search', () => {
@@ -66,19 +66,18 @@ describe('position search', () => {
     // the resolver's own condition, numbered for pg
     let n = 0;
     const condition = search.sql.replace(/\?/g, () => `$${++n}`);
-    const plan = await withClient(appClient(), async (c) => {
+    // auto_explain needs a superuser to load; the query itself then runs as the crm service's role
+    const plan = await withClient(ownerClient(), async (c) => {
       // auto_explain reports the plans of the statements run inside the search function too
       const logs: string[] = [];
       c.on('notice', (msg) => logs.push(msg.message ?? ''));
-      const [{ role }] = (await c.query('SELECT current_user AS role')).rows;
       await c.query('BEGIN');
       try {
-        await c.query('SET LOCAL ROLE NONE');
         await c.query("LOAD 'auto_explain'");
         await c.query('SET LOCAL auto_explain.log_min_duration = 0');
         await c.query('SET LOCAL auto_explain.log_nested_statements = on');
         await c.query('SET LOCAL client_min_messages = log');
-        await c.query(`SET LOCAL ROLE ${role}`);
+        await c.query('SET LOCAL ROLE prospectflow_crm');
         await c.query("SELECT set_config('app.organisation_id', $1, true)", [orgId]);
         await c.query(
           `SELECT p.id FROM crm.positions p WHERE p.organisation_id = current_organisation_id() AND ${condition}`,
