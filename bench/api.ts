@@ -7,6 +7,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { readOutbox } from '../lib/mail/outbox-reader.ts';
 import { generatePharowBatch } from './fixtures/pharow-generator.ts';
 import { GatewayClient, graphqlIngestBody } from './lib/client.ts';
 import { ensureHive, type HiveGateway, startHive } from './lib/hive.ts';
@@ -182,8 +183,22 @@ async function inBatches<T, R>(
   return out;
 }
 
+/** The token of the invitation mailed to this address, once it is in the outbox. */
+async function invitationToken(dataDir: string, email: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const token = (await readOutbox(dataDir, email)).find((m) => m.token)?.token;
+    if (token) return token;
+    if (Date.now() > deadline) throw new Error(`no invitation mail for ${email} in ${dataDir}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** 20 organisations, each with its prospects and five users (the owner and four invited members). */
-async function loadData(client: GatewayClient): Promise<{ users: User[]; positions: number[] }> {
+async function loadData(
+  client: GatewayClient,
+  dataDir: string,
+): Promise<{ users: User[]; positions: number[] }> {
   const orgIndexes = Array.from({ length: ORGANISATIONS }, (_, i) => i);
   const setups = await inBatches(orgIndexes, SETUP_CONCURRENCY, async (i) => {
     const owner = await client.signUp(`api-${i}`);
@@ -212,14 +227,16 @@ async function loadData(client: GatewayClient): Promise<{ users: User[]; positio
     ];
     for (let m = 0; m < MEMBERS_PER_ORGANISATION; m++) {
       const email = `member-${m}-${owner.organisationId}@bench.example.com`;
-      const { result: invited } = await client.graphql<{ inviteMember: { invitationToken: string } }>(
-        'mutation($e: String!){ inviteMember(email: $e, role: MEMBER) { invitationToken } }',
+      await client.graphql(
+        'mutation($e: String!){ inviteMember(email: $e, role: MEMBER) { role } }',
         { e: email },
         owner.token,
       );
+      // the invitation is mailed to the invitee: the platform runs without SMTP, so it lands in its outbox
+      const token = await invitationToken(dataDir, email);
       const { result: accepted } = await client.graphql<{ acceptInvitation: { accessToken: string } }>(
         'mutation($t: String!){ acceptInvitation(token: $t, password: "bench-password-0123", firstName: "Bench", lastName: "Member") { accessToken } }',
-        { t: invited.inviteMember.invitationToken },
+        { t: token },
       );
       users.push({
         organisation: i,
@@ -416,7 +433,7 @@ async function main(): Promise<void> {
 
   log(`loading ${ORGANISATIONS} organisations × ${ITEMS_PER_ORGANISATION} Pharow items and their users`);
   const client = new GatewayClient(platform.gatewayUrl);
-  const { users, positions } = await loadData(client);
+  const { users, positions } = await loadData(client, platform.dataDir);
   const plan = await pagePlanWarnings(users[0]!.organisationId);
 
   log(
