@@ -1,32 +1,10 @@
 // The gateway's guard rails: health, metrics, Sandbox, CSRF, body size, depth and cost limits, rate limits.
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { type RunningGateway, startGateway } from '../gateway/gateway.ts';
-import { loadConfig } from '../lib/config.ts';
+import { describe, expect, inject, it } from 'vitest';
 import { CampaignDocument, MyOrganisationDocument } from './generated/graphql.ts';
 import { errorCode, gql, newOrganisation, ok } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
-
-const extraGateways: RunningGateway[] = [];
-afterAll(async () => {
-  for (const g of extraGateways) await g.stop();
-});
-
-async function gatewayWith(env: Record<string, string>): Promise<RunningGateway> {
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'fatal',
-    DATABASE_URL: inject('databaseUrl'),
-    DATA_DIR: inject('dataDir'),
-    ...env,
-  });
-  const gateway = await startGateway(
-    { ...config, subgraphUrls: inject('subgraphUrls') as any },
-    { port: 0, host: '127.0.0.1' },
-  );
-  extraGateways.push(gateway);
-  return gateway;
-}
+import { gatewayWith } from './helpers/gateway.ts';
 
 describe('operations endpoints', () => {
   it('serves /health and /metrics on the gateway and on every subgraph', async () => {

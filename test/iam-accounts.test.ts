@@ -15,18 +15,7 @@ import {
 import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
 import { INVITATION, inbox, PASSWORD_RESET, waitForMail } from './helpers/mail.ts';
-
-// the default AUTH_CACHE_SECONDS, plus room for a slow machine
-const CACHE_MS = 5000 + 3000;
-
-async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > withinMs) throw new Error(`still not true after ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+import { CACHE_MS, eventually } from './helpers/wait.ts';
 
 async function membersOf(token: string) {
   return (await ok(MyOrganisationDocument, {}, { token })).organisation.members;

@@ -16,18 +16,7 @@ import {
 } from './generated/graphql.ts';
 import { errorCode, gql, newOrganisation, ok, uniqueEmail } from './helpers/client.ts';
 import { addMember } from './helpers/mail.ts';
-
-// the default AUTH_CACHE_SECONDS, plus room for a slow machine
-const CACHE_MS = 5000 + 3000;
-
-async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > withinMs) throw new Error(`still not true after ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+import { CACHE_MS, eventually } from './helpers/wait.ts';
 
 const suppress = (value: string) => ({ value, reason: 'MANUAL' as const });
 

@@ -2,36 +2,13 @@
 // logins per email and client IP, trusted proxies, the Redis prefix, cost with variables, response size.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { type RunningGateway, startGateway } from '../gateway/gateway.ts';
-import { gatewayRoutes } from '../gateway/routes.ts';
-import { loadConfig } from '../lib/config.ts';
+import { describe, expect, it } from 'vitest';
 import { MyOrganisationDocument, type PharowItemInput } from './generated/graphql.ts';
 import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
+import { gatewayWith } from './helpers/gateway.ts';
 import { pharowItem, validSiren } from './helpers/pharow.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const gateways: RunningGateway[] = [];
-afterAll(async () => {
-  for (const g of gateways) await g.stop();
-});
-
-async function gatewayWith(env: Record<string, string>): Promise<RunningGateway> {
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'fatal',
-    DATABASE_URL: inject('databaseUrl'),
-    DATA_DIR: inject('dataDir'),
-    ...env,
-  });
-  const gateway = await startGateway(
-    { ...config, subgraphUrls: inject('subgraphUrls') as any },
-    { port: 0, host: '127.0.0.1', routes: gatewayRoutes },
-  );
-  gateways.push(gateway);
-  return gateway;
-}
 
 const INGEST_RESULT = 'received positions { created }';
 
