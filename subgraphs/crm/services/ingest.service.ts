@@ -456,7 +456,7 @@ export async function ingestPharowItems(
     { column: 'company_id', type: 'uuid', key: 'companyId' },
     { column: 'person_id', type: 'uuid', key: 'personId' },
   ];
-  return {
+  const outcome = {
     received: rawItems.length,
     companies: await counts('crm.companies', COMPANY_FIELDS, companies.plan),
     people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson>),
@@ -468,4 +468,38 @@ export async function ingestPharowItems(
     ),
     rejected,
   };
+  await refreshStatistics(em, outcome);
+  return outcome;
+}
+
+// A batch that changed at least this share of a table (and this many rows) leaves stale statistics.
+const STATS_SHARE = 0.1;
+const STATS_MIN_ROWS = 50;
+
+/**
+ * ANALYZEs the ingest tables this batch changed a large share of (or that were never analysed): the planner
+ * must not wait for autovacuum, which may be late or off, to learn that a table grew tenfold.
+ */
+async function refreshStatistics(
+  em: EntityManager,
+  outcome: Pick<IngestOutcome, 'companies' | 'people' | 'positions'>,
+): Promise<void> {
+  const changed: Record<string, number> = {
+    companies: outcome.companies.created + outcome.companies.updated,
+    people: outcome.people.created + outcome.people.updated,
+    positions: outcome.positions.created + outcome.positions.updated,
+  };
+  const candidates = Object.keys(changed).filter((t) => changed[t] >= STATS_MIN_ROWS);
+  if (candidates.length === 0) return;
+  const known = await rawQuery<{ relname: string; reltuples: number }>(
+    em,
+    `SELECT c.relname, c.reltuples FROM pg_class c
+     WHERE c.relnamespace = 'crm'::regnamespace AND c.relname = ANY(?::text[])`,
+    [candidates],
+  );
+  // reltuples is -1 until the first ANALYZE
+  const stale = known
+    .filter((t) => t.reltuples < 0 || changed[t.relname] >= STATS_SHARE * t.reltuples)
+    .map((t) => t.relname);
+  if (stale.length > 0) await rawQuery(em, 'SELECT crm.refresh_statistics(?::text[])', [stale]);
 }
