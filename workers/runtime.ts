@@ -40,22 +40,26 @@ export function workerId(name: string): string {
   return `${name}@${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
+// the outreach entities the workers read and write (the subgraph's own list sits beside its resolvers)
+export const WORKER_ENTITIES: Function[] = [
+  Mailbox,
+  Prompt,
+  Campaign,
+  WorkflowStep,
+  StepExperiment,
+  StepVariant,
+  Enrollment,
+  Message,
+];
+export const WORKER_TENANT_ENTITIES: string[] = WORKER_ENTITIES.map((entity) => entity.name);
+
 export async function createWorkerOrm(config: Readonly<Config>, poolMax = 10): Promise<MikroORM> {
   if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting a worker');
   return createOrm({
     databaseUrl: serviceDatabaseUrl(config.databaseUrl, 'worker', config.databasePasswords.worker),
     schema: 'outreach',
-    entities: [Mailbox, Prompt, Campaign, WorkflowStep, StepExperiment, StepVariant, Enrollment, Message],
-    tenantEntities: [
-      'Mailbox',
-      'Prompt',
-      'Campaign',
-      'WorkflowStep',
-      'StepExperiment',
-      'StepVariant',
-      'Enrollment',
-      'Message',
-    ],
+    entities: WORKER_ENTITIES,
+    tenantEntities: WORKER_TENANT_ENTITIES,
     poolMax,
   });
 }
