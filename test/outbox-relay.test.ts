@@ -4,8 +4,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Bus, createBus, type PublishedEvent, subscribeToEvents } from '../lib/bus/index.ts';
 import { DRAFTED, ENROLLMENT_CHANGED } from '../lib/bus/catalog.ts';
+import { type Bus, createBus, type PublishedEvent, subscribeToEvents } from '../lib/bus/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createOrm, withTenant } from '../lib/db/orm.ts';
 import { serviceDatabaseUrl } from '../lib/db/roles.ts';
@@ -82,7 +82,10 @@ describe.each([{ kind: 'memory' }, { kind: 'rabbitmq' }] as const)('outbox relay
     });
     const messageId = randomUUID();
     await withTenant(outreachOrm, seed.organisationId, (em) =>
-      recordEvent(em, DRAFTED, { campaignId: seed.campaignId, payload: { enrollmentId: seed.enrollmentId, messageId } }),
+      recordEvent(em, DRAFTED, {
+        campaignId: seed.campaignId,
+        payload: { enrollmentId: seed.enrollmentId, messageId },
+      }),
     );
     await expect(
       withTenant(outreachOrm, seed.organisationId, async (em) => {
@@ -229,7 +232,10 @@ describe('recording events', () => {
     const seed = await seedCampaign(db.owner);
     const em = outreachOrm.em.fork();
     await expect(
-      recordEvent(em, ENROLLMENT_CHANGED, { campaignId: seed.campaignId, payload: { enrollmentId: seed.enrollmentId } }),
+      recordEvent(em, ENROLLMENT_CHANGED, {
+        campaignId: seed.campaignId,
+        payload: { enrollmentId: seed.enrollmentId },
+      }),
     ).rejects.toThrow(/inside the tenant transaction/);
     await expect(
       withTenant(outreachOrm, randomUUID(), (scoped) =>
@@ -247,9 +253,10 @@ describe('recording events', () => {
         }),
       ),
     ).rejects.toThrow(/ids only/);
-    const { rows } = await db.owner.query('SELECT count(*)::int AS n FROM outreach.outbox WHERE campaign_id = $1', [
-      seed.campaignId,
-    ]);
+    const { rows } = await db.owner.query(
+      'SELECT count(*)::int AS n FROM outreach.outbox WHERE campaign_id = $1',
+      [seed.campaignId],
+    );
     expect(rows[0].n).toBe(0);
   });
 });

@@ -1,7 +1,8 @@
 // What every worker runs on: the worker database role (tenant transactions only, plus the claim functions),
 // the shared bus, a logger and a clock. Workers import no resolver and nothing of the gateway.
-import { hostname } from 'node:os';
+
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Bus } from '../lib/bus/index.ts';
 import type { Config } from '../lib/config.ts';

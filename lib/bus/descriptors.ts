@@ -52,10 +52,14 @@ export function defineQueue<P extends Ids>(spec: {
   retryDelays: RetryDelay[];
   prefetch?: number;
 }): QueueDescriptor<P> {
-  if (!NAME.test(spec.name)) throw new BusError(`queue name ${JSON.stringify(spec.name)} must be dotted lower-case words`);
+  if (!NAME.test(spec.name))
+    throw new BusError(`queue name ${JSON.stringify(spec.name)} must be dotted lower-case words`);
   const retryDelaysMs = spec.retryDelays.map((delay) => {
     const ms = RETRY_DELAYS[delay];
-    if (ms === undefined) throw new BusError(`retry delay ${JSON.stringify(delay)} is not one of ${Object.keys(RETRY_DELAYS).join(', ')}`);
+    if (ms === undefined)
+      throw new BusError(
+        `retry delay ${JSON.stringify(delay)} is not one of ${Object.keys(RETRY_DELAYS).join(', ')}`,
+      );
     assertDelay(ms, 'retry delay');
     return ms;
   });
@@ -72,7 +76,8 @@ export function eventRoutingKey(campaignId: string, name: string): string {
 }
 
 export function defineEvent<P extends Ids>(spec: { name: string }): EventDescriptor<P> {
-  if (!EVENT_NAME.test(spec.name)) throw new BusError(`event name ${JSON.stringify(spec.name)} must be UPPER_SNAKE_CASE`);
+  if (!EVENT_NAME.test(spec.name))
+    throw new BusError(`event name ${JSON.stringify(spec.name)} must be UPPER_SNAKE_CASE`);
   const name = spec.name;
   return Object.freeze({
     name,

@@ -1,8 +1,8 @@
 // The message bus: RabbitMQ when an AMQP URL is configured, else the in-process bus (embedded mode).
 import { consoleLogger } from './delivery-policy.ts';
 import { MemoryBus } from './memory-bus.ts';
-import { RabbitMqBus } from './rabbitmq-bus.ts';
 import type { QueueType } from './queue-type.ts';
+import { RabbitMqBus } from './rabbitmq-bus.ts';
 import type { Bus, BusLogger } from './types.ts';
 
 export { DEFAULT_PREFETCH, DEFAULT_RETRY_DELAYS_MS, MAX_DELAY_MS } from './delivery-policy.ts';

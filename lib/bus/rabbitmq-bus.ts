@@ -199,7 +199,11 @@ export class RabbitMqBus implements Bus {
     return { close: () => this.untrack(amqp) };
   }
 
-  async publishEvent(routingKey: string, event: DomainEvent, options?: { messageId?: string }): Promise<void> {
+  async publishEvent(
+    routingKey: string,
+    event: DomainEvent,
+    options?: { messageId?: string },
+  ): Promise<void> {
     this.assertOpen();
     assertEvent(routingKey, event);
     // Not mandatory: an event nobody listens to is simply dropped.

@@ -8,7 +8,8 @@ import { type EntityManager, isUuid, rawQuery, withTenant } from '../db/orm.ts';
  * concurrent delivery holds it: that one commits first and this one then sees the mark).
  */
 export async function markConsumed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
-  if (!em.isInTransaction()) throw new Error('markConsumed must run inside the tenant transaction of the handling');
+  if (!em.isInTransaction())
+    throw new Error('markConsumed must run inside the tenant transaction of the handling');
   if (!isUuid(eventId)) throw new Error('eventId must be a UUID');
   const rows = await rawQuery(
     em,

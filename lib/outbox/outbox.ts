@@ -25,14 +25,20 @@ export async function recordEvent<P extends Ids>(
   event: EventDescriptor<P>,
   input: { campaignId: string; payload: P },
 ): Promise<RecordedEvent> {
-  const [recorded] = await recordEvents(em, [{ event, campaignId: input.campaignId, payload: input.payload }]);
+  const [recorded] = await recordEvents(em, [
+    { event, campaignId: input.campaignId, payload: input.payload },
+  ]);
   return recorded;
 }
 
 /** Records several events in one round trip per campaign, in the order given. */
-export async function recordEvents(em: EntityManager, events: EventToRecord<any>[]): Promise<RecordedEvent[]> {
+export async function recordEvents(
+  em: EntityManager,
+  events: EventToRecord<any>[],
+): Promise<RecordedEvent[]> {
   // outside a transaction the event would be committed apart from the change: never
-  if (!em.isInTransaction()) throw new Error('recordEvent must run inside the tenant transaction of the change');
+  if (!em.isInTransaction())
+    throw new Error('recordEvent must run inside the tenant transaction of the change');
   const byCampaign = new Map<string, Array<{ index: number; id: string; topic: string; payload: string }>>();
   events.forEach((e, index) => {
     if (!isUuid(e.campaignId)) throw new Error('campaignId must be a UUID');

@@ -83,7 +83,12 @@ export async function seedCampaign(owner: pg.Pool, organisationId: string = rand
 }
 
 /** `count` PENDING tasks of the seed's enrolment, due at `scheduledFor`; returns their ids. */
-export async function seedTasks(owner: pg.Pool, seed: Seed, count: number, scheduledFor: Date): Promise<string[]> {
+export async function seedTasks(
+  owner: pg.Pool,
+  seed: Seed,
+  count: number,
+  scheduledFor: Date,
+): Promise<string[]> {
   const { rows } = await owner.query(
     `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, scheduled_for)
      SELECT $1, gen_random_uuid(), $2, $3, 'DRAFT', $4 FROM generate_series(1, $5)
