@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { type RunningGateway, startGateway } from './gateway/gateway.ts';
 import { gatewayRoutes } from './gateway/routes.ts';
+import { type Bus, createBus } from './lib/bus/index.ts';
 import type { Config } from './lib/config.ts';
 import { SUBGRAPHS } from './lib/config.ts';
 import { startEmbeddedPostgres } from './lib/db/embedded.ts';
@@ -10,17 +11,22 @@ import { setServicePasswords } from './lib/db/roles.ts';
 import { type RunningSubgraph, startSubgraph } from './lib/graphql/subgraph.ts';
 import { createLogger } from './lib/telemetry/logger.ts';
 import { SUBGRAPH_DEFINITIONS } from './subgraphs/registry.ts';
+import { type RunningWorkers, startWorkers } from './workers/launcher.ts';
+import { WORKER_NAMES } from './workers/registry.ts';
 
 export interface RunningStack {
   config: Readonly<Config>;
   gateway: RunningGateway;
   subgraphs: RunningSubgraph[];
+  /** The one bus of this process: RabbitMQ when AMQP_URL is set, else in-process. */
+  bus: Bus;
+  workers: RunningWorkers;
   stop(): Promise<void>;
 }
 
 export async function startStack(
   base: Readonly<Config>,
-  options: { ephemeralPorts?: boolean } = {},
+  options: { ephemeralPorts?: boolean; clock?: () => Date } = {},
 ): Promise<RunningStack> {
   const log = createLogger('stack', base.logLevel);
   const embedded = base.databaseUrl
@@ -29,8 +35,12 @@ export async function startStack(
   if (embedded) log.info({ port: embedded.port }, 'embedded PostgreSQL started');
 
   const subgraphs: RunningSubgraph[] = [];
+  let bus: Bus | undefined;
+  let workers: RunningWorkers | undefined;
   const stopAll = async () => {
+    await workers?.stop().catch((err) => log.error({ err }, 'workers stop failed'));
     for (const s of subgraphs) await s.stop().catch((err) => log.error({ err }, 'subgraph stop failed'));
+    await bus?.close().catch((err) => log.error({ err }, 'bus close failed'));
     await embedded
       ?.stop()
       .catch((err: unknown) => log.warn({ err }, 'embedded PostgreSQL was already stopping'));
@@ -44,6 +54,9 @@ export async function startStack(
     await setServicePasswords(databaseUrl, databasePasswords);
 
     let config: Readonly<Config> = { ...base, databaseUrl, databasePasswords };
+    // one bus for the whole process: the workers now, the services as they come to publish or consume
+    bus = await createBus({ amqpUrl: config.amqpUrl, logger: createLogger('bus', config.logLevel) });
+    log.info({ bus: bus.kind }, 'bus ready');
     for (const name of SUBGRAPHS) {
       subgraphs.push(
         await startSubgraph(SUBGRAPH_DEFINITIONS[name], config, {
@@ -59,10 +72,19 @@ export async function startStack(
       port: options.ephemeralPorts ? 0 : undefined,
       routes: gatewayRoutes,
     });
+    // the workers run beside the services, on the process's one bus
+    const sharedBus = bus;
+    workers = await startWorkers(WORKER_NAMES, config, sharedBus, options.clock).catch(async (error) => {
+      await gateway.stop().catch(() => {});
+      throw error;
+    });
+    log.info({ workers: workers.names }, 'workers started');
     return {
       config,
       gateway,
       subgraphs,
+      bus: sharedBus,
+      workers,
       async stop() {
         await gateway.stop().catch((err) => log.error({ err }, 'gateway stop failed'));
         await stopAll();

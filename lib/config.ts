@@ -23,7 +23,7 @@ export interface Config {
   subgraphUrls: Record<SubgraphName, string>;
   databaseUrl: string | undefined;
   /** Passwords of the per-service database roles (DB_PASSWORD_IAM…), for servers that ask for one. */
-  databasePasswords: Partial<Record<SubgraphName | 'gateway', string>>;
+  databasePasswords: Partial<Record<SubgraphName | 'gateway' | 'worker', string>>;
   embeddedPgPort: number | undefined;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
@@ -204,7 +204,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     databaseUrl: url(env, 'DATABASE_URL'),
     databasePasswords: Object.fromEntries(
-      [...SUBGRAPHS, 'gateway' as const]
+      [...SUBGRAPHS, 'gateway' as const, 'worker' as const]
         .map((name) => [name, text(env, `DB_PASSWORD_${name.toUpperCase()}`)])
         .filter(([, password]) => password !== undefined),
     ),

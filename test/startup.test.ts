@@ -167,6 +167,8 @@ describe('the embedded default', () => {
         'prospectflow_iam',
         'prospectflow_outreach',
         'prospectflow_tracking',
+        // the workers run beside the services, with the password generated for their role
+        'prospectflow_worker',
       ]);
     } finally {
       await owner.end();

@@ -1,11 +1,13 @@
 // The message bus: RabbitMQ when an AMQP URL is configured, else the in-process bus (embedded mode).
 import { consoleLogger } from './delivery-policy.ts';
 import { MemoryBus } from './memory-bus.ts';
+import type { QueueType } from './queue-type.ts';
 import { RabbitMqBus } from './rabbitmq-bus.ts';
 import type { Bus, BusLogger } from './types.ts';
 
 export { DEFAULT_PREFETCH, DEFAULT_RETRY_DELAYS_MS, MAX_DELAY_MS } from './delivery-policy.ts';
 export { MemoryBus } from './memory-bus.ts';
+export { type QueueType, queueTypeFor, readServerProperties } from './queue-type.ts';
 export { RabbitMqBus } from './rabbitmq-bus.ts';
 export { matchesTopic } from './topic-pattern.ts';
 export { eventsExchangeName, type QueueNames, queueNames } from './topology.ts';
@@ -30,6 +32,8 @@ export interface CreateBusOptions {
   prefix?: string;
   /** How long close() waits for running handlers; RabbitMQ then drops the connection so the broker redelivers. Default 10 s. */
   shutdownTimeoutMs?: number;
+  /** RabbitMQ only: `auto` (default) picks quorum queues on 3.13+, classic queues before. */
+  queueType?: QueueType | 'auto';
 }
 
 export async function createBus(options: CreateBusOptions = {}): Promise<Bus> {
@@ -40,8 +44,24 @@ export async function createBus(options: CreateBusOptions = {}): Promise<Bus> {
       logger,
       prefix: options.prefix,
       shutdownTimeoutMs: options.shutdownTimeoutMs,
+      queueType: options.queueType,
     });
   }
   // Queue names live inside this process only, so the prefix has nothing to isolate.
   return new MemoryBus({ logger, shutdownTimeoutMs: options.shutdownTimeoutMs });
 }
+export {
+  assertIds,
+  consumeWork,
+  defineEvent,
+  defineQueue,
+  type EventDescriptor,
+  eventRoutingKey,
+  type Ids,
+  type PublishedEvent,
+  type QueueDescriptor,
+  RETRY_DELAYS,
+  type RetryDelay,
+  sendWork,
+  subscribeToEvents,
+} from './descriptors.ts';

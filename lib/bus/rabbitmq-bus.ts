@@ -27,6 +27,7 @@ import {
   settlesWithin,
   sleep,
 } from './delivery-policy.ts';
+import { type QueueType, queueTypeFor, readServerProperties } from './queue-type.ts';
 import { eventsExchangeName, type QueueNames, queueNames } from './topology.ts';
 import {
   type Bus,
@@ -47,6 +48,8 @@ export interface RabbitMqBusOptions {
   /** How long close() waits for running handlers before dropping the connection (the broker then redelivers). */
   shutdownTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** `auto` (default): quorum queues on RabbitMQ 3.13 and later, classic queues on older brokers. */
+  queueType?: QueueType | 'auto';
 }
 
 interface QueueSpec {
@@ -63,6 +66,8 @@ const REQUEUE_BACKOFF_MS = 1000;
 
 export class RabbitMqBus implements Bus {
   readonly kind = 'rabbitmq' as const;
+  /** The type of every durable queue this bus declares (event subscriptions stay exclusive classic queues). */
+  readonly queueType: QueueType;
   private readonly conn: Connection;
   private readonly publisher: Publisher;
   private readonly logger: BusLogger;
@@ -87,13 +92,36 @@ export class RabbitMqBus implements Bus {
       conn.unsafeDestroy();
       throw new BusError(`cannot connect to RabbitMQ: ${errorText(err)}`);
     }
-    const bus = new RabbitMqBus(conn, options);
+    let queueType: QueueType;
+    if (options.queueType && options.queueType !== 'auto') {
+      queueType = options.queueType;
+    } else {
+      let version: string | undefined;
+      try {
+        const properties = await readServerProperties(options.url, options.connectTimeoutMs ?? 10_000);
+        version = typeof properties.version === 'string' ? properties.version : undefined;
+      } catch (err) {
+        conn.unsafeDestroy();
+        throw err;
+      }
+      queueType = queueTypeFor(version);
+      const log = options.logger.info ?? options.logger.warn;
+      log.call(
+        options.logger,
+        { queueType, brokerVersion: version ?? 'unknown' },
+        queueType === 'quorum'
+          ? `RabbitMQ ${version}: quorum queues`
+          : `RabbitMQ ${version ?? '(version unknown)'}: classic queues (quorum queues from 3.13)`,
+      );
+    }
+    const bus = new RabbitMqBus(conn, options, queueType);
     await conn.exchangeDeclare({ exchange: bus.exchange, type: 'topic', durable: true });
     return bus;
   }
 
-  private constructor(conn: Connection, options: RabbitMqBusOptions) {
+  private constructor(conn: Connection, options: RabbitMqBusOptions, queueType: QueueType) {
     this.conn = conn;
+    this.queueType = queueType;
     this.logger = options.logger;
     this.prefix = options.prefix ?? '';
     this.exchange = eventsExchangeName(this.prefix);
@@ -120,8 +148,8 @@ export class RabbitMqBus implements Bus {
     const delayMs = options?.delayMs ?? 0;
     assertDelay(delayMs);
     const names = queueNames(this.prefix, queue);
-    await this.ensureQueue(workSpec(names));
-    const target = delayMs > 0 ? this.delaySpec(queue, names.delay(delayMs), delayMs) : workSpec(names);
+    await this.ensureQueue(this.workSpec(names));
+    const target = delayMs > 0 ? this.delaySpec(queue, names.delay(delayMs), delayMs) : this.workSpec(names);
     await this.publishToQueue(target, message, { messageId: options?.messageId ?? randomUUID() });
   }
 
@@ -129,7 +157,7 @@ export class RabbitMqBus implements Bus {
     this.assertOpen();
     assertQueueName(queue);
     for (const message of messages) assertWorkMessage(message);
-    const spec = workSpec(queueNames(this.prefix, queue));
+    const spec = this.workSpec(queueNames(this.prefix, queue));
     await this.ensureQueue(spec);
     for (let start = 0; start < messages.length; start += SEND_WINDOW) {
       const batch = messages.slice(start, start + SEND_WINDOW);
@@ -151,8 +179,8 @@ export class RabbitMqBus implements Bus {
     assertQueueName(queue);
     const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
     const names = queueNames(this.prefix, queue);
-    await this.ensureQueue(workSpec(names));
-    await this.ensureQueue(deadSpec(names));
+    await this.ensureQueue(this.workSpec(names));
+    await this.ensureQueue(this.deadSpec(names));
     for (const ms of new Set(retryDelaysMs))
       await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
 
@@ -171,11 +199,18 @@ export class RabbitMqBus implements Bus {
     return { close: () => this.untrack(amqp) };
   }
 
-  async publishEvent(routingKey: string, event: DomainEvent): Promise<void> {
+  async publishEvent(
+    routingKey: string,
+    event: DomainEvent,
+    options?: { messageId?: string },
+  ): Promise<void> {
     this.assertOpen();
     assertEvent(routingKey, event);
     // Not mandatory: an event nobody listens to is simply dropped.
-    await this.publisher.send({ exchange: this.exchange, routingKey, messageId: randomUUID() }, event);
+    await this.publisher.send(
+      { exchange: this.exchange, routingKey, messageId: options?.messageId ?? randomUUID() },
+      event,
+    );
   }
 
   async subscribeEvents(patterns: string[], handler: EventHandler): Promise<Consumer> {
@@ -212,7 +247,7 @@ export class RabbitMqBus implements Bus {
   async deadLetters(queue: string, limit = 100): Promise<WorkMessage[]> {
     this.assertOpen();
     assertQueueName(queue);
-    const spec = deadSpec(queueNames(this.prefix, queue));
+    const spec = this.deadSpec(queueNames(this.prefix, queue));
     await this.ensureQueue(spec);
     const ch = await this.conn.acquire();
     const messages: WorkMessage[] = [];
@@ -234,8 +269,8 @@ export class RabbitMqBus implements Bus {
     assertQueueName(queue);
     const names = queueNames(this.prefix, queue);
     const specs = new Map<string, QueueSpec>([
-      [names.work, workSpec(names)],
-      [names.dead, deadSpec(names)],
+      [names.work, this.workSpec(names)],
+      [names.dead, this.deadSpec(names)],
     ]);
     for (const ms of DEFAULT_RETRY_DELAYS_MS)
       specs.set(names.retry(ms), this.delaySpec(queue, names.retry(ms), ms));
@@ -314,7 +349,7 @@ export class RabbitMqBus implements Bus {
           'work handler failed; retry scheduled',
         );
       } else {
-        await this.publishToQueue(deadSpec(names), msg.body, {
+        await this.publishToQueue(this.deadSpec(names), msg.body, {
           messageId,
           contentType: msg.contentType,
           headers: { 'x-attempt': attempt, 'x-dead-reason': outcome.reason, 'x-error': errorText(err) },
@@ -371,10 +406,22 @@ export class RabbitMqBus implements Bus {
     );
   }
 
+  private workSpec(names: QueueNames): QueueSpec {
+    return { queue: names.work, durable: true, arguments: this.typeArguments() };
+  }
+
+  private deadSpec(names: QueueNames): QueueSpec {
+    return { queue: names.dead, durable: true, arguments: this.typeArguments() };
+  }
+
+  private typeArguments(): Record<string, string> {
+    return { 'x-queue-type': this.queueType };
+  }
+
   private ensureQueue(spec: QueueSpec): Promise<void> {
     let declared = this.declared.get(spec.queue);
     if (!declared) {
-      declared = this.conn.queueDeclare(spec).then(() => undefined);
+      declared = this.declareQueue(spec);
       // A failed declare is retried by the next caller rather than cached.
       declared.catch(() => this.declared.delete(spec.queue));
       this.declared.set(spec.queue, declared);
@@ -382,11 +429,28 @@ export class RabbitMqBus implements Bus {
     return declared;
   }
 
+  /** A queue made before the broker's upgrade keeps its type: use it as it is rather than fail. */
+  private async declareQueue(spec: QueueSpec): Promise<void> {
+    try {
+      await this.conn.queueDeclare(spec);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'PRECONDITION_FAILED' || !/x-queue-type/.test(errorText(err))) {
+        throw err;
+      }
+      await this.conn.queueDeclare({ queue: spec.queue, passive: true });
+      this.logger.warn(
+        { queue: spec.queue, queueType: this.queueType },
+        'queue exists with another type; keeping it (delete it while empty to change its type)',
+      );
+    }
+  }
+
   private delaySpec(queue: string, name: string, ms: number): QueueSpec {
     const spec: QueueSpec = {
       queue: name,
       durable: true,
       arguments: {
+        ...this.typeArguments(),
         // One TTL per queue keeps expiry FIFO: a per-message TTL would wait behind the head message.
         'x-message-ttl': ms,
         'x-dead-letter-exchange': '',
@@ -426,14 +490,6 @@ export class RabbitMqBus implements Bus {
   private assertOpen(): void {
     if (this.closing) throw new BusError('bus is closed');
   }
-}
-
-function workSpec(names: QueueNames): QueueSpec {
-  return { queue: names.work, durable: true };
-}
-
-function deadSpec(names: QueueNames): QueueSpec {
-  return { queue: names.dead, durable: true };
 }
 
 function returnKey(queue: string, messageId: string | undefined): string {

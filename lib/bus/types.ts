@@ -55,7 +55,8 @@ export interface Bus {
     options?: ConsumeOptions,
   ): Promise<Consumer>;
   /** Topic exchange for small domain events (ids); routing key e.g. 'campaign.<id>.activity'. */
-  publishEvent(routingKey: string, event: DomainEvent): Promise<void>;
+  /** `messageId` (default: a new UUID) lets a consumer recognise a republished event. */
+  publishEvent(routingKey: string, event: DomainEvent, options?: { messageId?: string }): Promise<void>;
   /** Each subscriber gets its own copy (exclusive auto-delete queue); patterns use AMQP topic syntax (* and #). */
   subscribeEvents(patterns: string[], handler: EventHandler): Promise<Consumer>;
   /** Messages that exhausted their retries or were rejected as permanent (for tests, ops tooling). */
@@ -67,6 +68,7 @@ export interface Bus {
 
 /** Structural, so a pino logger fits. */
 export interface BusLogger {
+  info?(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }

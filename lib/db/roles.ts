@@ -2,13 +2,15 @@
 import pg from 'pg';
 import type { SubgraphName } from '../config.ts';
 
-export type DatabaseService = SubgraphName | 'gateway';
+// `worker`: the background workers (relay, scheduler, drafter…), one role for all of them.
+export type DatabaseService = SubgraphName | 'gateway' | 'worker';
 export const DATABASE_SERVICES: readonly DatabaseService[] = [
   'iam',
   'crm',
   'outreach',
   'tracking',
   'gateway',
+  'worker',
 ];
 
 export function serviceRole(service: DatabaseService): string {

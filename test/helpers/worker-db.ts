@@ -1,0 +1,99 @@
+// A database of its own for worker tests: the platform's relay runs on the shared test database and would
+// take these tests' events, and claims must see only the rows a test made.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { migrate } from '../../lib/db/migrate.ts';
+import { serviceDatabaseUrl } from '../../lib/db/roles.ts';
+
+export interface WorkerDatabase {
+  ownerUrl: string;
+  workerUrl: string;
+  owner: pg.Pool;
+  drop(): Promise<void>;
+}
+
+export async function workerDatabase(tag: string): Promise<WorkerDatabase> {
+  const name = `prospectflow_test_${process.pid}_${tag}`;
+  const adminUrl = inject('adminDatabaseUrl');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const ownerUrl = url.toString();
+  await migrate(ownerUrl);
+  const owner = new pg.Pool({ connectionString: ownerUrl, max: 4 });
+  return {
+    ownerUrl,
+    workerUrl: serviceDatabaseUrl(ownerUrl, 'worker'),
+    owner,
+    async drop() {
+      await owner.end();
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await c.end();
+    },
+  };
+}
+
+export interface Seed {
+  organisationId: string;
+  campaignId: string;
+  stepId: string;
+  enrollmentId: string;
+}
+
+/** An organisation with one campaign, one step and one enrolled position, written as the owner. */
+export async function seedCampaign(owner: pg.Pool, organisationId: string = randomUUID()): Promise<Seed> {
+  const [campaignId, stepId, enrollmentId, companyId, personId, positionId] = Array.from({ length: 6 }, () =>
+    randomUUID(),
+  );
+  await owner.query(
+    `INSERT INTO iam.organisations (id, name) VALUES ($1::uuid, 'Org ' || $1::text) ON CONFLICT DO NOTHING`,
+    [organisationId],
+  );
+  await owner.query(
+    `WITH c AS (INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, 'Acme') RETURNING 1),
+          p AS (INSERT INTO crm.people (organisation_id, id) VALUES ($1, $3) RETURNING 1)
+     SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM p)`,
+    [organisationId, companyId, personId],
+  );
+  await owner.query(
+    `INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email) VALUES ($1, $2, $3, $4, $5)`,
+    [organisationId, positionId, companyId, personId, `${positionId}@example.fr`],
+  );
+  await owner.query(
+    `INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
+     VALUES ($1, $2, 'Campaign', 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`,
+    [organisationId, campaignId],
+  );
+  await owner.query(
+    `INSERT INTO outreach.workflow_steps (organisation_id, id, campaign_id, index, delay_days) VALUES ($1, $2, $3, 0, 0)`,
+    [organisationId, stepId, campaignId],
+  );
+  await owner.query(
+    `INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id) VALUES ($1, $2, $3, $4)`,
+    [organisationId, enrollmentId, campaignId, positionId],
+  );
+  return { organisationId, campaignId, stepId, enrollmentId };
+}
+
+/** `count` PENDING tasks of the seed's enrolment, due at `scheduledFor`; returns their ids. */
+export async function seedTasks(
+  owner: pg.Pool,
+  seed: Seed,
+  count: number,
+  scheduledFor: Date,
+): Promise<string[]> {
+  const { rows } = await owner.query(
+    `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, scheduled_for)
+     SELECT $1, gen_random_uuid(), $2, $3, 'DRAFT', $4 FROM generate_series(1, $5)
+     RETURNING id`,
+    [seed.organisationId, seed.enrollmentId, seed.stepId, scheduledFor, count],
+  );
+  return rows.map((r) => r.id);
+}
