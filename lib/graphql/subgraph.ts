@@ -151,7 +151,7 @@ export async function startSubgraph<Deps>(
     routes: [...(definition.routes?.({ config, orm, deps, log, authenticator }) ?? []), queryCounts.route()],
     context: async (req, requestId) => {
       const identity = await authenticateForGraphQL(authenticator, req.headers);
-      return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }), queryCounts);
+      return new RequestContext(orm, deps, requestId, identity, log, queryCounts);
     },
     health: async () => {
       try {
