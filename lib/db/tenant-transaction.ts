@@ -1,5 +1,5 @@
-// One request's tenant transaction. Reads go straight to a pooled pg connection ($1 placeholders), without
-// the ORM's query building and hydration; the ORM joins the same transaction only when a resolver asks.
+// One request's tenant work. Reads go straight to a pooled pg connection ($1 placeholders), without the
+// ORM's query building and hydration; the ORM opens the request's transaction only when a resolver asks.
 import type { Knex } from '@mikro-orm/knex';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { isUuid } from './orm.ts';
@@ -13,8 +13,7 @@ interface PgConnection {
 
 interface Opened {
   conn: PgConnection;
-  /** set once the ORM works in this transaction */
-  em?: EntityManager;
+  em: EntityManager;
 }
 
 /**
@@ -22,7 +21,47 @@ interface Opened {
  * then travel in one simple-query round trip instead of two.
  */
 function beginSql(organisationId: string, readOnly: boolean): string {
-  return `BEGIN${readOnly ? ' READ ONLY' : ''}; SELECT set_config('app.organisation_id', '${organisationId}', true)`;
+  return `BEGIN${readOnly ? ' READ ONLY' : ''}; ${settingSql(organisationId)}`;
+}
+
+function settingSql(organisationId: string): string {
+  return `SELECT set_config('app.organisation_id', '${organisationId}', true)`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// a timestamp as PostgreSQL prints it (keyset cursors): digits and separators only
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2}){0,2})?$/;
+
+/**
+ * A bind value as an SQL literal, only for values that cannot carry anything but their own characters:
+ * UUIDs, PostgreSQL timestamps, safe integers, booleans, null and arrays of UUIDs. Anything else: undefined.
+ */
+function literalOf(value: unknown): string | undefined {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'string') return UUID.test(value) || TIMESTAMP.test(value) ? `'${value}'` : undefined;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && UUID.test(v))) {
+    return `'{${value.join(',')}}'`;
+  }
+  return undefined;
+}
+
+/** The statement with its `$n` replaced by literals, or undefined when a value is not one literalOf takes. */
+export function inlined(sql: string, params: readonly unknown[]): string | undefined {
+  const literals: string[] = [];
+  for (const value of params) {
+    const literal = literalOf(value);
+    if (literal === undefined) return undefined;
+    literals.push(literal);
+  }
+  let missing = false;
+  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const literal = literals[Number(n) - 1];
+    if (literal === undefined) missing = true;
+    return literal ?? '';
+  });
+  return missing ? undefined : text;
 }
 
 export class TenantTransaction {
@@ -44,39 +83,66 @@ export class TenantTransaction {
     return this.orm.em.getConnection().getKnex() as unknown as Knex;
   }
 
-  /** Rows of one statement in this transaction. Meant for reads: until the ORM joins, the transaction is READ ONLY. */
+  /**
+   * Rows of one read. Before the ORM has joined, a read runs on its own: a statement whose values can be
+   * literals goes in one round trip with the tenant setting (one simple query is one transaction, so the
+   * setting ends with it); any other runs in a READ ONLY transaction. Under READ COMMITTED every statement
+   * sees its own snapshot anyway, so reads lose nothing by not sharing a transaction. Once the ORM has
+   * joined, reads run in its transaction and see its writes.
+   */
   async query<T = Record<string, any>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    if (this.ended) throw new Error('this request transaction has ended');
-    this.opened ??= this.open(true);
-    const { conn } = await this.opened;
-    this.count();
-    const result = await conn.query(sql, params as unknown[]);
-    return result.rows as T[];
+    if (this.ended) throw new Error('this request has ended');
+    if (this.opened) {
+      const { conn } = await this.opened;
+      this.count();
+      return (await conn.query(sql, params as unknown[])).rows as T[];
+    }
+    const inline = inlined(sql, params);
+    const conn = await this.acquire();
+    // a statement that fails leaves the connection clean; only a failed BEGIN or COMMIT leaves it in doubt
+    let inDoubt: unknown;
+    try {
+      if (inline !== undefined) {
+        this.count();
+        const results = (await conn.query(`${settingSql(this.organisationId)}; ${inline}`)) as unknown as {
+          rows: T[];
+        }[];
+        return results[1]!.rows;
+      }
+      this.count();
+      await conn.query(beginSql(this.organisationId, true)).catch((error) => {
+        inDoubt = error;
+        throw error;
+      });
+      let rows: T[] | undefined;
+      let failed: unknown;
+      try {
+        this.count();
+        rows = (await conn.query(sql, params as unknown[])).rows as T[];
+      } catch (error) {
+        failed = error;
+      }
+      this.count();
+      await conn.query('COMMIT').catch((error) => {
+        inDoubt = error;
+        throw failed ?? error;
+      });
+      if (failed) throw failed;
+      return rows!;
+    } finally {
+      await this.release(conn, inDoubt);
+    }
   }
 
-  /** The ORM inside this transaction; a read-only transaction opened for lean reads is ended and reopened writable. */
+  /** The ORM inside the request's transaction, opened on first use; reads from then on run inside it too. */
   em(): Promise<EntityManager> {
-    if (this.ended) return Promise.reject(new Error('this request transaction has ended'));
-    const current = this.opened;
-    // Queries issued from now on wait for the ORM's transaction: none can slip in between the two.
-    this.opened = current ? current.then((o) => (o.em ? o : this.reopenForOrm(o))) : this.openForOrm();
-    return this.opened.then((o) => o.em!);
+    if (this.ended) return Promise.reject(new Error('this request has ended'));
+    this.opened ??= this.openForOrm();
+    return this.opened.then((o) => o.em);
   }
 
   private async acquire(): Promise<PgConnection> {
     return (await this.knex.client.acquireConnection()) as PgConnection;
-  }
-
-  private async open(readOnly: boolean): Promise<Opened> {
-    const conn = await this.acquire();
-    try {
-      this.count();
-      await conn.query(beginSql(this.organisationId, readOnly));
-    } catch (error) {
-      await this.release(conn, error);
-      throw error;
-    }
-    return { conn };
   }
 
   private async openForOrm(): Promise<Opened> {
@@ -85,18 +151,6 @@ export class TenantTransaction {
       return await this.joinOrm(conn);
     } catch (error) {
       await this.release(conn, error);
-      throw error;
-    }
-  }
-
-  private async reopenForOrm(opened: Opened): Promise<Opened> {
-    // the lean part only read, so ending it loses nothing
-    try {
-      this.count();
-      await opened.conn.query('COMMIT');
-      return await this.joinOrm(opened.conn);
-    } catch (error) {
-      await this.release(opened.conn, error);
       throw error;
     }
   }
@@ -125,21 +179,14 @@ export class TenantTransaction {
     if (!opened) return;
     let failure: unknown;
     try {
-      if (opened.em) {
-        if (ok) await opened.em.commit();
-        else await opened.em.rollback();
-      } else {
-        this.count();
-        await opened.conn.query(ok ? 'COMMIT' : 'ROLLBACK');
-      }
+      if (ok) await opened.em.commit();
+      else await opened.em.rollback();
     } catch (error) {
       failure = error;
-      if (opened.em) {
-        // a failed flush leaves knex's transaction open: end it so the connection is clean
-        await opened.em.rollback().catch((e) => {
-          failure ??= e;
-        });
-      }
+      // a failed flush leaves knex's transaction open: end it so the connection is clean
+      await opened.em.rollback().catch((e) => {
+        failure ??= e;
+      });
     } finally {
       await this.release(opened.conn, failure);
     }
@@ -156,4 +203,10 @@ export class TenantTransaction {
     if (failure && !conn.__knex__disposed) conn.__knex__disposed = failure;
     await this.knex.client.releaseConnection(conn);
   }
+}
+
+/** knex-style `?` placeholders as pg's `$1, $2…`, for SQL built from fragments that hold no other `?`. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }
