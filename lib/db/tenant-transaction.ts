@@ -20,12 +20,13 @@ interface Opened {
  * The organisation is a validated UUID, so it can be a literal: BEGIN and the transaction-local setting
  * then travel in one simple-query round trip instead of two.
  */
-function beginSql(organisationId: string, readOnly: boolean): string {
-  return `BEGIN${readOnly ? ' READ ONLY' : ''}; ${settingSql(organisationId)}`;
+function beginSql(organisationId: string): string {
+  return `BEGIN READ ONLY; ${settingSql(organisationId)}`;
 }
 
+/** The tenant setting, and read-only mode, for the current transaction only. */
 function settingSql(organisationId: string): string {
-  return `SELECT set_config('app.organisation_id', '${organisationId}', true)`;
+  return `SELECT set_config('transaction_read_only', 'on', true), set_config('app.organisation_id', '${organisationId}', true)`;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -84,9 +85,9 @@ export class TenantTransaction {
   }
 
   /**
-   * Rows of one read. Before the ORM has joined, a read runs on its own: a statement whose values can be
-   * literals goes in one round trip with the tenant setting (one simple query is one transaction, so the
-   * setting ends with it); any other runs in a READ ONLY transaction. Under READ COMMITTED every statement
+   * Rows of one read. Before the ORM has joined, a read runs on its own, read-only: a statement whose values
+   * can be literals goes in one round trip with the tenant setting (one simple query is one transaction, so
+   * the setting ends with it); any other runs in a READ ONLY transaction. Under READ COMMITTED every statement
    * sees its own snapshot anyway, so reads lose nothing by not sharing a transaction. Once the ORM has
    * joined, reads run in its transaction and see its writes.
    */
@@ -110,7 +111,7 @@ export class TenantTransaction {
         return results[1]!.rows;
       }
       this.count();
-      await conn.query(beginSql(this.organisationId, true)).catch((error) => {
+      await conn.query(beginSql(this.organisationId)).catch((error) => {
         inDoubt = error;
         throw error;
       });

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
+  ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
@@ -136,6 +137,8 @@ export async function startSubgraph<Deps>(
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      // no cache hints are set anywhere: without this, every field of every response pays for a hook
+      ApolloServerPluginCacheControlDisabled(),
       transactionPlugin(),
       operationMetricsPlugin(metrics),
       requestIdPlugin(),

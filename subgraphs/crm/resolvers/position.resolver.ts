@@ -71,18 +71,22 @@ export class PositionResolver {
        WHERE ${filtered} AND ${page.where} ORDER BY ${page.orderBy} LIMIT ?`),
       [...params, ...page.params, limit + 1],
     );
-    const [{ count }] =
-      after || rows.length > limit
-        ? await ctx.sql<{ count: string }>(
-            numbered(`SELECT count(*) AS count FROM crm.positions p WHERE ${filtered}`),
-            params,
-          )
-        : [{ count: String(rows.length) }];
+    const known = !after && rows.length <= limit;
+    const count = async () => {
+      const [row] = await ctx.sql<{ count: string }>(
+        numbered(`SELECT count(*) AS count FROM crm.positions p WHERE ${filtered}`),
+        params,
+      );
+      return Number(row!.count);
+    };
     const edges = rows.slice(0, limit).map((row) => ({ cursor: cursorOf(row), node: positionOf(row) }));
     return {
       edges,
       pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
-      totalCount: Number(count),
+      // counted only when the field is asked for and the page does not tell it already
+      get totalCount() {
+        return known ? rows.length : count();
+      },
     };
   }
 
