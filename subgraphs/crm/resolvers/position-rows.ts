@@ -15,11 +15,15 @@ export const PERSON_JSON = `json_build_object('id', pe.id, 'organisationId', pe.
   'firstName', pe.first_name, 'lastName', pe.last_name, 'salutation', pe.salutation,
   'linkedinUrl', pe.linkedin_url, 'mobilePhone', pe.mobile_phone, 'location', pe.location)`;
 
-/** Select list of a position `p` joined to its company `c` and person `pe`. */
-export const POSITION_COLUMNS = `p.id, p.organisation_id AS "organisationId", p.job_title AS "jobTitle", p.email,
-  p.email_status AS "emailStatus", p.email_reliability AS "emailReliability",
-  p.pharow_list_name AS "pharowListName", p.created_at AS "createdAt", p.updated_at AS "updatedAt",
-  ${COMPANY_JSON} AS company, ${PERSON_JSON} AS person`;
+/**
+ * Select list of a position `p` joined to its company `c` and person `pe`: one JSON column, which the
+ * driver parses in one native call (timestamps stay ISO strings until the DateTime scalar prints them).
+ */
+export const POSITION_COLUMNS = `json_build_object('id', p.id, 'organisationId', p.organisation_id,
+  'jobTitle', p.job_title, 'email', p.email, 'emailStatus', p.email_status,
+  'emailReliability', p.email_reliability, 'pharowListName', p.pharow_list_name,
+  'createdAt', p.created_at, 'updatedAt', p.updated_at,
+  'company', ${COMPANY_JSON}, 'person', ${PERSON_JSON}) AS position`;
 
 export const POSITION_FROM = `crm.positions p
   JOIN crm.companies c ON c.organisation_id = p.organisation_id AND c.id = p.company_id
@@ -30,9 +34,11 @@ export function personOf(row: Omit<Person, 'fullName'>): Person {
   return row as Person;
 }
 
-export type PositionRow = Omit<Position, 'person'> & { person: Omit<Person, 'fullName'> };
+export interface PositionRow {
+  position: Omit<Position, 'person'> & { person: Omit<Person, 'fullName'> };
+}
 
 /** A position row with its nested company and person. */
 export function positionOf(row: PositionRow): Position {
-  return Object.assign(row, { person: personOf(row.person) }) as Position;
+  return row.position as Position;
 }

@@ -79,7 +79,10 @@ export class PositionResolver {
       );
       return Number(row!.count);
     };
-    const edges = rows.slice(0, limit).map((row) => ({ cursor: cursorOf(row), node: positionOf(row) }));
+    const edges = rows.slice(0, limit).map((row) => {
+      const node = positionOf(row);
+      return { cursor: cursorOf({ id: node.id, cursor_created_at: row.cursor_created_at }), node };
+    });
     return {
       edges,
       pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
