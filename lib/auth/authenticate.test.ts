@@ -122,3 +122,91 @@ describe('API keys against their creator', () => {
     }
   });
 });
+
+describe('verified access tokens', () => {
+  /** The token service, counting signature checks. */
+  function counting(service: TokenService) {
+    const counted = { verifications: 0 };
+    const wrapped: TokenService = {
+      sign: (claims) => service.sign(claims),
+      verify: (t) => {
+        counted.verifications++;
+        return service.verify(t);
+      },
+    };
+    return { wrapped, counted };
+  }
+
+  it("checks a token's signature once, not on every request", async () => {
+    const { wrapped, counted } = counting(tokens);
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const auth = createAuthenticator(wrapped, db.sql, { cacheSeconds: 5 });
+    for (let i = 0; i < 50; i++) {
+      expect(await auth.authenticate(bearer(token))).toMatchObject({ kind: 'user', role: 'ADMIN' });
+    }
+    expect(counted.verifications).toBe(1);
+    // a forged variant of a known token is a different key: it is verified, and refused
+    const forged = `${token.slice(0, -4)}AAAA`;
+    await expect(auth.authenticate(bearer(forged))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(counted.verifications).toBe(2);
+  });
+
+  it('refuses a known token from its expiry on', async () => {
+    const { privateKey, publicKey } = await exportKeys();
+    const service = await createTokenService({ privateKey, publicKey, ttlSeconds: 1 });
+    const { wrapped, counted } = counting(service);
+    const { token: brief, expiresAt } = await service.sign({
+      sub: USER,
+      email: 'a@b.fr',
+      organisation_id: ORG,
+      role: 'MEMBER',
+    });
+    const auth = createAuthenticator(
+      wrapped,
+      fakeDatabase({ role: 'MEMBER', status: 'ACTIVE', sessions_valid_after: null }).sql,
+      {
+        cacheSeconds: 60,
+      },
+    );
+    expect(await auth.authenticate(bearer(brief))).toMatchObject({ role: 'MEMBER' });
+    await sleep(expiresAt.getTime() - Date.now() + 20);
+    await expect(auth.authenticate(bearer(brief))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(counted.verifications).toBe(2);
+  });
+
+  it('still sees a removal or ended sessions within the membership cache time', async () => {
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const auth = createAuthenticator(tokens, db.sql, { cacheSeconds: 0.2 });
+    expect(await auth.authenticate(bearer(token))).toMatchObject({ role: 'ADMIN' });
+    db.state.status = 'DISABLED';
+    await sleep(250);
+    await expect(auth.authenticate(bearer(token))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    db.state.status = 'ACTIVE';
+    db.state.sessions_valid_after = Math.floor(Date.now() / 1000) + 1;
+    await sleep(250);
+    await expect(auth.authenticate(bearer(token))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('keeps at most the configured number of tokens', async () => {
+    const { wrapped, counted } = counting(tokens);
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const auth = createAuthenticator(wrapped, db.sql, { cacheSeconds: 5, maxVerifiedTokens: 2 });
+    const three = await Promise.all(
+      [1, 2, 3].map(
+        async () =>
+          (await tokens.sign({ sub: USER, email: 'a@b.fr', organisation_id: ORG, role: 'ADMIN' })).token,
+      ),
+    );
+    for (const t of three) await auth.authenticate(bearer(t));
+    // the first was dropped to keep two: it is verified again
+    await auth.authenticate(bearer(three[0]!));
+    expect(counted.verifications).toBe(4);
+    await auth.authenticate(bearer(three[2]!));
+    expect(counted.verifications).toBe(4);
+  });
+});
+
+async function exportKeys(): Promise<{ privateKey: string; publicKey: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  return { privateKey: await exportPKCS8(privateKey), publicKey: await exportSPKI(publicKey) };
+}

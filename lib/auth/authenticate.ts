@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { AppError, unauthenticated } from '../errors.ts';
 import { type ApiKeyScope, type Identity, type Role, scopesAllowedFor } from './identity.ts';
-import { hashSecret, parseApiKey, type TokenService } from './tokens.ts';
+import { hashSecret, parseApiKey, type TokenService, type VerifiedClaims } from './tokens.ts';
 
 export type SqlRunner = (sql: string, params: unknown[]) => Promise<Record<string, any>[]>;
 export type HeaderBag = Record<string, string | string[] | undefined> | Headers | Map<string, string>;
@@ -51,6 +51,8 @@ export interface AuthenticatorOptions {
   cacheSeconds?: number;
   /** Bound on cached memberships; the oldest go first. */
   maxCacheEntries?: number;
+  /** Bound on access tokens kept as verified (each until its own expiry); the oldest go first; 0 verifies every time. */
+  maxVerifiedTokens?: number;
 }
 
 interface MembershipState {
@@ -102,6 +104,28 @@ export function createAuthenticator(
     return state;
   }
 
+  // A signature checked once stays checked: a token is verified again only after its expiry, when it is
+  // refused anyway. Only the signature and claims are kept; membership and ended sessions are checked
+  // on every request below, so removal and revocation act exactly as without this cache.
+  const maxTokens = options.maxVerifiedTokens ?? 10_000;
+  const verified = new Map<string, { claims: VerifiedClaims; expiresAtMs: number }>();
+
+  async function verifiedClaims(token: string): Promise<VerifiedClaims> {
+    const now = Date.now();
+    const hit = verified.get(token);
+    if (hit) {
+      if (now < hit.expiresAtMs) return hit.claims;
+      verified.delete(token);
+    }
+    const claims = await tokens.verify(token);
+    const expiresAtMs = claims.exp * 1000;
+    if (maxTokens > 0 && now < expiresAtMs) {
+      verified.set(token, { claims, expiresAtMs });
+      if (verified.size > maxTokens) verified.delete(verified.keys().next().value as string);
+    }
+    return claims;
+  }
+
   async function fromApiKey(secret: string, id: string): Promise<Identity> {
     const [row] = await sql(API_KEY_SQL, [id]);
     const given = Buffer.from(hashSecret(secret));
@@ -125,7 +149,7 @@ export function createAuthenticator(
   }
 
   async function fromAccessToken(credential: string): Promise<Identity> {
-    const claims = await tokens.verify(credential);
+    const claims = await verifiedClaims(credential);
     const state = await membershipState(claims.sub, claims.organisation_id);
     if (state?.status !== 'ACTIVE') throw unauthenticated('This membership is no longer active');
     if (state.sessionsValidAfter !== null && claims.iat < state.sessionsValidAfter) {

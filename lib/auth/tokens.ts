@@ -19,6 +19,8 @@ export interface AccessClaims {
 /** Verified claims, with the issue time (seconds) that ending an account's sessions compares against. */
 export interface VerifiedClaims extends AccessClaims {
   iat: number;
+  /** expiry, seconds since the epoch: the token is refused from then on */
+  exp: number;
 }
 
 export interface TokenService {
@@ -63,9 +65,10 @@ export async function createTokenService(options: {
           audience: AUDIENCE,
           requiredClaims: ['sub', 'exp', 'iat'],
         });
-        const { sub, email, organisation_id, role, iat } = payload as Record<string, unknown>;
+        const { sub, email, organisation_id, role, iat, exp } = payload as Record<string, unknown>;
         if (
           typeof iat !== 'number' ||
+          typeof exp !== 'number' ||
           !isUuid(sub) ||
           !isUuid(organisation_id) ||
           typeof email !== 'string' ||
@@ -73,7 +76,7 @@ export async function createTokenService(options: {
         ) {
           throw new Error('malformed claims');
         }
-        return { sub, email, organisation_id, role: role as Role, iat };
+        return { sub, email, organisation_id, role: role as Role, iat, exp };
       } catch {
         throw unauthenticated('Invalid or expired access token');
       }

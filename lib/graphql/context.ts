@@ -2,44 +2,59 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { type Identity, requireIdentity } from '../auth/identity.ts';
-import { type EntityManager, openTenantScope, type TenantScope } from '../db/orm.ts';
+import type { EntityManager } from '../db/orm.ts';
+import { TenantTransaction } from '../db/tenant-transaction.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { QueryCounts } from '../telemetry/query-count.ts';
 
-interface QueryEvents {
-  on(event: 'query', listener: () => void): unknown;
-  off(event: 'query', listener: () => void): unknown;
-}
-
 export class RequestContext<Deps = unknown> {
-  private scope: Promise<TenantScope> | undefined;
+  private transaction: TenantTransaction | undefined;
   private readonly loaders = new Map<string, DataLoader<any, any>>();
-  private queries = 0;
-  private stopCounting: (() => void) | undefined;
+  private logger: Logger | undefined;
 
   constructor(
     readonly orm: MikroORM,
     readonly deps: Deps,
     readonly requestId: string,
     readonly identity: Identity | undefined,
-    readonly log: Logger,
+    private readonly baseLog: Logger,
     private readonly queryCounts?: QueryCounts,
   ) {}
+
+  /** This request's logger (made on first use: most requests log nothing). */
+  get log(): Logger {
+    this.logger ??= this.baseLog.child({ requestId: this.requestId });
+    return this.logger;
+  }
 
   /** The caller's organisation's EntityManager, inside this request's transaction. */
   em(): Promise<EntityManager> {
     return this.useOrganisation(requireIdentity(this.identity).organisationId);
   }
 
+  /**
+   * Rows of a read in the caller's organisation, on this request's transaction (`$1` placeholders), without
+   * the ORM: for hot read paths. Row-level security applies as to any other statement of the request.
+   */
+  sql<T = Record<string, any>>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    try {
+      return this.transactionFor(requireIdentity(this.identity).organisationId).query<T>(text, params);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /** Opens the request transaction for an organisation learnt during the request (sign-up, login). */
   async useOrganisation(organisationId: string): Promise<EntityManager> {
-    this.scope ??= openTenantScope(this.orm, organisationId).then((scope) => {
-      this.countQueries(scope.em);
-      return scope;
-    });
-    const scope = await this.scope;
-    if (scope.organisationId !== organisationId) throw new Error('a request works inside one organisation');
-    return scope.em;
+    return this.transactionFor(organisationId).em();
+  }
+
+  private transactionFor(organisationId: string): TenantTransaction {
+    this.transaction ??= new TenantTransaction(this.orm, organisationId);
+    if (this.transaction.organisationId !== organisationId) {
+      throw new Error('a request works inside one organisation');
+    }
+    return this.transaction;
   }
 
   /** One DataLoader per name per request: entity references become one query per type. */
@@ -57,31 +72,28 @@ export class RequestContext<Deps = unknown> {
     return loader as DataLoader<K, V | null>;
   }
 
-  /** Ends the request transaction: commit when `ok`, else roll back. */
-  async finish(ok: boolean): Promise<void> {
-    if (!this.scope) return;
-    const scope = await this.scope.catch(() => undefined);
-    this.scope = undefined;
-    if (!scope) return;
-    try {
-      if (ok) await scope.commit();
-      else await scope.rollback();
-    } finally {
-      this.stopCounting?.();
-      this.stopCounting = undefined;
-      this.queryCounts?.record(this.requestId, this.queries);
+  /** Like loader(), for batches read with sql(): the ORM never joins the transaction for them. */
+  sqlLoader<K, V>(
+    name: string,
+    batch: (keys: readonly K[]) => Promise<(V | null | Error)[]>,
+  ): DataLoader<K, V | null> {
+    let loader = this.loaders.get(name);
+    if (!loader) {
+      loader = new DataLoader<K, V | null>(batch, { maxBatchSize: 1000 });
+      this.loaders.set(name, loader);
     }
+    return loader as DataLoader<K, V | null>;
   }
 
-  /** Counts the statements sent on this request's transaction (every one after it opened, COMMIT included). */
-  private countQueries(em: EntityManager): void {
-    const trx = em.getTransactionContext<QueryEvents>();
-    if (!this.queryCounts || !trx) return;
-    const count = () => {
-      this.queries++;
-    };
-    trx.on('query', count);
-    this.stopCounting = () => trx.off('query', count);
+  /** Ends the request transaction: commit when `ok`, else roll back. */
+  async finish(ok: boolean): Promise<void> {
+    const transaction = this.transaction;
+    if (!transaction) return;
+    try {
+      await transaction.finish(ok);
+    } finally {
+      this.queryCounts?.record(this.requestId, transaction.statements, transaction.direct);
+    }
   }
 }
 

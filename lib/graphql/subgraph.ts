@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
+  ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
@@ -136,6 +137,8 @@ export async function startSubgraph<Deps>(
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      // no cache hints are set anywhere: without this, every field of every response pays for a hook
+      ApolloServerPluginCacheControlDisabled(),
       transactionPlugin(),
       operationMetricsPlugin(metrics),
       requestIdPlugin(),
@@ -151,7 +154,7 @@ export async function startSubgraph<Deps>(
     routes: [...(definition.routes?.({ config, orm, deps, log, authenticator }) ?? []), queryCounts.route()],
     context: async (req, requestId) => {
       const identity = await authenticateForGraphQL(authenticator, req.headers);
-      return new RequestContext(orm, deps, requestId, identity, log.child({ requestId }), queryCounts);
+      return new RequestContext(orm, deps, requestId, identity, log, queryCounts);
     },
     health: async () => {
       try {

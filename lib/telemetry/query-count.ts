@@ -7,8 +7,11 @@ import type { Metrics } from './metrics.ts';
 const PATH = /^\/debug\/queries\/([A-Za-z0-9._:-]{1,128})$/;
 
 export interface QueryCounts {
-  /** Adds the statements one request sent (a request id seen twice, e.g. two fetches of one gateway request, adds up). */
-  record(requestId: string, queries: number): void;
+  /**
+   * Adds the statements one request sent (a request id seen twice, e.g. two fetches of one gateway request,
+   * adds up); `direct` of them went straight to the driver, unseen by the ORM's query counter.
+   */
+  record(requestId: string, queries: number, direct?: number): void;
   countOf(requestId: string): number | undefined;
   /** GET /debug/queries/<request id> -> { requestId, queries }; off in production. */
   route(): Route;
@@ -21,8 +24,9 @@ export function createQueryCounts(
   const remember = options.remember ?? 1000;
   const recent = new Map<string, number>();
   return {
-    record(requestId, queries) {
+    record(requestId, queries, direct = 0) {
       metrics.dbQueriesPerRequest.observe(queries);
+      if (direct > 0) metrics.dbQueries.inc(direct);
       const total = (recent.get(requestId) ?? 0) + queries;
       recent.delete(requestId);
       recent.set(requestId, total);

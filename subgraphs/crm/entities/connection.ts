@@ -28,6 +28,7 @@ export class PositionConnection {
   @Field(() => PageInfo)
   pageInfo!: PageInfo;
 
+  /** may be a getter counting only when the field is selected */
   @Field(() => Int)
-  totalCount!: number;
+  totalCount!: number | Promise<number>;
 }

@@ -38,6 +38,10 @@ export class Person {
 
   @Field(() => String)
   get fullName(): string {
-    return [this.firstName, this.lastName].filter(Boolean).join(' ');
+    return fullNameOf(this);
   }
+}
+
+export function fullNameOf(person: { firstName?: string | null; lastName?: string | null }): string {
+  return [person.firstName, person.lastName].filter(Boolean).join(' ');
 }

@@ -1,7 +1,8 @@
 // Reading prospects: the positions list (keyset pages, search, filters), one position, its suppression.
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
-import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
+import { isUuid } from '../../../lib/db/orm.ts';
+import { numbered } from '../../../lib/db/tenant-transaction.ts';
 import { badInput } from '../../../lib/errors.ts';
 import type { RequestContext } from '../../../lib/graphql/context.ts';
 import { cursorOf, keyset, pageSize } from '../../../lib/graphql/cursor.ts';
@@ -9,6 +10,7 @@ import { PositionConnection } from '../entities/connection.ts';
 import { Position } from '../entities/position.entity.ts';
 import { PositionFilter } from '../inputs/position-filter.input.ts';
 import { suppressedEmails } from '../services/suppression.service.ts';
+import { POSITION_COLUMNS, POSITION_FROM, type PositionRow, positionOf } from './position-rows.ts';
 
 function escapeLike(term: string): string {
   return term.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -40,10 +42,11 @@ export class PositionResolver {
     @Arg('filter', () => PositionFilter, { nullable: true }) filter: PositionFilter | undefined,
     @Ctx() ctx: RequestContext,
   ): Promise<PositionConnection> {
-    requireAccess(ctx.identity, 'read');
+    const identity = requireAccess(ctx.identity, 'read');
     const limit = pageSize(first);
-    const where: string[] = ['p.organisation_id = current_organisation_id()'];
-    const params: unknown[] = [];
+    // the caller's organisation: the first wall, row-level security the second
+    const where: string[] = ['p.organisation_id = ?'];
+    const params: unknown[] = [identity.organisationId];
     if (filter?.companyId) {
       if (!isUuid(filter.companyId))
         throw badInput('filter.companyId is not a valid id', { field: 'filter.companyId' });
@@ -61,45 +64,45 @@ export class PositionResolver {
       params.push(...condition.params);
     }
     const filtered = where.join(' AND ');
-    const from = 'crm.positions p';
     const page = keyset('p', after);
-    const em = await ctx.em();
-    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
-      em,
-      `SELECT p.id, ${page.createdAtText} FROM ${from} WHERE ${filtered} AND ${page.where}
-       ORDER BY ${page.orderBy} LIMIT ?`,
+    // the page and its companies and people in one statement; the count only when it is not known already
+    const rows = await ctx.sql<PositionRow & { cursor_created_at: string }>(
+      numbered(`SELECT ${POSITION_COLUMNS}, ${page.createdAtText} FROM ${POSITION_FROM}
+       WHERE ${filtered} AND ${page.where} ORDER BY ${page.orderBy} LIMIT ?`),
       [...params, ...page.params, limit + 1],
     );
-    const [{ count }] =
-      after || rows.length > limit
-        ? await rawQuery<{ count: string }>(
-            em,
-            `SELECT count(*) AS count FROM ${from} WHERE ${filtered}`,
-            params,
-          )
-        : [{ count: String(rows.length) }];
-    const shown = rows.slice(0, limit);
-    const ids = shown.map((r) => r.id);
-    const positions = await em.find(Position, { id: { $in: ids } }, { populate: ['company', 'person'] });
-    const byId = new Map(positions.map((p) => [p.id, p]));
-    const edges = shown.map((r) => ({
-      cursor: cursorOf(r),
-      node: byId.get(r.id)!,
-    }));
+    const known = !after && rows.length <= limit;
+    const count = async () => {
+      const [row] = await ctx.sql<{ count: string }>(
+        numbered(`SELECT count(*) AS count FROM crm.positions p WHERE ${filtered}`),
+        params,
+      );
+      return Number(row!.count);
+    };
+    const edges = rows.slice(0, limit).map((row) => {
+      const node = positionOf(row);
+      return { cursor: cursorOf({ id: node.id, cursor_created_at: row.cursor_created_at }), node };
+    });
     return {
       edges,
       pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
-      totalCount: Number(count),
+      // counted only when the field is asked for and the page does not tell it already
+      get totalCount() {
+        return known ? rows.length : count();
+      },
     };
   }
 
   @Authorized('read')
   @Query(() => Position, { nullable: true })
   async position(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Position | null> {
-    requireAccess(ctx.identity, 'read');
+    const identity = requireAccess(ctx.identity, 'read');
     if (!isUuid(id)) return null;
-    const em = await ctx.em();
-    return em.findOne(Position, { id }, { populate: ['company', 'person'] });
+    const [row] = await ctx.sql<PositionRow>(
+      `SELECT ${POSITION_COLUMNS} FROM ${POSITION_FROM} WHERE p.id = $1 AND p.organisation_id = $2`,
+      [id, identity.organisationId],
+    );
+    return row ? positionOf(row) : null;
   }
 
   @FieldResolver(() => Boolean, { description: 'Whether the email or its domain is on the suppression list' })

@@ -1,5 +1,6 @@
 // Enrollments: their position (a CRM reference), their messages, and Position.enrollments.
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { requireIdentity } from '../../../lib/auth/identity.ts';
 import { notFound } from '../../../lib/errors.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
 import { cursorLoader } from '../../../lib/graphql/cursor.ts';
@@ -10,6 +11,18 @@ import { Position } from '../entities/position-ref.ts';
 export const ENROLLMENTS_TABLE = 'outreach.campaign_enrollments';
 const MAX_MESSAGES = 100;
 const MAX_POSITION_ENROLLMENTS = 100;
+
+// The first enrollments of each position, oldest first, ranked inside PostgreSQL so no position's list is cut short.
+const POSITION_ENROLLMENTS_SQL = `SELECT id, "organisationId", "positionId", status, "currentStepIndex", "nextRunAt",
+    "stoppedReason", "createdAt", "updatedAt"
+  FROM (SELECT e.id, e.organisation_id AS "organisationId", e.position_id AS "positionId", e.status,
+          e.current_step_index AS "currentStepIndex", e.next_run_at AS "nextRunAt",
+          e.stopped_reason AS "stoppedReason", e.created_at AS "createdAt", e.updated_at AS "updatedAt",
+          row_number() OVER (PARTITION BY e.position_id ORDER BY e.created_at, e.id) AS rank
+        FROM ${ENROLLMENTS_TABLE} e
+        WHERE e.position_id = ANY($1::uuid[]) AND e.organisation_id = $2) ranked
+  WHERE rank <= $3
+  ORDER BY "createdAt", id`;
 
 @Resolver(() => Enrollment)
 export class EnrollmentResolver {
@@ -52,15 +65,14 @@ export class PositionEnrollmentsResolver {
   })
   async enrollments(@Root() position: Position, @Ctx() ctx: RequestContext): Promise<Enrollment[]> {
     const rows = await ctx
-      .loader<string, Enrollment[]>('Position.enrollments', async (ids, em) => {
-        const enrollments = await em.find(
-          Enrollment,
-          { positionId: { $in: [...ids] } },
-          { orderBy: { createdAt: 'asc' } },
-        );
-        return groupByKeys(ids, enrollments, (e) => e.positionId).map((list) =>
-          list.slice(0, MAX_POSITION_ENROLLMENTS),
-        );
+      .sqlLoader<string, Enrollment[]>('Position.enrollments', async (ids) => {
+        // plain rows: every position of a prospects page asks, so this batch runs on every page
+        const enrollments = await ctx.sql<Enrollment>(POSITION_ENROLLMENTS_SQL, [
+          ids,
+          requireIdentity(ctx.identity).organisationId,
+          MAX_POSITION_ENROLLMENTS,
+        ]);
+        return groupByKeys(ids, enrollments, (e) => e.positionId);
       })
       .load(position.id);
     return rows ?? [];

@@ -1,0 +1,213 @@
+// One request's tenant work. Reads go straight to a pooled pg connection ($1 placeholders), without the
+// ORM's query building and hydration; the ORM opens the request's transaction only when a resolver asks.
+import type { Knex } from '@mikro-orm/knex';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { isUuid } from './orm.ts';
+
+/** The pg client knex pools (only what is used here). */
+interface PgConnection {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  /** knex marks a broken connection so its pool destroys it instead of handing it out again */
+  __knex__disposed?: unknown;
+}
+
+interface Opened {
+  conn: PgConnection;
+  em: EntityManager;
+}
+
+/**
+ * The organisation is a validated UUID, so it can be a literal: BEGIN and the transaction-local setting
+ * then travel in one simple-query round trip instead of two.
+ */
+function beginSql(organisationId: string): string {
+  return `BEGIN READ ONLY; ${settingSql(organisationId)}`;
+}
+
+/** The tenant setting, and read-only mode, for the current transaction only. */
+function settingSql(organisationId: string): string {
+  return `SELECT set_config('transaction_read_only', 'on', true), set_config('app.organisation_id', '${organisationId}', true)`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// a timestamp as PostgreSQL prints it (keyset cursors): digits and separators only
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2}){0,2})?$/;
+
+/**
+ * A bind value as an SQL literal, only for values that cannot carry anything but their own characters:
+ * UUIDs, PostgreSQL timestamps, safe integers, booleans, null and arrays of UUIDs. Anything else: undefined.
+ */
+function literalOf(value: unknown): string | undefined {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'string') return UUID.test(value) || TIMESTAMP.test(value) ? `'${value}'` : undefined;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && UUID.test(v))) {
+    return `'{${value.join(',')}}'`;
+  }
+  return undefined;
+}
+
+/** The statement with its `$n` replaced by literals, or undefined when a value is not one literalOf takes. */
+export function inlined(sql: string, params: readonly unknown[]): string | undefined {
+  const literals: string[] = [];
+  for (const value of params) {
+    const literal = literalOf(value);
+    if (literal === undefined) return undefined;
+    literals.push(literal);
+  }
+  let missing = false;
+  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const literal = literals[Number(n) - 1];
+    if (literal === undefined) missing = true;
+    return literal ?? '';
+  });
+  return missing ? undefined : text;
+}
+
+export class TenantTransaction {
+  private opened: Promise<Opened> | undefined;
+  private ended = false;
+  /** Statements sent on this transaction (the opening round trip and COMMIT included). */
+  statements = 0;
+  /** Of those, the ones sent straight to the driver rather than through the ORM's knex. */
+  direct = 0;
+
+  constructor(
+    private readonly orm: MikroORM,
+    readonly organisationId: string,
+  ) {
+    if (!isUuid(organisationId)) throw new Error('organisation id must be a UUID');
+  }
+
+  private get knex(): Knex {
+    return this.orm.em.getConnection().getKnex() as unknown as Knex;
+  }
+
+  /**
+   * Rows of one read. Before the ORM has joined, a read runs on its own, read-only: a statement whose values
+   * can be literals goes in one round trip with the tenant setting (one simple query is one transaction, so
+   * the setting ends with it); any other runs in a READ ONLY transaction. Under READ COMMITTED every statement
+   * sees its own snapshot anyway, so reads lose nothing by not sharing a transaction. Once the ORM has
+   * joined, reads run in its transaction and see its writes.
+   */
+  async query<T = Record<string, any>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    if (this.ended) throw new Error('this request has ended');
+    if (this.opened) {
+      const { conn } = await this.opened;
+      this.count();
+      return (await conn.query(sql, params as unknown[])).rows as T[];
+    }
+    const inline = inlined(sql, params);
+    const conn = await this.acquire();
+    // a statement that fails leaves the connection clean; only a failed BEGIN or COMMIT leaves it in doubt
+    let inDoubt: unknown;
+    try {
+      if (inline !== undefined) {
+        this.count();
+        const results = (await conn.query(`${settingSql(this.organisationId)}; ${inline}`)) as unknown as {
+          rows: T[];
+        }[];
+        return results[1]!.rows;
+      }
+      this.count();
+      await conn.query(beginSql(this.organisationId)).catch((error) => {
+        inDoubt = error;
+        throw error;
+      });
+      let rows: T[] | undefined;
+      let failed: unknown;
+      try {
+        this.count();
+        rows = (await conn.query(sql, params as unknown[])).rows as T[];
+      } catch (error) {
+        failed = error;
+      }
+      this.count();
+      await conn.query('COMMIT').catch((error) => {
+        inDoubt = error;
+        throw failed ?? error;
+      });
+      if (failed) throw failed;
+      return rows!;
+    } finally {
+      await this.release(conn, inDoubt);
+    }
+  }
+
+  /** The ORM inside the request's transaction, opened on first use; reads from then on run inside it too. */
+  em(): Promise<EntityManager> {
+    if (this.ended) return Promise.reject(new Error('this request has ended'));
+    this.opened ??= this.openForOrm();
+    return this.opened.then((o) => o.em);
+  }
+
+  private async acquire(): Promise<PgConnection> {
+    return (await this.knex.client.acquireConnection()) as PgConnection;
+  }
+
+  private async openForOrm(): Promise<Opened> {
+    const conn = await this.acquire();
+    try {
+      return await this.joinOrm(conn);
+    } catch (error) {
+      await this.release(conn, error);
+      throw error;
+    }
+  }
+
+  /** knex begins the ORM's transaction on our connection (and never returns it to the pool itself). */
+  private async joinOrm(conn: PgConnection): Promise<Opened> {
+    const trx = await this.knex.transaction({ connection: conn });
+    this.statements++; // its BEGIN, sent before anyone could listen
+    // the ORM's statements from here on (COMMIT included) go through knex, which reports each one
+    trx.on('query', () => {
+      this.statements++;
+    });
+    const em = this.orm.em.fork({ clear: true });
+    em.setFilterParams('tenant', { id: this.organisationId });
+    em.setTransactionContext(trx);
+    this.count();
+    await conn.query(`SELECT set_config('app.organisation_id', '${this.organisationId}', true)`);
+    return { conn, em };
+  }
+
+  /** Ends the transaction: commit when `ok`, else roll back; the connection goes back to the pool clean. */
+  async finish(ok: boolean): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    const opened = await this.opened?.catch(() => undefined);
+    if (!opened) return;
+    let failure: unknown;
+    try {
+      if (ok) await opened.em.commit();
+      else await opened.em.rollback();
+    } catch (error) {
+      failure = error;
+      // a failed flush leaves knex's transaction open: end it so the connection is clean
+      await opened.em.rollback().catch((e) => {
+        failure ??= e;
+      });
+    } finally {
+      await this.release(opened.conn, failure);
+    }
+    if (failure) throw failure;
+  }
+
+  private count(): void {
+    this.statements++;
+    this.direct++;
+  }
+
+  private async release(conn: PgConnection, failure: unknown): Promise<void> {
+    // a connection whose transaction could not be ended must never serve another request
+    if (failure && !conn.__knex__disposed) conn.__knex__disposed = failure;
+    await this.knex.client.releaseConnection(conn);
+  }
+}
+
+/** knex-style `?` placeholders as pg's `$1, $2…`, for SQL built from fragments that hold no other `?`. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
