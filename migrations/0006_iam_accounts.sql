@@ -1,7 +1,9 @@
 -- IAM accounts: password resets, ending every session of an account, and the current state of a membership.
 
--- Access tokens issued before this instant are refused (set when the password is reset).
-ALTER TABLE iam.users ADD COLUMN sessions_valid_after timestamptz;
+-- Every access token carries the account's session generation when it was issued; ending every session
+-- (a password reset) moves it on, and tokens of an older generation are refused. A counter, not a time:
+-- no clock between the signer and the database, and no second shared by a token and the reset.
+ALTER TABLE iam.users ADD COLUMN session_generation integer NOT NULL DEFAULT 0;
 
 -- Password reset links: single use, short-lived, stored hashed. Not a tenant table (an account spans
 -- organisations): no grant to any service; only the functions below reach it.
@@ -19,9 +21,9 @@ ALTER TABLE iam.password_resets ENABLE ROW LEVEL SECURITY;
 -- A membership's role and status now, and when the account's sessions were last ended. Every service
 -- checks verified access tokens against it (through a short cache), so role changes apply at once.
 CREATE FUNCTION iam.membership_state(p_user_id uuid, p_organisation_id uuid)
-  RETURNS TABLE (role text, status text, sessions_valid_after float8)
+  RETURNS TABLE (role text, status text, session_generation integer)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT m.role, m.status, extract(epoch FROM u.sessions_valid_after)::float8
+    SELECT m.role, m.status, u.session_generation
     FROM iam.organisation_users m JOIN iam.users u ON u.id = m.user_id
     WHERE m.user_id = p_user_id AND m.organisation_id = p_organisation_id
   $$;
@@ -49,7 +51,7 @@ BEGIN
 END $$;
 
 -- Uses a reset link once: sets the new password, ends every session of the account in every organisation
--- (refresh token families now, access tokens through sessions_valid_after) and kills the other open links.
+-- (refresh token families now, access tokens through the session generation) and kills the other open links.
 -- Returns the account's id, or NULL when the link is unknown, used or expired.
 CREATE FUNCTION iam.complete_password_reset(p_token_hash text, p_password_hash text)
   RETURNS uuid
@@ -65,7 +67,7 @@ BEGIN
   END IF;
   UPDATE iam.password_resets SET used_at = now() WHERE user_id = v_user AND used_at IS NULL;
   -- whole seconds, as in a token's iat: a token issued in the same second after the reset stays valid
-  UPDATE iam.users SET password_hash = p_password_hash, sessions_valid_after = date_trunc('second', now())
+  UPDATE iam.users SET password_hash = p_password_hash, session_generation = session_generation + 1
   WHERE id = v_user;
   UPDATE iam.refresh_tokens SET revoked_at = now() WHERE user_id = v_user AND revoked_at IS NULL;
   RETURN v_user;

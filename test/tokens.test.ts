@@ -45,6 +45,7 @@ describe('access token verification', () => {
       email: payload.email,
       organisation_id: payload.organisation_id,
       role: payload.role,
+      sg: payload.sg,
     };
 
     const algNone = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;

@@ -19,11 +19,12 @@ beforeAll(async () => {
     publicKey: await exportSPKI(publicKey),
     ttlSeconds: 900,
   });
-  token = (await tokens.sign({ sub: USER, email: 'a@b.fr', organisation_id: ORG, role: 'ADMIN' })).token;
+  token = (await tokens.sign({ sub: USER, email: 'a@b.fr', organisation_id: ORG, role: 'ADMIN', sg: 0 }))
+    .token;
 });
 
 /** A stand-in database: one membership whose state the test changes, and a count of look-ups. */
-function fakeDatabase(state: { role: string; status: string; sessions_valid_after: number | null }) {
+function fakeDatabase(state: { role: string; status: string; session_generation: number }) {
   const calls: string[] = [];
   const sql: SqlRunner = async (text) => {
     calls.push(text);
@@ -38,7 +39,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('access tokens against the membership', () => {
   it('looks a membership up once per cache lifetime, not once per request, and then sees the change', async () => {
-    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', session_generation: 0 });
     const auth = createAuthenticator(tokens, db.sql, { cacheSeconds: 0.3 });
     const burst = await Promise.all(Array.from({ length: 200 }, () => auth.authenticate(bearer(token))));
     expect(burst.every((id) => id?.kind === 'user' && id.role === 'ADMIN')).toBe(true);
@@ -52,7 +53,7 @@ describe('access tokens against the membership', () => {
   });
 
   it('without a cache, reads the membership on every request', async () => {
-    const db = fakeDatabase({ role: 'MEMBER', status: 'ACTIVE', sessions_valid_after: null });
+    const db = fakeDatabase({ role: 'MEMBER', status: 'ACTIVE', session_generation: 0 });
     const auth = createAuthenticator(tokens, db.sql, { cacheSeconds: 0 });
     for (let i = 0; i < 10; i++) await auth.authenticate(bearer(token));
     expect(db.calls.length).toBe(10);
@@ -60,9 +61,9 @@ describe('access tokens against the membership', () => {
 
   it('refuses a token whose membership is gone or not active, or whose sessions were ended after it', async () => {
     for (const state of [
-      { role: 'ADMIN', status: 'DISABLED', sessions_valid_after: null },
-      { role: 'ADMIN', status: 'INVITED', sessions_valid_after: null },
-      { role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: Math.floor(Date.now() / 1000) + 1 },
+      { role: 'ADMIN', status: 'DISABLED', session_generation: 0 },
+      { role: 'ADMIN', status: 'INVITED', session_generation: 0 },
+      { role: 'ADMIN', status: 'ACTIVE', session_generation: 1 },
     ]) {
       const auth = createAuthenticator(tokens, fakeDatabase(state).sql, { cacheSeconds: 0 });
       await expect(auth.authenticate(bearer(token)), JSON.stringify(state)).rejects.toMatchObject({
@@ -74,7 +75,7 @@ describe('access tokens against the membership', () => {
     const endedBefore = fakeDatabase({
       role: 'MEMBER',
       status: 'ACTIVE',
-      sessions_valid_after: Math.floor(Date.now() / 1000) - 60,
+      session_generation: 0,
     });
     const auth = createAuthenticator(tokens, endedBefore.sql, { cacheSeconds: 0 });
     expect(await auth.authenticate(bearer(token))).toMatchObject({ role: 'MEMBER' });
@@ -139,7 +140,7 @@ describe('verified access tokens', () => {
 
   it("checks a token's signature once, not on every request", async () => {
     const { wrapped, counted } = counting(tokens);
-    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', session_generation: 0 });
     const auth = createAuthenticator(wrapped, db.sql, { cacheSeconds: 5 });
     for (let i = 0; i < 50; i++) {
       expect(await auth.authenticate(bearer(token))).toMatchObject({ kind: 'user', role: 'ADMIN' });
@@ -160,10 +161,11 @@ describe('verified access tokens', () => {
       email: 'a@b.fr',
       organisation_id: ORG,
       role: 'MEMBER',
+      sg: 0,
     });
     const auth = createAuthenticator(
       wrapped,
-      fakeDatabase({ role: 'MEMBER', status: 'ACTIVE', sessions_valid_after: null }).sql,
+      fakeDatabase({ role: 'MEMBER', status: 'ACTIVE', session_generation: 0 }).sql,
       {
         cacheSeconds: 60,
       },
@@ -175,26 +177,27 @@ describe('verified access tokens', () => {
   });
 
   it('still sees a removal or ended sessions within the membership cache time', async () => {
-    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', session_generation: 0 });
     const auth = createAuthenticator(tokens, db.sql, { cacheSeconds: 0.2 });
     expect(await auth.authenticate(bearer(token))).toMatchObject({ role: 'ADMIN' });
     db.state.status = 'DISABLED';
     await sleep(250);
     await expect(auth.authenticate(bearer(token))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     db.state.status = 'ACTIVE';
-    db.state.sessions_valid_after = Math.floor(Date.now() / 1000) + 1;
+    db.state.session_generation = 1;
     await sleep(250);
     await expect(auth.authenticate(bearer(token))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
   it('keeps at most the configured number of tokens', async () => {
     const { wrapped, counted } = counting(tokens);
-    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', sessions_valid_after: null });
+    const db = fakeDatabase({ role: 'ADMIN', status: 'ACTIVE', session_generation: 0 });
     const auth = createAuthenticator(wrapped, db.sql, { cacheSeconds: 5, maxVerifiedTokens: 2 });
     const three = await Promise.all(
       [1, 2, 3].map(
         async () =>
-          (await tokens.sign({ sub: USER, email: 'a@b.fr', organisation_id: ORG, role: 'ADMIN' })).token,
+          (await tokens.sign({ sub: USER, email: 'a@b.fr', organisation_id: ORG, role: 'ADMIN', sg: 0 }))
+            .token,
       ),
     );
     for (const t of three) await auth.authenticate(bearer(t));

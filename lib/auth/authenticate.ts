@@ -58,11 +58,11 @@ export interface AuthenticatorOptions {
 interface MembershipState {
   role: Role;
   status: string;
-  /** Access tokens issued (iat, seconds) before this are refused; null when never set. */
-  sessionsValidAfter: number | null;
+  /** Access tokens of an older session generation are refused. */
+  sessionGeneration: number;
 }
 
-const STATE_SQL = 'SELECT role, status, sessions_valid_after FROM iam.membership_state(?, ?)';
+const STATE_SQL = 'SELECT role, status, session_generation FROM iam.membership_state(?, ?)';
 
 // One round trip for the key and its creator's membership: a key is worth no more than its creator.
 const API_KEY_SQL = `SELECT k.organisation_id, k.secret_hash, k.scopes, k.revoked_at, k.created_by,
@@ -89,7 +89,7 @@ export function createAuthenticator(
         ? {
             role: row.role as Role,
             status: String(row.status),
-            sessionsValidAfter: row.sessions_valid_after === null ? null : Number(row.sessions_valid_after),
+            sessionGeneration: Number(row.session_generation),
           }
         : undefined,
     );
@@ -152,7 +152,7 @@ export function createAuthenticator(
     const claims = await verifiedClaims(credential);
     const state = await membershipState(claims.sub, claims.organisation_id);
     if (state?.status !== 'ACTIVE') throw unauthenticated('This membership is no longer active');
-    if (state.sessionsValidAfter !== null && claims.iat < state.sessionsValidAfter) {
+    if (claims.sg < state.sessionGeneration) {
       throw unauthenticated('This session has ended; please log in again');
     }
     // the role now, not the one the token was issued with

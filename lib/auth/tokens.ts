@@ -14,6 +14,8 @@ export interface AccessClaims {
   email: string;
   organisation_id: string;
   role: Role;
+  /** The account's session generation at issue: a password reset moves it on and ends older tokens. */
+  sg: number;
 }
 
 /** Verified claims, with the issue time (seconds) that ending an account's sessions compares against. */
@@ -46,6 +48,7 @@ export async function createTokenService(options: {
         email: claims.email,
         organisation_id: claims.organisation_id,
         role: claims.role,
+        sg: claims.sg,
       })
         .setProtectedHeader({ alg: ALG, typ: 'JWT' })
         .setSubject(claims.sub)
@@ -65,10 +68,11 @@ export async function createTokenService(options: {
           audience: AUDIENCE,
           requiredClaims: ['sub', 'exp', 'iat'],
         });
-        const { sub, email, organisation_id, role, iat, exp } = payload as Record<string, unknown>;
+        const { sub, email, organisation_id, role, iat, exp, sg } = payload as Record<string, unknown>;
         if (
           typeof iat !== 'number' ||
           typeof exp !== 'number' ||
+          !Number.isInteger(sg) ||
           !isUuid(sub) ||
           !isUuid(organisation_id) ||
           typeof email !== 'string' ||
@@ -76,7 +80,7 @@ export async function createTokenService(options: {
         ) {
           throw new Error('malformed claims');
         }
-        return { sub, email, organisation_id, role: role as Role, iat, exp };
+        return { sub, email, organisation_id, role: role as Role, sg: sg as number, iat, exp };
       } catch {
         throw unauthenticated('Invalid or expired access token');
       }

@@ -1,4 +1,4 @@
-import { Entity, PrimaryKey, Property } from '@mikro-orm/postgresql';
+import { Entity, type Opt, PrimaryKey, Property } from '@mikro-orm/postgresql';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
 
 @ObjectType({ description: 'A person who can log in; may belong to several organisations' })
@@ -23,6 +23,10 @@ export class User {
   @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   lastName?: string | null;
+
+  /** Moved on when every session of the account ends (a password reset); access tokens carry it. */
+  @Property({ type: 'integer', default: 0 })
+  sessionGeneration: Opt<number> = 0;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();

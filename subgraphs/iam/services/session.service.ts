@@ -43,6 +43,7 @@ export async function issueSession(
     email: user.email,
     organisation_id: organisation.id,
     role,
+    sg: user.sessionGeneration,
   });
   return { accessToken: token, refreshToken, expiresAt, user, organisation };
 }
