@@ -5,7 +5,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
+import { type DocumentNode, type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
 import { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
 import { authenticateForGraphQL, createAuthenticator } from '../lib/auth/authenticate.ts';
@@ -29,6 +29,7 @@ import {
   assertCost,
   assertOncePerRequest,
   clientIpResolver,
+  costCache,
   depthLimitRule,
   jsonExceeds,
   memoryRateLimiter,
@@ -73,17 +74,24 @@ const FORWARDED = ['authorization', 'x-api-key'];
  */
 function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloServerPlugin<GatewayContext> {
   const maxResponseBytes = config.limits.maxResponseBytes;
+  const costs = costCache();
+  // Apollo hands every request of one query text the same parsed document
+  const fragmentsOf = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, document, schema, request, contextValue }) {
           if (!operation) return;
-          const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const def of document.definitions) {
-            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+          let fragments = fragmentsOf.get(document);
+          if (!fragments) {
+            fragments = {};
+            for (const def of document.definitions) {
+              if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+            }
+            fragmentsOf.set(document, fragments);
           }
           const input = { schema, operation, fragments, variables: request.variables };
-          assertCost(input, config.limits.maxCost);
+          assertCost(input, config.limits.maxCost, { cache: costs, document });
           const fields = rootFields(input);
           assertOncePerRequest(fields, ONCE_PER_REQUEST);
           const hits = rateHits({

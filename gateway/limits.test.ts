@@ -11,6 +11,7 @@ import { ACCOUNT_OPERATIONS, ONCE_PER_REQUEST, parseTrustProxy } from '../lib/co
 import {
   assertOncePerRequest,
   clientIpResolver,
+  costCache,
   depthLimitRule,
   jsonExceeds,
   memoryRateLimiter,
@@ -224,6 +225,33 @@ describe('cost', () => {
         s: true,
       }),
     ).toBe(1);
+  });
+});
+
+describe('cost, remembered per operation', () => {
+  it('computes a cost once per operation and cost-changing variables, and never mixes two page sizes', () => {
+    const cache = costCache();
+    const document = parse(
+      'query ($n: Int, $id: ID!, $s: Boolean!) { company(id: $id) { id } positions(first: $n) @skip(if: $s) { edges { node { id } } } }',
+    );
+    const op = document.definitions[0] as OperationDefinitionNode;
+    expect(validate(schema, document)).toEqual([]);
+    const cost = (variables: Record<string, unknown>) =>
+      cache.cost(document, { schema, operation: op, fragments: {}, variables }, 1_000_000);
+    expect(cost({ n: 10, id: '1', s: false })).toBe(2 + 2 + 10 * 2);
+    // another company id changes nothing: answered from memory
+    expect(cost({ n: 10, id: '2', s: false })).toBe(24);
+    expect(cache.computed).toBe(1);
+    // another page size, or a skipped connection, is another cost
+    expect(cost({ n: 500, id: '2', s: false })).toBe(2 + 2 + 500 * 2);
+    expect(cost({ n: 10, id: '2', s: true })).toBe(2);
+    // a page size left out takes the default; sent as null, too, but they are told apart
+    expect(cost({ id: '2', s: false })).toBe(2 + 2 + 50 * 2);
+    expect(cost({ n: null, id: '2', s: false })).toBe(2 + 2 + 50 * 2);
+    expect(cache.computed).toBe(5);
+    expect(cost({ n: 10, id: '3', s: false })).toBe(24);
+    expect(cost({ n: 500, id: '3', s: false })).toBe(1004);
+    expect(cache.computed).toBe(5);
   });
 });
 

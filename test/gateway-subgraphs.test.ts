@@ -104,7 +104,10 @@ describe('gateway to subgraph connections', () => {
     const gateway = await gatewayThrough(proxy.url, {});
     const org = await newOrganisation();
     proxy.redirect(true);
-    const res = await gql(ME, undefined, { token: org.accessToken, url: gateway.url });
+    const res = await gql<{ me: { email: string } }, never>(ME, undefined, {
+      token: org.accessToken,
+      url: gateway.url,
+    });
     // followed, the redirect would have come back here and reached IAM with the user's token
     expect(proxy.requests()).toBe(1);
     expect(res.data?.me).toBeUndefined();
