@@ -39,15 +39,13 @@ import {
   responseTooLarge,
   rootFields,
 } from './limits.ts';
-import { dedupeKeyOf, SubgraphSource, subgraphAgent } from './subgraph-source.ts';
+import { SubgraphSource, subgraphAgent } from './subgraph-source.ts';
 
 export interface GatewayContext {
   requestId: string;
   identity: Identity | undefined;
   clientIp: string;
   forward: Record<string, string>;
-  /** Set for authenticated callers: identical concurrent queries of the same key share a subgraph answer. */
-  dedupeKey: string | undefined;
 }
 
 export interface GatewayRuntime {
@@ -223,13 +221,7 @@ export async function startGateway(
       const value = req.headers[name];
       if (typeof value === 'string') forward[name] = value;
     }
-    return {
-      requestId,
-      identity,
-      clientIp: clientIp(req),
-      forward,
-      dedupeKey: dedupeKeyOf(identity, forward),
-    };
+    return { requestId, identity, clientIp: clientIp(req), forward };
   };
 
   const runtime: GatewayRuntime = {

@@ -1,6 +1,6 @@
 // How the gateway calls its subgraphs: pooled keep-alive connections (undici), bodies read within the
 // request's response-size budget, and identical in-flight queries of one identity sent only once.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
@@ -14,8 +14,8 @@ export interface SubgraphCallContext {
   requestId: string;
   /** Headers sent to every subgraph: the caller's credentials and the request id. */
   forward: Record<string, string>;
-  /** Who is asking, exactly; requests with equal keys may share an identical subgraph query. */
-  dedupeKey: string | undefined;
+  /** The verified caller; undefined for anonymous requests, which never share. */
+  identity: Identity | undefined;
 }
 
 /** One subgraph answer as read off the wire: shared by every caller of a deduplicated request. */
@@ -42,11 +42,11 @@ export function dedupeKeyOf(
   forward: Record<string, string>,
 ): string | undefined {
   if (!identity) return undefined;
-  const credentials = createHash('sha256')
-    .update(forward.authorization ?? '')
-    .update('\n')
-    .update(forward['x-api-key'] ?? '')
-    .digest('base64url');
+  const credentials = hash(
+    'sha256',
+    `${forward.authorization ?? ''}\n${forward['x-api-key'] ?? ''}`,
+    'base64url',
+  );
   const who =
     identity.kind === 'user'
       ? ['user', identity.userId, identity.organisationId, identity.role, identity.email]
@@ -112,6 +112,16 @@ function restrictCachePolicy(policy: unknown, cacheControl: string | undefined):
   (policy as { restrict(hint: unknown): void }).restrict(hint);
 }
 
+// One key per request, made on its first shareable fetch: mutations never need one.
+const dedupeKeys = new WeakMap<SubgraphCallContext, string | undefined>();
+
+function dedupeKeyFor(context: SubgraphCallContext): string | undefined {
+  if (dedupeKeys.has(context)) return dedupeKeys.get(context);
+  const key = dedupeKeyOf(context.identity, context.forward);
+  dedupeKeys.set(context, key);
+  return key;
+}
+
 export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
   private readonly inFlight = new Map<string, Promise<Answer>>();
 
@@ -136,15 +146,17 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
 
     const used = context ? (spent.get(context) ?? 0) : 0;
     // Only reads share an answer: a mutation's fetches (its follow-up entity lookups included) run alone.
-    const shareable =
+    const dedupeKey =
       this.options.dedupe &&
+      context &&
       incoming?.operation?.operation === 'query' &&
-      context?.dedupeKey !== undefined &&
-      body.length <= MAX_SHARED_BODY_CHARS;
+      body.length <= MAX_SHARED_BODY_CHARS
+        ? dedupeKeyFor(context)
+        : undefined;
     let answer: Answer;
     let shared = false;
-    if (shareable) {
-      const key = `${context!.dedupeKey}\n${body}`;
+    if (dedupeKey !== undefined) {
+      const key = `${dedupeKey}\n${body}`;
       const pending = this.inFlight.get(key);
       if (pending) {
         shared = true;
