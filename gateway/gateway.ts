@@ -31,7 +31,6 @@ import {
   clientIpResolver,
   costCache,
   depthLimitRule,
-  jsonExceeds,
   memoryRateLimiter,
   type RateLimiter,
   rateHits,
@@ -122,9 +121,10 @@ function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloSer
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
+          // a subgraph answer was cut off: nothing of the rest is sent, as partial data would look
+          // complete (an answer too large as a whole is refused once encoded, by the HTTP layer)
           const cutOff = result.errors?.some((e) => e.extensions?.maxResponseBytes !== undefined);
-          if (!cutOff && !jsonExceeds(result, maxResponseBytes)) return;
-          // nothing of an oversized answer is sent: a partial one would look complete to the client
+          if (!cutOff) return;
           const error = responseTooLarge(maxResponseBytes);
           response.body.singleResult = {
             errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }],
@@ -239,6 +239,10 @@ export async function startGateway(
     bodyLimitBytes: config.limits.bodyBytes,
     metricsAccess: config.metrics,
     routes: options.routes?.(runtime) ?? [],
+    responseLimit: {
+      bytes: config.limits.maxResponseBytes,
+      error: () => responseTooLarge(config.limits.maxResponseBytes),
+    },
     context: contextFor,
     health: async () => {
       const checks: Record<string, unknown> = {};

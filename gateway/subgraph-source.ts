@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { GraphQLError } from 'graphql';
 import type { Counter } from 'prom-client';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { Identity } from '../lib/auth/identity.ts';
 import { responseTooLarge } from './limits.ts';
 
@@ -77,7 +77,8 @@ export function subgraphAgent(connections: number): Agent {
   return new Agent({ connections, pipelining: 1 });
 }
 
-async function readBody(body: NodeJS.ReadableStream & { destroy(): void }, maxBytes: number) {
+/** Reads a body, cut off once past `maxBytes` (undefined then) instead of buffering it all. */
+export async function readLimitedBody(body: NodeJS.ReadableStream & { destroy(): void }, maxBytes: number) {
   return new Promise<Buffer | undefined>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -124,8 +125,13 @@ function dedupeKeyFor(context: SubgraphCallContext): string | undefined {
 
 export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
   private readonly inFlight = new Map<string, Promise<Answer>>();
+  // parsed once: every request goes to the same place
+  private readonly target: { origin: string; path: string };
 
-  constructor(private readonly options: SubgraphSourceOptions) {}
+  constructor(private readonly options: SubgraphSourceOptions) {
+    const url = new URL(options.url);
+    this.target = { origin: url.origin, path: `${url.pathname}${url.search}` };
+  }
 
   async process(options: GraphQLDataSourceProcessOptions<SubgraphCallContext>): Promise<Record<string, any>> {
     const { name, maxResponseBytes, spent } = this.options;
@@ -211,16 +217,17 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
   }
 
   private async send(headers: Record<string, string>, body: string, maxBytes: number): Promise<Answer> {
-    const res = await request(this.options.url, {
+    const res = await this.options.agent.request({
+      origin: this.target.origin,
+      path: this.target.path,
       method: 'POST',
       headers,
       body,
-      dispatcher: this.options.agent,
     });
     const declared = Number(res.headers['content-length'] ?? 0);
     let data: Buffer | undefined;
     if (declared > maxBytes) res.body.destroy();
-    else data = await readBody(res.body, maxBytes);
+    else data = await readLimitedBody(res.body, maxBytes);
     return {
       status: res.statusCode,
       contentType: header(res.headers['content-type']) ?? '',

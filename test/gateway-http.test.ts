@@ -38,6 +38,30 @@ describe('request bodies and paths', () => {
     expect(small).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
   });
 
+  it('refuses an answer the gateway builds itself past MAX_RESPONSE_BYTES, sending none of it', async () => {
+    const gateway = await gatewayWith({ MAX_RESPONSE_BYTES: '5000' });
+    const query = '{ __schema { types { name description fields { name description } } } }';
+    const res = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as any;
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0].extensions).toMatchObject({
+      code: 'QUERY_TOO_COMPLEX',
+      maxResponseBytes: 5000,
+      requestId: res.headers.get('x-request-id'),
+    });
+    const small = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __type(name: "Query") { name } }' }),
+    });
+    expect(await small.json()).toEqual({ data: { __type: { name: 'Query' } } });
+  });
+
   it('answers a body that is not JSON with 400 BAD_USER_INPUT', async () => {
     const gateway = await gatewayWith({});
     const res = await fetch(gateway.url, {

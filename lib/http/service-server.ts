@@ -23,6 +23,11 @@ export interface ServiceServerOptions<TContext extends BaseContext> {
   metricsAccess: { enabled: boolean; token: string | undefined };
   /** Tried before /graphql; returns true when it answered. */
   routes?: Route[];
+  /**
+   * A GraphQL answer longer than `bytes` once encoded is replaced by `error()`: nothing of it is sent,
+   * since a partial answer would look complete. Measured on the encoded text, which costs no extra pass.
+   */
+  responseLimit?: { bytes: number; error: () => AppError };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -176,6 +181,17 @@ export function createServiceServer<TContext extends BaseContext>(
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
       context: () => options.context(req, requestId),
     });
+    const limit = options.responseLimit;
+    if (
+      limit &&
+      result.body.kind === 'complete' &&
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: most answers need no exact count
+      result.body.string.length * 3 > limit.bytes &&
+      Buffer.byteLength(result.body.string) > limit.bytes
+    ) {
+      sendError(res, limit.error(), requestId);
+      return;
+    }
     const responseHeaders: Record<string, string> = { 'x-request-id': requestId };
     for (const [key, value] of result.headers) responseHeaders[key] = value;
     const status = result.status ?? 200;
