@@ -128,13 +128,20 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
   // parsed once: every request goes to the same place
   private readonly target: { origin: string; path: string };
 
+  // label lookups done once, not per request
+  private readonly counted: { sent: { inc(): void }; shared: { inc(): void } };
+
   constructor(private readonly options: SubgraphSourceOptions) {
     const url = new URL(options.url);
     this.target = { origin: url.origin, path: `${url.pathname}${url.search}` };
+    this.counted = {
+      sent: options.requests.labels({ subgraph: options.name, outcome: 'sent' }),
+      shared: options.requests.labels({ subgraph: options.name, outcome: 'shared' }),
+    };
   }
 
   async process(options: GraphQLDataSourceProcessOptions<SubgraphCallContext>): Promise<Record<string, any>> {
-    const { name, maxResponseBytes, spent } = this.options;
+    const { maxResponseBytes, spent } = this.options;
     const incoming = 'incomingRequestContext' in options ? options.incomingRequestContext : undefined;
     const context = incoming ? (options.context as SubgraphCallContext) : undefined;
     const { request: req } = options;
@@ -146,7 +153,14 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
       extensions: req.extensions,
     });
     const headers: Record<string, string> = {};
-    if (req.http?.headers) for (const [key, value] of req.http.headers) headers[key] = value;
+    // headers the executor adds (a trace request, say) are part of what is asked
+    let asked = '';
+    if (req.http?.headers) {
+      for (const [key, value] of req.http.headers) {
+        headers[key] = value;
+        asked += `${key}: ${value}\n`;
+      }
+    }
     headers['content-type'] = 'application/json';
     if (context?.forward) Object.assign(headers, context.forward);
 
@@ -162,7 +176,7 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
     let answer: Answer;
     let shared = false;
     if (dedupeKey !== undefined) {
-      const key = `${dedupeKey}\n${body}`;
+      const key = `${dedupeKey}\n${asked}\n${body}`;
       const pending = this.inFlight.get(key);
       if (pending) {
         shared = true;
@@ -180,11 +194,13 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
     } else {
       answer = await this.send(headers, body, maxResponseBytes - used);
     }
-    this.options.requests.inc({ subgraph: name, outcome: shared ? 'shared' : 'sent' });
+    (shared ? this.counted.shared : this.counted.sent).inc();
 
-    if (!answer.body || answer.body.length > maxResponseBytes - used)
+    // read the budget again: other fetches of this request may have landed meanwhile
+    const usedNow = context ? (spent.get(context) ?? 0) : 0;
+    if (!answer.body || answer.body.length > maxResponseBytes - usedNow)
       throw responseTooLarge(maxResponseBytes);
-    if (context) spent.set(context, used + answer.body.length);
+    if (context) spent.set(context, usedNow + answer.body.length);
     const text = answer.body.toString('utf8');
     const json =
       answer.contentType.startsWith('application/json') ||

@@ -157,6 +157,17 @@ export function createServiceServer<TContext extends BaseContext>(
   options: ServiceServerOptions<TContext>,
 ): Server {
   const { apollo, log, metrics } = options;
+  // one histogram child per route and status, looked up once rather than by labels on every request
+  const durations = new Map<string, { observe(seconds: number): void }>();
+  const durationOf = (route: string, status: number) => {
+    const key = `${route} ${status}`;
+    let child = durations.get(key);
+    if (!child) {
+      child = metrics.httpDuration.labels({ route, status: String(status) });
+      if (durations.size < 1000) durations.set(key, child);
+    }
+    return child;
+  };
 
   async function graphql(
     req: IncomingMessage,
@@ -257,7 +268,7 @@ export function createServiceServer<TContext extends BaseContext>(
       }
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpDuration.observe({ route, status: String(res.statusCode) }, seconds);
+      durationOf(route, res.statusCode).observe(seconds);
       // one access line per request (probes excluded); never the body or credentials
       if (route !== '/health' && route !== '/metrics') {
         log.info(
