@@ -36,7 +36,7 @@ import {
   rateHits,
   redisRateLimiter,
   responseTooLarge,
-  rootFields,
+  rootFieldsCache,
 } from './limits.ts';
 import { SubgraphSource, subgraphAgent } from './subgraph-source.ts';
 
@@ -72,6 +72,7 @@ const FORWARDED = ['authorization', 'x-api-key'];
 function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloServerPlugin<GatewayContext> {
   const maxResponseBytes = config.limits.maxResponseBytes;
   const costs = costCache();
+  const roots = rootFieldsCache();
   // Apollo hands every request of one query text the same parsed document
   const fragmentsOf = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
   return {
@@ -89,7 +90,7 @@ function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloSer
           }
           const input = { schema, operation, fragments, variables: request.variables };
           assertCost(input, config.limits.maxCost, { cache: costs, document });
-          const fields = rootFields(input);
+          const fields = roots.fields(input);
           assertOncePerRequest(fields, ONCE_PER_REQUEST);
           const hits = rateHits({
             operation: operation.operation,

@@ -18,6 +18,7 @@ import {
   operationCost,
   rateHits,
   rootFields,
+  rootFieldsCache,
 } from './limits.ts';
 import { readLimitedBody } from './subgraph-source.ts';
 
@@ -252,6 +253,27 @@ describe('cost, remembered per operation', () => {
     expect(cost({ n: 10, id: '3', s: false })).toBe(24);
     expect(cost({ n: 500, id: '3', s: false })).toBe(1004);
     expect(cache.computed).toBe(5);
+  });
+});
+
+describe('root fields, remembered per operation', () => {
+  it('collects them once for an operation without variables, and every time for one with', () => {
+    const cache = rootFieldsCache();
+    const fixed = operation('{ a: company(id: 1) { id } b: company(id: 2) { id } }');
+    expect(cache.fields(fixed).map((f) => f.responseKey)).toEqual(['a', 'b']);
+    expect(cache.fields({ ...fixed, variables: { ignored: true } }).map((f) => f.args)).toEqual([
+      { id: '1' },
+      { id: '2' },
+    ]);
+    expect(cache.computed).toBe(1);
+    const query = 'mutation ($e: String!, $s: Boolean!) { login(email: $e, password: "x") @skip(if: $s) }';
+    const login = (variables: Record<string, unknown>) => cache.fields(operation(query, variables));
+    expect(login({ e: 'a@example.fr', s: false })).toEqual([
+      { name: 'login', responseKey: 'login', args: { email: 'a@example.fr', password: 'x' } },
+    ]);
+    expect(login({ e: 'b@example.fr', s: false })[0]?.args.email).toBe('b@example.fr');
+    expect(login({ e: 'b@example.fr', s: true })).toEqual([]);
+    expect(cache.computed).toBe(4);
   });
 });
 

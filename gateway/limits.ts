@@ -223,6 +223,32 @@ export function rootFields(input: OperationInput): RootField[] {
   return result;
 }
 
+export interface RootFieldsCache {
+  /** rootFields, remembered for operations that declare no variables (then nothing else can change them) */
+  fields(input: OperationInput): RootField[];
+  /** how many times root fields were actually collected */
+  readonly computed: number;
+}
+
+export function rootFieldsCache(): RootFieldsCache {
+  const byOperation = new WeakMap<OperationDefinitionNode, { schema: GraphQLSchema; fields: RootField[] }>();
+  let computed = 0;
+  return {
+    get computed() {
+      return computed;
+    },
+    fields(input) {
+      const fixed = !input.operation.variableDefinitions?.length;
+      const known = fixed ? byOperation.get(input.operation) : undefined;
+      if (known && known.schema === input.schema) return known.fields;
+      computed++;
+      const fields = rootFields(input);
+      if (fixed) byOperation.set(input.operation, { schema: input.schema, fields });
+      return fields;
+    },
+  };
+}
+
 function pageSizeOf(args: Record<string, unknown>, fallback: number): number {
   const first = args.first ?? args.limit;
   return typeof first === 'number' && Number.isFinite(first) && first >= 0 ? first : fallback;
