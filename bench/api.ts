@@ -3,6 +3,8 @@
 // on identical traffic (one token) and mixed traffic (100 users in 20 organisations).
 // Everything runs on 127.0.0.1, on a throwaway database that is dropped at the end.
 // BENCH_SECONDS sets each run's length (default 10); `--quick` (or BENCH_QUICK=1) is a short smoke run.
+// BENCH_QUERIES=me,page,campaigns,company runs a subset of the queries; BENCH_CONNECTIONS=10 one
+// connection count; BENCH_NO_HIVE=1 measures ProspectFlow alone (no comparison, no Hive install).
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +32,8 @@ const SUBGRAPHS = ['iam', 'crm', 'outreach', 'tracking'] as const;
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const SECONDS = parseSeconds(process.env.BENCH_SECONDS, QUICK ? 2 : 10);
 const ROUNDS = QUICK ? 1 : 2;
-const CONNECTIONS = [10, 50];
+const CONNECTIONS = parseConnections(process.env.BENCH_CONNECTIONS);
+const NO_HIVE = process.env.BENCH_NO_HIVE === '1';
 const WARMUP_SECONDS = Math.min(SECONDS, QUICK ? 1 : 3);
 
 const ORGANISATIONS = 20;
@@ -66,6 +69,16 @@ function parseSeconds(raw: string | undefined, fallback: number): number {
   return n;
 }
 
+function parseConnections(raw: string | undefined): number[] {
+  if (raw === undefined || raw === '') return [10, 50];
+  const values = raw.split(',').map((v) => Number(v.trim()));
+  if (values.some((n) => !Number.isInteger(n) || n < 1 || n > 1000)) {
+    process.stderr.write(`BENCH_CONNECTIONS must be connection counts between 1 and 1000, got "${raw}"\n`);
+    process.exit(2);
+  }
+  return values;
+}
+
 type GatewayName = 'ProspectFlow' | 'Hive';
 type Traffic = 'identical' | 'mixed';
 
@@ -87,9 +100,10 @@ interface QueryKind {
 
 const PAGE_QUERY = `query PositionsPage { positions(first: 20) { edges { node { id email person { fullName } company { name } enrollments { id status } } } } }`;
 
-const QUERIES: QueryKind[] = [
+const ALL_QUERIES: (QueryKind & { short: string })[] = [
   {
     name: 'me',
+    short: 'me',
     query: 'query Me { me { email } }',
     variables: () => ({}),
     checkData: (data, user) => {
@@ -99,6 +113,7 @@ const QUERIES: QueryKind[] = [
   },
   {
     name: 'positions page',
+    short: 'page',
     query: PAGE_QUERY,
     variables: () => ({}),
     checkData: (data) => {
@@ -108,11 +123,13 @@ const QUERIES: QueryKind[] = [
   },
   {
     name: 'campaigns',
+    short: 'campaigns',
     query: 'query Campaigns { campaigns { id name status launchedAt } }',
     variables: () => ({}),
   },
   {
     name: 'company(id)',
+    short: 'company',
     query: 'query Company($id: ID!) { company(id: $id) { id name siren domain employeeRange hqAddress } }',
     variables: (user) => ({ id: user.companyId }),
     checkData: (data, user) =>
@@ -121,6 +138,22 @@ const QUERIES: QueryKind[] = [
         : `company(id) did not return ${user.companyId}`,
   },
 ];
+
+function selectQueries(raw: string | undefined): QueryKind[] {
+  if (raw === undefined || raw === '') return ALL_QUERIES;
+  const wanted = raw.split(',').map((v) => v.trim());
+  const unknown = wanted.filter((w) => !ALL_QUERIES.some((q) => q.short === w));
+  if (unknown.length || wanted.length === 0) {
+    process.stderr.write(
+      `BENCH_QUERIES must list some of ${ALL_QUERIES.map((q) => q.short).join(', ')}, got "${raw}"\n`,
+    );
+    process.exit(2);
+  }
+  return ALL_QUERIES.filter((q) => wanted.includes(q.short));
+}
+
+const QUERIES = selectQueries(process.env.BENCH_QUERIES);
+const GATEWAYS: GatewayName[] = NO_HIVE ? ['ProspectFlow'] : ['ProspectFlow', 'Hive'];
 
 interface Run {
   query: string;
@@ -150,7 +183,7 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-const RUN_COUNT = CONNECTIONS.length * QUERIES.length * 2 * ROUNDS * 2;
+const RUN_COUNT = CONNECTIONS.length * QUERIES.length * 2 * ROUNDS * GATEWAYS.length;
 // The run must end by itself: set-up (including a first Hive install), then every run with slack.
 const RUN_BUDGET_MS = 600_000 + RUN_COUNT * (SECONDS + 3) * 1000;
 const watchdog = setTimeout(() => {
@@ -271,30 +304,30 @@ async function post(url: string, req: PreparedRequest): Promise<{ status: number
   return { status: res.status, text: await res.text() };
 }
 
-/** Every query, for every user, through both gateways: the JSON must be the same and error-free. */
-async function checkSameAnswers(urls: Record<GatewayName, string>, users: User[]): Promise<number> {
+/**
+ * Every query, for every user, through every gateway measured: the JSON must be error-free and, with
+ * Hive running, the same on both.
+ */
+async function checkSameAnswers(urls: Partial<Record<GatewayName, string>>, users: User[]): Promise<number> {
   let checks = 0;
   for (const kind of QUERIES) {
     await inBatches(users, SETUP_CONCURRENCY, async (user) => {
       const req = prepare(kind, user);
-      const [ours, theirs] = [await post(urls.ProspectFlow, req), await post(urls.Hive, req)];
-      for (const [name, answer] of [
-        ['ProspectFlow', ours],
-        ['Hive', theirs],
-      ] as const) {
+      const answers: [GatewayName, { status: number; text: string }][] = [];
+      for (const name of GATEWAYS) answers.push([name, await post(urls[name]!, req)]);
+      for (const [name, answer] of answers) {
         const problem = answerProblem(answer.status, answer.text);
         if (problem)
           throw new Error(
             `${kind.name} for ${user.email} through ${name}: ${problem}\n${answer.text.slice(0, 1000)}`,
           );
       }
-      const a = JSON.stringify(JSON.parse(ours.text));
-      const b = JSON.stringify(JSON.parse(theirs.text));
-      if (a !== b)
+      const [a, b] = answers.map(([, answer]) => JSON.stringify(JSON.parse(answer.text)));
+      if (b !== undefined && a !== b)
         throw new Error(
-          `${kind.name} for ${user.email}: the gateways answered differently\nProspectFlow: ${a.slice(0, 1500)}\nHive:         ${b.slice(0, 1500)}`,
+          `${kind.name} for ${user.email}: the gateways answered differently\nProspectFlow: ${a!.slice(0, 1500)}\nHive:         ${b.slice(0, 1500)}`,
         );
-      const wrong = kind.checkData?.((JSON.parse(a) as { data: Record<string, unknown> }).data, user);
+      const wrong = kind.checkData?.((JSON.parse(a!) as { data: Record<string, unknown> }).data, user);
       if (wrong) throw new Error(`${kind.name} for ${user.email}: ${wrong}`);
       checks++;
     });
@@ -414,20 +447,22 @@ async function main(): Promise<void> {
   log(
     `${QUICK ? 'quick run: ' : ''}${RUN_COUNT} runs of ${SECONDS} s (${ROUNDS} round(s) per gateway, ${CONNECTIONS.join(' and ')} connections)`,
   );
-  const hiveDir = await ensureHive(log);
+  const hiveDir = NO_HIVE ? undefined : await ensureHive(log);
   log(`creating database ${dbName}`);
   await createDatabase(dbName);
   log('starting the platform (one child process per service)');
   platform = await startPlatform(ROOT, dbUrl, STARTUP_TIMEOUT_MS, PLATFORM_ENV);
-  log(`starting Hive Gateway from ${hiveDir}`);
-  hive = await startHive(hiveDir, SUPERGRAPH, platform.subgraphUrls, STARTUP_TIMEOUT_MS);
-  const urls: Record<GatewayName, string> = {
+  if (hiveDir) {
+    log(`starting Hive Gateway from ${hiveDir}`);
+    hive = await startHive(hiveDir, SUPERGRAPH, platform.subgraphUrls, STARTUP_TIMEOUT_MS);
+  }
+  const urls: Partial<Record<GatewayName, string>> = {
     ProspectFlow: `${platform.gatewayUrl}/graphql`,
-    Hive: hive.url,
+    Hive: hive?.url,
   };
-  const gatewayPids: Record<GatewayName, number> = {
+  const gatewayPids: Partial<Record<GatewayName, number>> = {
     ProspectFlow: platform.children.gateway!.pid!,
-    Hive: hive.child.pid!,
+    Hive: hive?.child.pid,
   };
   const subgraphPids = Object.fromEntries(SUBGRAPHS.map((name) => [name, platform!.children[name]!.pid!]));
 
@@ -450,12 +485,12 @@ async function main(): Promise<void> {
     return () => all[next++ % all.length]!;
   };
 
-  for (const gateway of ['ProspectFlow', 'Hive'] as const) {
+  for (const gateway of GATEWAYS) {
     log(`warming up ${gateway} (${WARMUP_SECONDS} s)`);
     const mixed = QUERIES.flatMap((kind) => prepared.get(kind.name)!);
     let next = 0;
     await runLoad({
-      url: urls[gateway],
+      url: urls[gateway]!,
       connections: 10,
       seconds: WARMUP_SECONDS,
       next: () => mixed[next++ % mixed.length]!,
@@ -468,13 +503,13 @@ async function main(): Promise<void> {
       for (const traffic of ['identical', 'mixed'] as const) {
         for (let round = 1; round <= ROUNDS; round++) {
           // alternate which gateway goes first, so neither always runs on a warmer machine
-          const order: GatewayName[] = round % 2 === 1 ? ['ProspectFlow', 'Hive'] : ['Hive', 'ProspectFlow'];
+          const order: GatewayName[] = round % 2 === 1 ? GATEWAYS : [...GATEWAYS].reverse();
           for (const gateway of order) {
             log(`${kind.name}, ${traffic} traffic, ${connections} connections, ${gateway}, round ${round}`);
-            const pids = { gateway: gatewayPids[gateway], ...subgraphPids };
+            const pids = { gateway: gatewayPids[gateway]!, ...subgraphPids };
             const before = await cpuSnapshot(pids);
             const result = await runLoad({
-              url: urls[gateway],
+              url: urls[gateway]!,
               connections,
               seconds: SECONDS,
               next: source(kind, traffic),
@@ -544,10 +579,10 @@ async function main(): Promise<void> {
     `Data: ${ORGANISATIONS} organisations loaded through the Pharow ingest (${positions.join(', ')} positions created), each with 5 users (the owner from signUp and 4 members through inviteMember + acceptInvitation): ${users.length} user tokens. Identical traffic uses the first organisation's owner token; mixed traffic takes the next of the ${users.length} tokens round-robin for each request. The public API creates no campaigns or enrollments, so those lists are empty (their subgraph calls still happen).`,
   );
   out.push(
-    `Answers checked identical on both gateways before measuring: ${checks} (every query for every user). Page query plan (first organisation): ${plan.summary}`,
+    `Answers checked ${hive ? 'identical on both gateways' : 'error-free (ProspectFlow alone)'} before measuring: ${checks} (every query for every user). Page query plan (first organisation): ${plan.summary}`,
   );
   out.push(
-    `ProspectFlow ran with its rate limiter on but limits raised above the bench's rate; Hive Gateway ${hive.version} with default settings (NODE_ENV=production), forwarding authorization and x-api-key to the subgraphs, over the same supergraph and subgraph processes. CPU ms/req: user + system time of each process during the run divided by its requests ("gateway" is the gateway measured in that row); PostgreSQL's CPU is not included.`,
+    `ProspectFlow ran with its rate limiter on but limits raised above the bench's rate; ${hive ? `Hive Gateway ${hive.version}` : 'Hive Gateway not run (BENCH_NO_HIVE=1)'} with default settings (NODE_ENV=production), forwarding authorization and x-api-key to the subgraphs, over the same supergraph and subgraph processes. CPU ms/req: user + system time of each process during the run divided by its requests ("gateway" is the gateway measured in that row); PostgreSQL's CPU is not included.`,
   );
   out.push(
     `Environment: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')} before / ${loadAfter.map((v) => v.toFixed(2)).join(' ')} after; ${SECONDS} s per run, ${ROUNDS} round(s)${QUICK ? ' (quick run: figures are a smoke test only)' : ''}.`,
@@ -567,8 +602,10 @@ async function main(): Promise<void> {
     );
   const clean = (s: Summary) => (s.errors ? ` (${s.errors} errors: NOT met)` : '');
   const ok = (met: boolean, s: Summary) => verdict(met && s.errors === 0);
-  out.push('', 'Targets (ProspectFlow, all rounds of a combination together):');
+  const measured = (name: string) => QUERIES.some((q) => q.name === name) && CONNECTIONS.includes(10);
+  if (CONNECTIONS.includes(10)) out.push('', 'Targets (ProspectFlow, all rounds of a combination together):');
   for (const traffic of ['identical', 'mixed'] as const) {
+    if (!CONNECTIONS.includes(10)) break;
     for (const kind of QUERIES) {
       const s = pick(kind.name, traffic, 10, 'ProspectFlow');
       out.push(
@@ -576,31 +613,37 @@ async function main(): Promise<void> {
       );
     }
     const me = pick('me', traffic, 10, 'ProspectFlow');
-    out.push(
-      `- me, ${traffic}, 10 conns: ≥ ${TARGET_ME_RPS} req/s: ${fixed(me.rps, 0)} — ${ok(me.rps >= TARGET_ME_RPS, me)}`,
-    );
     const page = pick('positions page', traffic, 10, 'ProspectFlow');
-    out.push(
-      `- positions page, ${traffic}, 10 conns: ≥ ${TARGET_PAGE_RPS} req/s: ${fixed(page.rps, 0)} — ${ok(page.rps >= TARGET_PAGE_RPS, page)}`,
-    );
-    out.push(
-      `- me, ${traffic}, 10 conns: subgraph CPU ≤ ${TARGET_CPU_ME_MS} ms/req: ${fixed(subgraphCpu(me), 2)} — ${verdict(subgraphCpu(me) <= TARGET_CPU_ME_MS)}`,
-    );
-    out.push(
-      `- positions page, ${traffic}, 10 conns: subgraph CPU ≤ ${TARGET_CPU_PAGE_MS} ms/req: ${fixed(subgraphCpu(page), 2)} — ${verdict(subgraphCpu(page) <= TARGET_CPU_PAGE_MS)}`,
-    );
+    if (measured('me'))
+      out.push(
+        `- me, ${traffic}, 10 conns: ≥ ${TARGET_ME_RPS} req/s: ${fixed(me.rps, 0)} — ${ok(me.rps >= TARGET_ME_RPS, me)}`,
+      );
+    if (measured('positions page'))
+      out.push(
+        `- positions page, ${traffic}, 10 conns: ≥ ${TARGET_PAGE_RPS} req/s: ${fixed(page.rps, 0)} — ${ok(page.rps >= TARGET_PAGE_RPS, page)}`,
+      );
+    if (measured('me'))
+      out.push(
+        `- me, ${traffic}, 10 conns: subgraph CPU ≤ ${TARGET_CPU_ME_MS} ms/req: ${fixed(subgraphCpu(me), 2)} — ${verdict(subgraphCpu(me) <= TARGET_CPU_ME_MS)}`,
+      );
+    if (measured('positions page'))
+      out.push(
+        `- positions page, ${traffic}, 10 conns: subgraph CPU ≤ ${TARGET_CPU_PAGE_MS} ms/req: ${fixed(subgraphCpu(page), 2)} — ${verdict(subgraphCpu(page) <= TARGET_CPU_PAGE_MS)}`,
+      );
   }
-  out.push('', `Against Hive Gateway (req/s ratio, target ≥ ${TARGET_VS_HIVE}×):`);
-  for (const connections of CONNECTIONS)
-    for (const traffic of ['identical', 'mixed'] as const)
-      for (const kind of QUERIES) {
-        const ours = pick(kind.name, traffic, connections, 'ProspectFlow');
-        const theirs = pick(kind.name, traffic, connections, 'Hive');
-        const ratio = ours.rps / theirs.rps;
-        out.push(
-          `- ${kind.name}, ${traffic}, ${connections} conns: ${fixed(ours.rps, 0)} vs ${fixed(theirs.rps, 0)} req/s = ${fixed(ratio, 2)}× (p99 ${fixed(ours.p99)} vs ${fixed(theirs.p99)} ms) — ${ok(ratio >= TARGET_VS_HIVE, ours)}${clean(ours)}`,
-        );
-      }
+  if (hive) {
+    out.push('', `Against Hive Gateway (req/s ratio, target ≥ ${TARGET_VS_HIVE}×):`);
+    for (const connections of CONNECTIONS)
+      for (const traffic of ['identical', 'mixed'] as const)
+        for (const kind of QUERIES) {
+          const ours = pick(kind.name, traffic, connections, 'ProspectFlow');
+          const theirs = pick(kind.name, traffic, connections, 'Hive');
+          const ratio = ours.rps / theirs.rps;
+          out.push(
+            `- ${kind.name}, ${traffic}, ${connections} conns: ${fixed(ours.rps, 0)} vs ${fixed(theirs.rps, 0)} req/s = ${fixed(ratio, 2)}× (p99 ${fixed(ours.p99)} vs ${fixed(theirs.p99)} ms) — ${ok(ratio >= TARGET_VS_HIVE, ours)}${clean(ours)}`,
+          );
+        }
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

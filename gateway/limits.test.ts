@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   buildSchema,
   type FragmentDefinitionNode,
@@ -11,14 +12,15 @@ import { ACCOUNT_OPERATIONS, ONCE_PER_REQUEST, parseTrustProxy } from '../lib/co
 import {
   assertOncePerRequest,
   clientIpResolver,
+  costCache,
   depthLimitRule,
-  jsonExceeds,
   memoryRateLimiter,
   operationCost,
   rateHits,
-  readLimited,
   rootFields,
+  rootFieldsCache,
 } from './limits.ts';
+import { readLimitedBody } from './subgraph-source.ts';
 
 const schema = buildSchema(`
   type Query {
@@ -227,6 +229,54 @@ describe('cost', () => {
   });
 });
 
+describe('cost, remembered per operation', () => {
+  it('computes a cost once per operation and cost-changing variables, and never mixes two page sizes', () => {
+    const cache = costCache();
+    const document = parse(
+      'query ($n: Int, $id: ID!, $s: Boolean!) { company(id: $id) { id } positions(first: $n) @skip(if: $s) { edges { node { id } } } }',
+    );
+    const op = document.definitions[0] as OperationDefinitionNode;
+    expect(validate(schema, document)).toEqual([]);
+    const cost = (variables: Record<string, unknown>) =>
+      cache.cost(document, { schema, operation: op, fragments: {}, variables }, 1_000_000);
+    expect(cost({ n: 10, id: '1', s: false })).toBe(2 + 2 + 10 * 2);
+    // another company id changes nothing: answered from memory
+    expect(cost({ n: 10, id: '2', s: false })).toBe(24);
+    expect(cache.computed).toBe(1);
+    // another page size, or a skipped connection, is another cost
+    expect(cost({ n: 500, id: '2', s: false })).toBe(2 + 2 + 500 * 2);
+    expect(cost({ n: 10, id: '2', s: true })).toBe(2);
+    // a page size left out takes the default; sent as null, too, but they are told apart
+    expect(cost({ id: '2', s: false })).toBe(2 + 2 + 50 * 2);
+    expect(cost({ n: null, id: '2', s: false })).toBe(2 + 2 + 50 * 2);
+    expect(cache.computed).toBe(5);
+    expect(cost({ n: 10, id: '3', s: false })).toBe(24);
+    expect(cost({ n: 500, id: '3', s: false })).toBe(1004);
+    expect(cache.computed).toBe(5);
+  });
+});
+
+describe('root fields, remembered per operation', () => {
+  it('collects them once for an operation without variables, and every time for one with', () => {
+    const cache = rootFieldsCache();
+    const fixed = operation('{ a: company(id: 1) { id } b: company(id: 2) { id } }');
+    expect(cache.fields(fixed).map((f) => f.responseKey)).toEqual(['a', 'b']);
+    expect(cache.fields({ ...fixed, variables: { ignored: true } }).map((f) => f.args)).toEqual([
+      { id: '1' },
+      { id: '2' },
+    ]);
+    expect(cache.computed).toBe(1);
+    const query = 'mutation ($e: String!, $s: Boolean!) { login(email: $e, password: "x") @skip(if: $s) }';
+    const login = (variables: Record<string, unknown>) => cache.fields(operation(query, variables));
+    expect(login({ e: 'a@example.fr', s: false })).toEqual([
+      { name: 'login', responseKey: 'login', args: { email: 'a@example.fr', password: 'x' } },
+    ]);
+    expect(login({ e: 'b@example.fr', s: false })[0]?.args.email).toBe('b@example.fr');
+    expect(login({ e: 'b@example.fr', s: true })).toEqual([]);
+    expect(cache.computed).toBe(4);
+  });
+});
+
 describe('client IP', () => {
   const ip = (trust: string | undefined, socket: string, xff?: string) =>
     clientIpResolver(parseTrustProxy(trust))(socket, xff);
@@ -253,18 +303,11 @@ describe('client IP', () => {
   });
 });
 
-describe('response size', () => {
-  it('tells a response over the ceiling without building its JSON', () => {
-    const rows = Array.from({ length: 1000 }, (_, i) => ({ id: `id-${i}`, email: `p${i}@example.fr` }));
-    const size = JSON.stringify({ data: { rows } }).length;
-    expect(jsonExceeds({ data: { rows } }, size * 1.2)).toBe(false);
-    expect(jsonExceeds({ data: { rows } }, size * 0.8)).toBe(true);
-  });
-
+describe('subgraph bodies', () => {
   it('cuts a body off once past the limit', async () => {
-    const stream = () => new Response('x'.repeat(10_000)).body;
-    expect((await readLimited(stream(), 10_000))?.length).toBe(10_000);
-    expect(await readLimited(stream(), 9_999)).toBeUndefined();
+    const stream = () => Readable.from([Buffer.alloc(6_000, 'x'), Buffer.alloc(4_000, 'x')]);
+    expect((await readLimitedBody(stream(), 10_000))?.length).toBe(10_000);
+    expect(await readLimitedBody(stream(), 9_999)).toBeUndefined();
   });
 });
 

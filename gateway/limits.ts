@@ -3,8 +3,10 @@
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import {
+  type ASTNode,
   type ASTVisitor,
   type DirectiveNode,
+  type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
@@ -27,6 +29,7 @@ import {
   type SelectionSetNode,
   typeFromAST,
   type ValidationContext,
+  visit,
 } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { RateLimitRule, TrustProxy } from '../lib/config.ts';
@@ -220,6 +223,32 @@ export function rootFields(input: OperationInput): RootField[] {
   return result;
 }
 
+export interface RootFieldsCache {
+  /** rootFields, remembered for operations that declare no variables (then nothing else can change them) */
+  fields(input: OperationInput): RootField[];
+  /** how many times root fields were actually collected */
+  readonly computed: number;
+}
+
+export function rootFieldsCache(): RootFieldsCache {
+  const byOperation = new WeakMap<OperationDefinitionNode, { schema: GraphQLSchema; fields: RootField[] }>();
+  let computed = 0;
+  return {
+    get computed() {
+      return computed;
+    },
+    fields(input) {
+      const fixed = !input.operation.variableDefinitions?.length;
+      const known = fixed ? byOperation.get(input.operation) : undefined;
+      if (known && known.schema === input.schema) return known.fields;
+      computed++;
+      const fields = rootFields(input);
+      if (fixed) byOperation.set(input.operation, { schema: input.schema, fields });
+      return fields;
+    },
+  };
+}
+
 function pageSizeOf(args: Record<string, unknown>, fallback: number): number {
   const first = args.first ?? args.limit;
   return typeof first === 'number' && Number.isFinite(first) && first >= 0 ? first : fallback;
@@ -287,10 +316,87 @@ export function operationCost(input: OperationInput, ceiling = Number.POSITIVE_I
   return total;
 }
 
+/** The variables that can change an operation's cost: inside `first`/`limit` and `@skip`/`@include`. */
+function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const collect = (node: ASTNode) =>
+    visit(node, {
+      Variable(variable) {
+        names.add(variable.name.value);
+      },
+    });
+  visit(document, {
+    Argument(node) {
+      if (node.name.value === 'first' || node.name.value === 'limit') collect(node.value);
+    },
+    Directive(node) {
+      if (node.name.value === 'skip' || node.name.value === 'include') collect(node);
+    },
+  });
+  return [...names].sort();
+}
+
+export interface CostCache {
+  /** operationCost, remembered for this operation and these values of its cost variables */
+  cost(document: DocumentNode, input: OperationInput, ceiling: number): number;
+  /** how many costs were actually computed */
+  readonly computed: number;
+}
+
+/**
+ * Costs remembered per parsed operation (Apollo reuses one document per query text) and per value of the
+ * variables that can change them: an id or a filter changes nothing, `first: $n` does. At most
+ * `maxPerOperation` variants are kept for one operation.
+ */
+export function costCache(maxPerOperation = 256): CostCache {
+  const byDocument = new WeakMap<DocumentNode, { variables: string[] }>();
+  const byOperation = new WeakMap<
+    OperationDefinitionNode,
+    { schema: GraphQLSchema; costs: Map<string, number> }
+  >();
+  let computed = 0;
+  return {
+    get computed() {
+      return computed;
+    },
+    cost(document, input, ceiling) {
+      let doc = byDocument.get(document);
+      if (!doc) {
+        doc = { variables: costVariables(document) };
+        byDocument.set(document, doc);
+      }
+      // a variable left out ([]) and one sent as null ([null]) may cost differently: defaults apply
+      const values = doc.variables.map((name) =>
+        input.variables && Object.hasOwn(input.variables, name) ? [input.variables[name]] : [],
+      );
+      const key = `${ceiling}:${JSON.stringify(values)}`;
+      let entry = byOperation.get(input.operation);
+      if (!entry || entry.schema !== input.schema) {
+        entry = { schema: input.schema, costs: new Map() };
+        byOperation.set(input.operation, entry);
+      }
+      const known = entry.costs.get(key);
+      if (known !== undefined) return known;
+      computed++;
+      const cost = operationCost(input, ceiling);
+      if (key.length <= 1024) {
+        if (entry.costs.size >= maxPerOperation) entry.costs.clear();
+        entry.costs.set(key, cost);
+      }
+      return cost;
+    },
+  };
+}
+
 /** Throws QUERY_TOO_COMPLEX when the operation, with its variables, costs more than maxCost. */
-export function assertCost(input: OperationInput, maxCost: number): void {
+export function assertCost(
+  input: OperationInput,
+  maxCost: number,
+  cached?: { cache: CostCache; document: DocumentNode },
+): void {
   // counting stops well past the limit: fragments spread inside fragments can grow exponentially
-  const cost = operationCost(input, maxCost * 10);
+  const ceiling = maxCost * 10;
+  const cost = cached ? cached.cache.cost(cached.document, input, ceiling) : operationCost(input, ceiling);
   if (cost > maxCost) {
     const shown = Number.isFinite(cost) ? String(cost) : 'unbounded';
     throw tooComplex(`Query cost ${shown} exceeds the limit of ${maxCost}`, { maxCost });
@@ -488,57 +594,4 @@ export function responseTooLarge(maxResponseBytes: number): AppError {
     `Response exceeds the limit of ${maxResponseBytes} bytes: ask for fewer items (first) or fewer fields`,
     { maxResponseBytes },
   );
-}
-
-/**
- * Whether `value` serialised as JSON would take more than `maxBytes`, measured without building the
- * string and given up as soon as the answer is yes. Close enough: escapes count as one character.
- */
-export function jsonExceeds(value: unknown, maxBytes: number): boolean {
-  let size = 0;
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (v === null || v === undefined) size += 4;
-    else if (typeof v === 'string') size += Buffer.byteLength(v) + 2;
-    else if (typeof v === 'number' || typeof v === 'boolean') size += String(v).length;
-    else if (Array.isArray(v)) {
-      size += 1 + v.length;
-      for (const item of v) stack.push(item);
-    } else if (typeof v === 'object') {
-      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-        stack.push((v as { toJSON(): unknown }).toJSON());
-        continue;
-      }
-      size += 2;
-      for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-        size += Buffer.byteLength(k) + 4;
-        stack.push(item);
-      }
-    }
-    if (size > maxBytes) return true;
-  }
-  return false;
-}
-
-/** Reads a response body, cut off once past `maxBytes` (undefined then) instead of buffering it all. */
-export async function readLimited(
-  body: ReadableStream<Uint8Array> | null | undefined,
-  maxBytes: number,
-): Promise<Buffer | undefined> {
-  if (!body) return Buffer.alloc(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
 }

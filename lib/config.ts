@@ -52,6 +52,8 @@ export interface Config {
   mail: { smtpUrl: string | undefined; from: string };
   /** /metrics: served when enabled, and then only to `Authorization: Bearer <token>` when a token is set. */
   metrics: { enabled: boolean; token: string | undefined };
+  /** Gateway to subgraphs: keep-alive connections per subgraph; identical in-flight queries sent once. */
+  gateway: { subgraphConnections: number; dedupeSubgraphRequests: boolean };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -110,6 +112,14 @@ function url(env: Env, name: string): string | undefined {
 function text(env: Env, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  invalid(name, 'must be on or off');
 }
 
 function redisKeyPrefix(raw: string | undefined): string {
@@ -250,6 +260,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       from: text(env, 'MAIL_FROM') ?? 'ProspectFlow <no-reply@localhost>',
     },
     metrics: metricsAccess(env, nodeEnv),
+    gateway: {
+      subgraphConnections: int(env, 'SUBGRAPH_CONNECTIONS', 128, 1, 10_000),
+      dedupeSubgraphRequests: onOff(env, 'SUBGRAPH_DEDUPE', true),
+    },
   };
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');

@@ -5,7 +5,6 @@ import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { AppError, ErrorCode, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { readBody } from './body.ts';
 
 export type Route = (
   req: IncomingMessage,
@@ -24,6 +23,11 @@ export interface ServiceServerOptions<TContext extends BaseContext> {
   metricsAccess: { enabled: boolean; token: string | undefined };
   /** Tried before /graphql; returns true when it answered. */
   routes?: Route[];
+  /**
+   * A GraphQL answer longer than `bytes` once encoded is replaced by `error()`: nothing of it is sent,
+   * since a partial answer would look complete. Measured on the encoded text, which costs no extra pass.
+   */
+  responseLimit?: { bytes: number; error: () => AppError };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -86,6 +90,61 @@ function withRequestId(body: string, requestId: string): string {
   return JSON.stringify(parsed);
 }
 
+/** The request's path and query; the usual bare `/graphql` skips URL parsing, which every request paid. */
+function urlOf(target: string | undefined): { pathname: string; search: string } {
+  if (target === '/graphql' || target === '/') return { pathname: target, search: '' };
+  return new URL(target ?? '/', 'http://localhost');
+}
+
+/**
+ * readBody's limits, for the body of every GraphQL request: the declared length is checked before
+ * reading, the running size while reading, and the chunks are gathered from events, which costs less
+ * per request than an async iterator.
+ */
+function readGraphQLBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const tooLarge = () => new AppError(ErrorCode.PayloadTooLarge, `Request body exceeds ${limitBytes} bytes`);
+  if (Number(req.headers['content-length'] ?? 0) > limitBytes) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        cleanup();
+        req.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    // the client went away before the whole body came: nothing to answer
+    const onClose = () => {
+      if (!req.complete) onError(new Error('request closed before its body was complete'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
 function bearerMatches(req: IncomingMessage, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!m) return false;
@@ -98,12 +157,23 @@ export function createServiceServer<TContext extends BaseContext>(
   options: ServiceServerOptions<TContext>,
 ): Server {
   const { apollo, log, metrics } = options;
+  // one histogram child per route and status, looked up once rather than by labels on every request
+  const durations = new Map<string, { observe(seconds: number): void }>();
+  const durationOf = (route: string, status: number) => {
+    const key = `${route} ${status}`;
+    let child = durations.get(key);
+    if (!child) {
+      child = metrics.httpDuration.labels({ route, status: String(status) });
+      if (durations.size < 1000) durations.set(key, child);
+    }
+    return child;
+  };
 
   async function graphql(
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
-    url: URL,
+    search: string,
   ): Promise<void> {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -111,7 +181,7 @@ export function createServiceServer<TContext extends BaseContext>(
     }
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, options.bodyLimitBytes);
+      const raw = await readGraphQLBody(req, options.bodyLimitBytes);
       try {
         body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
       } catch {
@@ -119,9 +189,20 @@ export function createServiceServer<TContext extends BaseContext>(
       }
     }
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
       context: () => options.context(req, requestId),
     });
+    const limit = options.responseLimit;
+    if (
+      limit &&
+      result.body.kind === 'complete' &&
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: most answers need no exact count
+      result.body.string.length * 3 > limit.bytes &&
+      Buffer.byteLength(result.body.string) > limit.bytes
+    ) {
+      sendError(res, limit.error(), requestId);
+      return;
+    }
     const responseHeaders: Record<string, string> = { 'x-request-id': requestId };
     for (const [key, value] of result.headers) responseHeaders[key] = value;
     const status = result.status ?? 200;
@@ -137,7 +218,7 @@ export function createServiceServer<TContext extends BaseContext>(
   const server = createServer(async (req, res) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(req);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = urlOf(req.url);
     let route = url.pathname;
     try {
       if (url.pathname === '/health') {
@@ -169,7 +250,7 @@ export function createServiceServer<TContext extends BaseContext>(
         if (!handled) {
           if (url.pathname === '/graphql' || url.pathname === '/') {
             route = '/graphql';
-            await graphql(req, res, requestId, url);
+            await graphql(req, res, requestId, url.search);
           } else {
             route = 'other';
             sendError(res, new AppError(ErrorCode.NotFound, 'Not found'), requestId);
@@ -187,7 +268,7 @@ export function createServiceServer<TContext extends BaseContext>(
       }
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpDuration.observe({ route, status: String(res.statusCode) }, seconds);
+      durationOf(route, res.statusCode).observe(seconds);
       // one access line per request (probes excluded); never the body or credentials
       if (route !== '/health' && route !== '/metrics') {
         log.info(
