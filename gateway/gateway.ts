@@ -24,6 +24,7 @@ import { formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../lib/telemetry/metrics.ts';
+import { ingestFastPath } from './ingest-fast-path.ts';
 import {
   assertCost,
   assertOncePerRequest,
@@ -248,7 +249,7 @@ export async function startGateway(
     metrics,
     bodyLimitBytes: config.limits.bodyBytes,
     metricsAccess: config.metrics,
-    routes: options.routes?.(runtime) ?? [],
+    routes: [ingestFastPath(runtime), ...(options.routes?.(runtime) ?? [])],
     context: contextFor,
     health: async () => {
       const checks: Record<string, unknown> = {};

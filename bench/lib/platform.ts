@@ -168,11 +168,15 @@ export async function startPlatform(
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
     : [];
   const run = (args: string[]) => {
-    const child = spawn(process.execPath, ['--max-semi-space-size=32', ...profile, '--import', 'tsx', ...args], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--max-semi-space-size=32', ...profile, '--import', 'tsx', ...args],
+      {
+        cwd,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     return child;
