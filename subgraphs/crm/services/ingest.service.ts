@@ -220,12 +220,14 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
       .flatMap((g) => companyKeys(g.value))
       .filter((k) => k.startsWith(prefix))
       .map((k) => k.slice(2));
+  // the identity keys are indexed byte-wise ("C"), domains and names lower-cased (migration 0011)
   const stored = await rawQuery<StoredCompany>(
     em,
     `SELECT id, pharow_company_id AS "pharowCompanyId", siren, domain::text AS domain, name, source_hash AS "sourceHash"
      FROM crm.companies
-     WHERE organisation_id = ? AND (pharow_company_id = ANY(?::text[]) OR siren = ANY(?::text[])
-       OR domain = ANY(?::citext[]) OR lower(name) = ANY(?::text[]))`,
+     WHERE organisation_id = ? AND (pharow_company_id COLLATE "C" = ANY(?::text[]) OR siren COLLATE "C" = ANY(?::text[])
+       OR lower(domain::text) COLLATE "C" = ANY(ARRAY(SELECT lower(d) FROM unnest(?::text[]) d))
+       OR lower(name) COLLATE "C" = ANY(?::text[]))`,
     [organisationId, pick('p:'), pick('s:'), pick('d:'), pick('n:')],
   );
   const storedByKey = new Map<string, StoredCompany>();
@@ -307,7 +309,7 @@ async function loadStoredPeople(
      WHERE pos.organisation_id = ? AND pos.company_id = ANY(?::uuid[])
      UNION ALL
      SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL
-     FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url = ANY(?::text[])`,
+     FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url COLLATE "C" = ANY(?::text[])`,
     [organisationId, companyIds, organisationId, linkedinUrls],
   );
   const peopleByKey = new Map<string, StoredPerson>();
