@@ -14,11 +14,9 @@ import {
   type GraphQLInputType,
   type GraphQLSchema,
   getNamedType,
-  isEnumType,
   isInputObjectType,
   isListType,
   isNonNullType,
-  isScalarType,
   Kind,
   type OperationDefinitionNode,
   parse,
@@ -53,41 +51,70 @@ function crmFields(): Map<string, Set<string>> {
   return fields;
 }
 
+type Check = (value: unknown) => boolean;
+const compiled = new WeakMap<GraphQLInputType, Check>();
+
+/** A checker for one input type, built once: the type tests run here, not once per value. */
+function checkerFor(type: GraphQLInputType): Check {
+  const known = compiled.get(type);
+  if (known) return known;
+  let check: Check;
+  // later references to this type (recursive input types) go through the map
+  compiled.set(type, (value) => check(value));
+  if (isNonNullType(type)) {
+    const inner = checkerFor(type.ofType);
+    check = (value) => value !== null && value !== undefined && inner(value);
+  } else if (isListType(type)) {
+    const item = checkerFor(type.ofType);
+    check = (value) => {
+      if (value === null) return true;
+      if (!Array.isArray(value)) return item(value);
+      for (const v of value) if (!item(v)) return false;
+      return true;
+    };
+  } else if (isInputObjectType(type)) {
+    const defs = Object.values(type.getFields());
+    const names = new Set(defs.map((f) => f.name));
+    const fields = defs.map((f) => ({
+      name: f.name,
+      required: isNonNullType(f.type) && f.defaultValue === undefined,
+      check: checkerFor(f.type),
+    }));
+    const oneOf = type.isOneOf;
+    check = (value) => {
+      if (value === null) return true;
+      if (typeof value !== 'object' || Array.isArray(value) || oneOf) return false;
+      const record = value as Record<string, unknown>;
+      for (const key in record) if (!names.has(key)) return false;
+      for (const f of fields) {
+        const v = record[f.name];
+        if (v === undefined) {
+          if (f.required) return false;
+        } else if (!f.check(v)) return false;
+      }
+      return true;
+    };
+  } else {
+    const leaf = type;
+    check = (value) => {
+      if (value === null) return true;
+      try {
+        return leaf.parseValue(value) !== undefined;
+      } catch {
+        return false;
+      }
+    };
+  }
+  compiled.set(type, check);
+  return check;
+}
+
 /**
  * Whether graphql-js would accept `value` for `type` when coercing variables, without building the coerced
  * copy. False means "let the normal path coerce it and word the error".
  */
 export function acceptsInput(type: GraphQLInputType, value: unknown): boolean {
-  if (isNonNullType(type)) return value !== null && value !== undefined && acceptsInput(type.ofType, value);
-  if (value === null) return true;
-  if (isListType(type)) {
-    const item = type.ofType;
-    if (!Array.isArray(value)) return acceptsInput(item, value);
-    for (const v of value) if (!acceptsInput(item, v)) return false;
-    return true;
-  }
-  if (isInputObjectType(type)) {
-    if (typeof value !== 'object' || Array.isArray(value) || type.isOneOf) return false;
-    const fields = type.getFields();
-    const record = value as Record<string, unknown>;
-    for (const key in record) if (!Object.hasOwn(fields, key)) return false;
-    for (const name in fields) {
-      const field = fields[name];
-      const v = record[name];
-      if (v === undefined) {
-        if (isNonNullType(field.type) && field.defaultValue === undefined) return false;
-      } else if (!acceptsInput(field.type, v)) return false;
-    }
-    return true;
-  }
-  if (isScalarType(type) || isEnumType(type)) {
-    try {
-      return type.parseValue(value) !== undefined;
-    } catch {
-      return false;
-    }
-  }
-  return false;
+  return checkerFor(type)(value);
 }
 
 interface Recognised {
@@ -214,7 +241,8 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
   const { config } = runtime;
   const schema = buildSchema(readFileSync(API_SCHEMA, 'utf8'));
   const crm = crmFields();
-  const target = config.subgraphUrls.crm;
+  // the CRM subgraph's entry for exactly this request shape (it skips coercing the checked variables again)
+  const target = new URL('/graphql/ingest-pharow', config.subgraphUrls.crm);
   const production = config.env === 'production';
   return async (req, res, requestId) => {
     if (req.method !== 'POST' || !isJsonRequest(req)) return false;

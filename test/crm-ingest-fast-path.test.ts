@@ -49,12 +49,15 @@ function comparable(answer: Answer) {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-/** How many operations named IngestPharow the CRM subgraph ran as the client sent them (not as the gateway's plan). */
-async function crmRanClientOperation(): Promise<number> {
+/** How many requests the CRM subgraph answered on its direct ingest entry (the fast path's target). */
+async function crmDirectIngests(): Promise<number> {
   const text = await (await fetch(new URL('/metrics', inject('subgraphUrls').crm))).text();
   let total = 0;
   for (const line of text.split('\n'))
-    if (line.startsWith('graphql_operations_total{operation="IngestPharow",'))
+    if (
+      line.startsWith('http_request_duration_seconds_count{') &&
+      line.includes('route="/graphql/ingest-pharow"')
+    )
       total += Number(line.split(' ')[1]);
   return total;
 }
@@ -68,12 +71,12 @@ describe('ingestPharow fast path', () => {
       pharowItem(),
       pharowItem({ position: { positionEmail: 'not an email' } }),
     ];
-    const before = await crmRanClientOperation();
+    const before = await crmDirectIngests();
     const fast = await call(FAST, items, { ...bearer(fastOrg.accessToken), 'x-request-id': 'fast-path-1' });
-    // the client's own request reached the CRM subgraph: the gateway neither coerced nor re-encoded it
-    expect(await crmRanClientOperation()).toBe(before + 1);
+    // the client's own bytes went to the CRM subgraph's direct entry: no coercion in the gateway or there
+    expect(await crmDirectIngests()).toBe(before + 1);
     const normal = await call(NORMAL, items, bearer(normalOrg.accessToken));
-    expect(await crmRanClientOperation()).toBe(before + 1);
+    expect(await crmDirectIngests()).toBe(before + 1);
     expect(fast.body.data.ingestPharow.positions.created).toBe(2);
     expect(normal.body.data.__typename).toBe('Mutation');
     expect(comparable(fast)).toEqual(comparable(normal));
@@ -145,5 +148,28 @@ describe('ingestPharow fast path', () => {
     expect(fast.status).toBe(429);
     expect(fast.body.errors?.[0].extensions.code).toBe('RATE_LIMITED');
     expect(comparable(fast)).toEqual(comparable(normal));
+  });
+
+  it('makes the CRM subgraph verify the caller itself on its direct ingest entry', async () => {
+    const org = await newOrganisation();
+    const { createApiKey: readKey } = await ok(
+      CreateApiKeyDocument,
+      { name: 'bi', scopes: ['READ'] },
+      { token: org.accessToken },
+    );
+    const direct = (headers: Record<string, string>) =>
+      fetch(new URL('/graphql/ingest-pharow', inject('subgraphUrls').crm), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: FAST, variables: { input: { data: [pharowItem()] } } }),
+      });
+    const anonymous = await direct({});
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as Answer['body']).errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
+    const reader = await direct(bearer(readKey.secret));
+    expect(reader.status).toBe(403);
+    expect(((await reader.json()) as Answer['body']).errors?.[0].extensions.code).toBe('FORBIDDEN');
+    const owner = await direct(bearer(org.accessToken));
+    expect(((await owner.json()) as Answer['body']).data.ingestPharow.positions.created).toBe(1);
   });
 });
