@@ -445,14 +445,28 @@ export async function ingestPharowItems(
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
-  const people = planPeople(items, companies.idOfItem, stored);
-  const positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
-
   const counts = async <T>(table: string, fields: FieldSpec<T>[], p: Plan<T>, extra: FieldSpec<T>[] = []) => {
     await insertRows(em, table, organisationId, [...extra, ...fields], p.inserts);
     const updated = await updateRows(em, table, organisationId, fields, p.updates);
     return { created: p.inserts.length, updated, unchanged: p.unchanged + p.updates.length - updated };
   };
+  // The database writes the companies while people and positions are planned here (both only need ids).
+  const companyCounts = counts('crm.companies', COMPANY_FIELDS, companies.plan);
+  // its failure is reported where it is awaited below, not as an unhandled rejection meanwhile
+  const companiesSettled = companyCounts.catch(() => undefined);
+  // a turn of the event loop, for the insert to reach the database before the planning takes the thread
+  await new Promise((resolve) => setImmediate(resolve));
+  let people: ReturnType<typeof planPeople>;
+  let positions: ReturnType<typeof planPositions>;
+  try {
+    people = planPeople(items, companies.idOfItem, stored);
+    positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
+  } catch (error) {
+    // never leave a statement running on the transaction behind the error
+    await companiesSettled;
+    throw error;
+  }
+
   type PositionRow = PositionValue & { companyId: string; personId: string };
   const positionIdentity: FieldSpec<PositionRow>[] = [
     { column: 'company_id', type: 'uuid', key: 'companyId' },
@@ -460,7 +474,7 @@ export async function ingestPharowItems(
   ];
   const outcome = {
     received: rawItems.length,
-    companies: await counts('crm.companies', COMPANY_FIELDS, companies.plan),
+    companies: await companyCounts,
     people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson>),
     positions: await counts(
       'crm.positions',
