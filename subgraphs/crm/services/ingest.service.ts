@@ -349,7 +349,21 @@ function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, stri
   const compatible = (a: { linkedinUrl: string | null }, b: { linkedinUrl: string | null }) =>
     !(a.linkedinUrl && b.linkedinUrl && a.linkedinUrl !== b.linkedinUrl);
   const groups = groupRecords<Candidate>(
-    items.map((item) => ({ value: { ...item.person, companyId: companyOf.get(item)! }, item })),
+    // explicit literals, not spreads: one object shape for all 10,000 values keeps this loop monomorphic
+    items.map((item) => {
+      const p = item.person;
+      const value: Candidate = {
+        firstName: p.firstName,
+        lastName: p.lastName,
+        salutation: p.salutation,
+        linkedinUrl: p.linkedinUrl,
+        mobilePhone: p.mobilePhone,
+        location: p.location,
+        nameKey: p.nameKey,
+        companyId: companyOf.get(item)!,
+      };
+      return { value, item };
+    }),
     keysOf,
     compatible,
     PERSON_FIELDS as FieldSpec<Candidate>[],
@@ -375,15 +389,19 @@ function planPositions(
 ) {
   type Candidate = PositionValue & { companyId: string; personId: string };
   const groups = groupRecords<Candidate>(
-    items.map((item) => ({
-      value: {
-        ...item.position,
-        emailStatus: item.position.emailStatus === 'UNKNOWN' ? null : item.position.emailStatus,
+    items.map((item) => {
+      const p = item.position;
+      const value: Candidate = {
+        jobTitle: p.jobTitle,
+        email: p.email,
+        emailStatus: p.emailStatus === 'UNKNOWN' ? null : p.emailStatus,
+        emailReliability: p.emailReliability,
+        pharowListName: p.pharowListName,
         companyId: companyOf.get(item)!,
         personId: personOf.get(item)!,
-      },
-      item,
-    })),
+      };
+      return { value, item };
+    }),
     (p) => [`${p.companyId}|${p.personId}|${p.email ?? ''}`],
     () => true,
     POSITION_FIELDS as FieldSpec<Candidate>[],
