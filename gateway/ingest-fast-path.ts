@@ -37,6 +37,9 @@ const MARKER = Buffer.from(FIELD);
 const API_SCHEMA = new URL('../schema/api.graphql', import.meta.url);
 const CRM_SCHEMA = new URL('../schema/crm.graphql', import.meta.url);
 const FORWARDED = ['authorization', 'x-api-key'];
+// Smaller requests (every ordinary query) are left alone without reading a byte: the fast path only pays
+// off on bulk ingests, and only bodies it reads ever need handing back.
+const MIN_BYTES = 256 * 1024;
 
 /** Fields each object type has in the CRM subgraph's own schema: the selection must be answerable there. */
 function crmFields(): Map<string, Set<string>> {
@@ -220,7 +223,10 @@ function recognise(
   return { operation, document, field, variables: values };
 }
 
-/** Hands an already-read body back to the request, for the normal path to read it again. */
+/**
+ * Hands an already-read body back to the request, for the normal path to read it again (its body reader
+ * iterates the request; the fast-path tests that fall through would hang if that ever changed).
+ */
 function replay(req: IncomingMessage, body: Buffer): void {
   Object.defineProperty(req, Symbol.asyncIterator, {
     configurable: true,
@@ -246,6 +252,7 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
   const production = config.env === 'production';
   return async (req, res, requestId) => {
     if (req.method !== 'POST' || !isJsonRequest(req)) return false;
+    if (!(Number(req.headers['content-length']) >= MIN_BYTES)) return false;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/graphql' && path !== '/') return false;
     const raw = await readBody(req, config.limits.bodyBytes);

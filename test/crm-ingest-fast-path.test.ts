@@ -11,6 +11,9 @@ import { pharowItem } from './helpers/pharow.ts';
 const FAST = print(IngestPharowDocument);
 const NORMAL = FAST.replace('ingestPharow(input: $input)', '__typename\n  ingestPharow(input: $input)');
 
+// The fast path takes bulk requests only (256 KB and up): an ignored version string makes any batch one.
+const PADDED_VERSION = `V2${' '.repeat(300_000)}`;
+
 interface Answer {
   status: number;
   headers: Headers;
@@ -26,7 +29,7 @@ async function call(
   const res = await fetch(inject('gatewayUrl'), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ query, variables: variables ?? { input: { version: 'V2', data } } }),
+    body: JSON.stringify({ query, variables: variables ?? { input: { version: PADDED_VERSION, data } } }),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Answer['body'] };
 }
@@ -84,6 +87,12 @@ describe('ingestPharow fast path', () => {
     // the same batch again: unchanged on both paths
     const again = await call(FAST, items, bearer(fastOrg.accessToken));
     expect(again.body.data.ingestPharow.positions).toEqual({ created: 0, updated: 0, unchanged: 2 });
+    // a small request stays on the normal path, its body never read ahead of it
+    const small = await call(FAST, items, bearer(fastOrg.accessToken), {
+      input: { version: 'V2', data: items },
+    });
+    expect(small.body.data.ingestPharow.positions.unchanged).toBe(2);
+    expect(await crmDirectIngests()).toBe(before + 2);
   });
 
   it('words bad variables, bad credentials and missing scopes like the normal path', async () => {
