@@ -1,6 +1,7 @@
 // `npm run bench:ingest`: Pharow ingest throughput through the gateway (GraphQL and webhook, fresh and repeat)
 // against a naive one-item-per-transaction baseline, with the CRM subgraph process's peak memory.
 // Everything runs on 127.0.0.1, on a throwaway database that is dropped at the end.
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -53,6 +54,10 @@ const dbUrl = databaseUrl(dbName);
 let platform: Platform | undefined;
 let sampler: MemorySampler | undefined;
 let appDb: pg.Client | undefined;
+// superuser connection that lists this database's backends for the CPU figures
+let statsDb: pg.Client | undefined;
+// /proc/<pid>/stat counts CPU in clock ticks, 100 a second on Linux
+const CLOCK_TICKS = 100;
 let cleaning: Promise<void> | undefined;
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -61,6 +66,7 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     sampler?.stop();
     await appDb?.end().catch(() => undefined);
+    await statsDb?.end().catch(() => undefined);
     await platform?.stop().catch((error) => log(`stopping the platform failed: ${error}`));
     await dropDatabase(dbName).catch((error) => log(`dropping ${dbName} failed: ${error}`));
   })();
@@ -79,16 +85,60 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** Runs one measured call and records the CRM subgraph's peak RSS during it. */
+/** User + system CPU of one process so far, in ms (0 once it is gone). */
+async function cpuMsOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // fields after the parenthesised command name; utime and stime are the 12th and 13th of those
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU of the gateway, the CRM subgraph and this database's PostgreSQL backends, per process group. */
+async function cpuSnapshot(): Promise<Record<'gateway' | 'crm' | 'postgres', Map<number, number>>> {
+  const { rows } = await statsDb!.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [dbName],
+  );
+  const snapshot = async (pids: number[]) =>
+    new Map(await Promise.all(pids.map(async (p) => [p, await cpuMsOf(p)] as [number, number])));
+  return {
+    gateway: await snapshot([platform!.children.gateway.pid!]),
+    crm: await snapshot([platform!.children.crm.pid!]),
+    postgres: await snapshot(rows.map((r) => r.pid)),
+  };
+}
+
+type CpuUse = Record<'gateway' | 'crm' | 'postgres', number>;
+
+function cpuBetween(before: Awaited<ReturnType<typeof cpuSnapshot>>, after: typeof before): CpuUse {
+  const used = (a: Map<number, number>, b: Map<number, number>) => {
+    let total = 0;
+    for (const [pid, ms] of b) total += ms - (a.get(pid) ?? 0);
+    return total;
+  };
+  return {
+    gateway: used(before.gateway, after.gateway),
+    crm: used(before.crm, after.crm),
+    postgres: used(before.postgres, after.postgres),
+  };
+}
+
+/** Runs one measured call and records the CRM subgraph's peak RSS and every process's CPU during it. */
 async function measure<T extends { ms: number }>(
   call: () => Promise<T>,
-): Promise<{ out: T; peakKb: number }> {
+): Promise<{ out: T; peakKb: number; cpu: CpuUse }> {
   const s = sampler!;
   await s.sample();
   s.mark();
+  const before = await cpuSnapshot();
   const out = await call();
+  const after = await cpuSnapshot();
   await s.sample();
-  return { out, peakKb: s.windowPeakKb };
+  return { out, peakKb: s.windowPeakKb, cpu: cpuBetween(before, after) };
 }
 
 const flat = <T>(timed: Timed<T>) => ({ ms: timed.ms, result: timed.result });
@@ -152,14 +202,22 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const results: Record<string, IngestResult> = {};
+  const cpuRows: string[] = [];
+  const cpuRow = (path: string, run: string, cpu: CpuUse) =>
+    cpuRows.push(
+      `| ${path} | ${run} | ${cpu.gateway.toFixed(0)} | ${cpu.crm.toFixed(0)} | ${cpu.postgres.toFixed(0)} | ${(cpu.gateway + cpu.crm + cpu.postgres).toFixed(0)} |`,
+    );
+  statsDb = new pg.Client({ connectionString: dbUrl, connectionTimeoutMillis: 10_000 });
+  await statsDb.connect();
 
   log(`GraphQL ingestPharow: ${ITEMS} items (${(gqlBody.length / 1e6).toFixed(1)} MB request)`);
   const gqlOrg = await client.signUp('graphql');
   for (const run of ['fresh', 'repeat'] as const) {
-    const { out, peakKb } = await measure(async () =>
+    const { out, peakKb, cpu } = await measure(async () =>
       flat(await client.ingestGraphql(gqlBody, gqlOrg.token)),
     );
     rows.push({ path: 'GraphQL ingestPharow', run, items: ITEMS, ms: out.ms, peakRssKb: peakKb });
+    cpuRow('GraphQL ingestPharow', run, cpu);
     results[`graphql ${run}`] = out.result;
   }
 
@@ -167,8 +225,11 @@ async function main(): Promise<void> {
   const hookOrg = await client.signUp('webhook');
   const hookKey = await client.createIngestKey(hookOrg.token);
   for (const run of ['fresh', 'repeat'] as const) {
-    const { out, peakKb } = await measure(async () => flat(await client.ingestWebhook(hookBody, hookKey)));
+    const { out, peakKb, cpu } = await measure(async () =>
+      flat(await client.ingestWebhook(hookBody, hookKey)),
+    );
     rows.push({ path: 'webhook POST /webhooks/pharow', run, items: ITEMS, ms: out.ms, peakRssKb: peakKb });
+    cpuRow('webhook POST /webhooks/pharow', run, cpu);
     results[`webhook ${run}`] = out.result;
   }
 
@@ -203,6 +264,13 @@ async function main(): Promise<void> {
   // Report on stdout; progress went to stderr.
   const out: string[] = [];
   out.push(table([...rows, naiveRows.fresh, naiveRows.repeat], naiveRows));
+  out.push('');
+  // CPU is what contention on a shared machine disturbs least: compare runs by it
+  out.push("CPU ms per call, by process (from /proc; PostgreSQL = this database's backends):");
+  out.push('');
+  out.push('| path | run | gateway | CRM subgraph | PostgreSQL | total |');
+  out.push('|---|---|---|---|---|---|');
+  out.push(...cpuRows);
   out.push('');
   out.push(
     `Naive baseline ran on the first ${NAIVE_SAMPLE} of the ${ITEMS} items (a sample: it writes one item per transaction); "vs naive" compares items/s for the same run type.`,

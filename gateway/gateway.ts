@@ -25,6 +25,7 @@ import { formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../lib/telemetry/metrics.ts';
+import { ingestFastPath } from './ingest-fast-path.ts';
 import {
   assertCost,
   assertOncePerRequest,
@@ -239,7 +240,7 @@ export async function startGateway(
     metrics,
     bodyLimitBytes: config.limits.bodyBytes,
     metricsAccess: config.metrics,
-    routes: options.routes?.(runtime) ?? [],
+    routes: [ingestFastPath(runtime), ...(options.routes?.(runtime) ?? [])],
     responseLimit: {
       bytes: config.limits.maxResponseBytes,
       error: () => responseTooLarge(config.limits.maxResponseBytes),

@@ -182,6 +182,37 @@ describe('ingestPharow', () => {
     expect(await tableCounts(org.organisation.id)).toEqual({ companies: 1, people: 3, positions: 3 });
   });
 
+  it('matches a stored domain, name and email whatever their case, and never stores one position twice', async () => {
+    const org = await newOrganisation();
+    const noIds = { pharowCompanyId: null, companySiren: null, companyHqSiret: null };
+    const byDomain = pharowItem({ company: { ...noIds, companyUrl: 'https://www.exemple-casse.fr' } });
+    const byName = pharowItem({ company: { ...noIds, companyName: 'Maison Dupré', companyUrl: null } });
+    byName.position.positionEmail = 'jean.dupre@gmail.com';
+    await ingest(org, [byDomain, byName]);
+    await withClient(ownerClient(), (c) =>
+      c.query(
+        "UPDATE crm.companies SET domain = 'Exemple-Casse.FR' WHERE organisation_id = $1 AND domain IS NOT NULL",
+        [org.organisation.id],
+      ),
+    );
+    const again = await ingest(org, [
+      { ...byDomain, company: { ...byDomain.company, companyUrl: 'https://exemple-casse.fr/' } },
+      { ...byName, company: { ...byName.company, companyName: 'MAISON DUPRÉ' } },
+    ]);
+    expect(again.ingestPharow.companies.created).toBe(0);
+    expect(await tableCounts(org.organisation.id)).toMatchObject({ companies: 2, positions: 2 });
+    // the database itself refuses the same position with the email in another case
+    const duplicate = withClient(ownerClient(), (c) =>
+      c.query(
+        `INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email)
+         SELECT organisation_id, gen_random_uuid(), company_id, person_id, upper(email::text)
+         FROM crm.positions WHERE organisation_id = $1 LIMIT 1`,
+        [org.organisation.id],
+      ),
+    );
+    await expect(duplicate).rejects.toThrow(/positions_identity/);
+  });
+
   it('normalises what Pharow sends as strings', async () => {
     const org = await newOrganisation();
     const siren = validSiren();
@@ -322,6 +353,32 @@ describe('ingestPharow', () => {
         c.query(
           `DROP TRIGGER fail_${marker.replaceAll('-', '_')} ON crm.positions; DROP FUNCTION pg_temp_fail_${marker.replaceAll('-', '_')}();`,
         ),
+      );
+    }
+  });
+
+  it('stores nothing when the company write fails while people are being planned', async () => {
+    const org = await newOrganisation();
+    const marker = `boom_${randomUUID().replaceAll('-', '_')}`;
+    await withClient(ownerClient(), (c) =>
+      c.query(`CREATE FUNCTION pg_temp_${marker}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.name = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER ${marker} BEFORE INSERT ON crm.companies FOR EACH ROW EXECUTE FUNCTION pg_temp_${marker}();`),
+    );
+    try {
+      const items = [
+        ...Array.from({ length: 200 }, () => pharowItem()),
+        pharowItem({ company: { companyName: marker } }),
+      ];
+      const res = await gql(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
+      expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
+      expect(await tableCounts(org.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
+      // the organisation can ingest again at once: nothing was left running or locked
+      const { ingestPharow } = await ingest(org, [pharowItem()]);
+      expect(ingestPharow.positions.created).toBe(1);
+    } finally {
+      await withClient(ownerClient(), (c) =>
+        c.query(`DROP TRIGGER ${marker} ON crm.companies; DROP FUNCTION pg_temp_${marker}();`),
       );
     }
   });

@@ -103,18 +103,19 @@ async function findCompany(db: Db, org: string, c: NormalisedCompany): Promise<s
       ])
     )?.id;
   if (c.pharowCompanyId) {
-    const id = await by('pharow_company_id = $2', c.pharowCompanyId);
+    const id = await by('pharow_company_id COLLATE "C" = $2', c.pharowCompanyId);
     if (id) return id;
   }
   if (c.siren) {
-    const id = await by('siren = $2', c.siren);
+    const id = await by('siren COLLATE "C" = $2', c.siren);
     if (id) return id;
   }
   if (c.domain) {
-    const id = await by('domain = $2 LIMIT 1', c.domain);
+    const id = await by('lower(domain::text) COLLATE "C" = lower($2) LIMIT 1', c.domain);
     if (id) return id;
   }
-  if (!c.pharowCompanyId && !c.siren && !c.domain) return by('lower(name) = lower($2) LIMIT 1', c.name);
+  if (!c.pharowCompanyId && !c.siren && !c.domain)
+    return by('lower(name) COLLATE "C" = lower($2) LIMIT 1', c.name);
   return undefined;
 }
 
@@ -136,7 +137,7 @@ async function upsertItem(db: Db, org: string, item: NormalisedItem, out: NaiveO
     personId = (
       await one<{ id: string }>(
         db,
-        'SELECT id FROM crm.people WHERE organisation_id = $1 AND linkedin_url = $2',
+        'SELECT id FROM crm.people WHERE organisation_id = $1 AND linkedin_url COLLATE "C" = $2',
         [org, person.linkedinUrl],
       )
     )?.id;
@@ -184,7 +185,7 @@ async function upsertItem(db: Db, org: string, item: NormalisedItem, out: NaiveO
   const existing = await one<{ id: string }>(
     db,
     `SELECT id FROM crm.positions WHERE organisation_id = $1 AND company_id = $2 AND person_id = $3
-       AND email IS NOT DISTINCT FROM $4::citext`,
+       AND lower(email::text) COLLATE "C" IS NOT DISTINCT FROM lower($4)`,
     [org, companyId, personId, position.email],
   );
   // UNKNOWN means "no status": it does not overwrite a known one.

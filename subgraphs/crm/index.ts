@@ -10,6 +10,7 @@ import { IngestResolver, ingestPharowResolver } from './resolvers/ingest.resolve
 import { PositionResolver } from './resolvers/position.resolver.ts';
 import { crmReferences } from './resolvers/references.ts';
 import { SuppressionResolver } from './resolvers/suppression.resolver.ts';
+import { ingestGraphqlRoute } from './routes/ingest-graphql.route.ts';
 import { pharowWebhookRoute } from './routes/pharow-webhook.route.ts';
 
 export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
@@ -19,6 +20,6 @@ export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
   resolvers: [CompanyResolver, PositionResolver, IngestResolver, SuppressionResolver],
   deps: ({ config }) => ({ ingestMaxItems: config.limits.ingestMaxItems }),
   overrides: { Mutation: { ingestPharow: ingestPharowResolver } },
-  routes: (runtime) => [pharowWebhookRoute(runtime)],
+  routes: (runtime) => [pharowWebhookRoute(runtime), ingestGraphqlRoute(runtime)],
   references: crmReferences,
 };

@@ -220,12 +220,14 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
       .flatMap((g) => companyKeys(g.value))
       .filter((k) => k.startsWith(prefix))
       .map((k) => k.slice(2));
+  // the identity keys are indexed byte-wise ("C"), domains and names lower-cased (migration 0011)
   const stored = await rawQuery<StoredCompany>(
     em,
     `SELECT id, pharow_company_id AS "pharowCompanyId", siren, domain::text AS domain, name, source_hash AS "sourceHash"
      FROM crm.companies
-     WHERE organisation_id = ? AND (pharow_company_id = ANY(?::text[]) OR siren = ANY(?::text[])
-       OR domain = ANY(?::citext[]) OR lower(name) = ANY(?::text[]))`,
+     WHERE organisation_id = ? AND (pharow_company_id COLLATE "C" = ANY(?::text[]) OR siren COLLATE "C" = ANY(?::text[])
+       OR lower(domain::text) COLLATE "C" = ANY(ARRAY(SELECT lower(d) FROM unnest(?::text[]) d))
+       OR lower(name) COLLATE "C" = ANY(?::text[]))`,
     [organisationId, pick('p:'), pick('s:'), pick('d:'), pick('n:')],
   );
   const storedByKey = new Map<string, StoredCompany>();
@@ -307,7 +309,7 @@ async function loadStoredPeople(
      WHERE pos.organisation_id = ? AND pos.company_id = ANY(?::uuid[])
      UNION ALL
      SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL
-     FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url = ANY(?::text[])`,
+     FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url COLLATE "C" = ANY(?::text[])`,
     [organisationId, companyIds, organisationId, linkedinUrls],
   );
   const peopleByKey = new Map<string, StoredPerson>();
@@ -347,7 +349,21 @@ function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, stri
   const compatible = (a: { linkedinUrl: string | null }, b: { linkedinUrl: string | null }) =>
     !(a.linkedinUrl && b.linkedinUrl && a.linkedinUrl !== b.linkedinUrl);
   const groups = groupRecords<Candidate>(
-    items.map((item) => ({ value: { ...item.person, companyId: companyOf.get(item)! }, item })),
+    // explicit literals, not spreads: one object shape for all 10,000 values keeps this loop monomorphic
+    items.map((item) => {
+      const p = item.person;
+      const value: Candidate = {
+        firstName: p.firstName,
+        lastName: p.lastName,
+        salutation: p.salutation,
+        linkedinUrl: p.linkedinUrl,
+        mobilePhone: p.mobilePhone,
+        location: p.location,
+        nameKey: p.nameKey,
+        companyId: companyOf.get(item)!,
+      };
+      return { value, item };
+    }),
     keysOf,
     compatible,
     PERSON_FIELDS as FieldSpec<Candidate>[],
@@ -373,15 +389,19 @@ function planPositions(
 ) {
   type Candidate = PositionValue & { companyId: string; personId: string };
   const groups = groupRecords<Candidate>(
-    items.map((item) => ({
-      value: {
-        ...item.position,
-        emailStatus: item.position.emailStatus === 'UNKNOWN' ? null : item.position.emailStatus,
+    items.map((item) => {
+      const p = item.position;
+      const value: Candidate = {
+        jobTitle: p.jobTitle,
+        email: p.email,
+        emailStatus: p.emailStatus === 'UNKNOWN' ? null : p.emailStatus,
+        emailReliability: p.emailReliability,
+        pharowListName: p.pharowListName,
         companyId: companyOf.get(item)!,
         personId: personOf.get(item)!,
-      },
-      item,
-    })),
+      };
+      return { value, item };
+    }),
     (p) => [`${p.companyId}|${p.personId}|${p.email ?? ''}`],
     () => true,
     POSITION_FIELDS as FieldSpec<Candidate>[],
@@ -443,14 +463,28 @@ export async function ingestPharowItems(
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
-  const people = planPeople(items, companies.idOfItem, stored);
-  const positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
-
   const counts = async <T>(table: string, fields: FieldSpec<T>[], p: Plan<T>, extra: FieldSpec<T>[] = []) => {
     await insertRows(em, table, organisationId, [...extra, ...fields], p.inserts);
     const updated = await updateRows(em, table, organisationId, fields, p.updates);
     return { created: p.inserts.length, updated, unchanged: p.unchanged + p.updates.length - updated };
   };
+  // The database writes the companies while people and positions are planned here (both only need ids).
+  const companyCounts = counts('crm.companies', COMPANY_FIELDS, companies.plan);
+  // its failure is reported where it is awaited below, not as an unhandled rejection meanwhile
+  const companiesSettled = companyCounts.catch(() => undefined);
+  // a turn of the event loop, for the insert to reach the database before the planning takes the thread
+  await new Promise((resolve) => setImmediate(resolve));
+  let people: ReturnType<typeof planPeople>;
+  let positions: ReturnType<typeof planPositions>;
+  try {
+    people = planPeople(items, companies.idOfItem, stored);
+    positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
+  } catch (error) {
+    // never leave a statement running on the transaction behind the error
+    await companiesSettled;
+    throw error;
+  }
+
   type PositionRow = PositionValue & { companyId: string; personId: string };
   const positionIdentity: FieldSpec<PositionRow>[] = [
     { column: 'company_id', type: 'uuid', key: 'companyId' },
@@ -458,7 +492,7 @@ export async function ingestPharowItems(
   ];
   const outcome = {
     received: rawItems.length,
-    companies: await counts('crm.companies', COMPANY_FIELDS, companies.plan),
+    companies: await companyCounts,
     people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson>),
     positions: await counts(
       'crm.positions',
