@@ -27,7 +27,7 @@ import {
 } from 'graphql';
 import { requireAccess } from '../lib/auth/identity.ts';
 import { ACCOUNT_OPERATIONS, type Config } from '../lib/config.ts';
-import { readBody } from '../lib/http/body.ts';
+import { giveBodyBack, readBody } from '../lib/http/body.ts';
 import { type Route, sendJson } from '../lib/http/service-server.ts';
 import type { GatewayRuntime } from './gateway.ts';
 import { assertCost, depthLimitRule, rateHits } from './limits.ts';
@@ -223,19 +223,6 @@ function recognise(
   return { operation, document, field, variables: values };
 }
 
-/**
- * Hands an already-read body back to the request, for the normal path to read it again (its body reader
- * iterates the request; the fast-path tests that fall through would hang if that ever changed).
- */
-function replay(req: IncomingMessage, body: Buffer): void {
-  Object.defineProperty(req, Symbol.asyncIterator, {
-    configurable: true,
-    value: async function* () {
-      if (body.length > 0) yield body;
-    },
-  });
-}
-
 function isJsonRequest(req: IncomingMessage): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const accept = req.headers.accept ?? '';
@@ -275,7 +262,7 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
       }
     }
     if (!recognised || !identity) {
-      replay(req, raw);
+      giveBodyBack(req, raw);
       return false;
     }
 

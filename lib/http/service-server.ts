@@ -5,6 +5,7 @@ import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { AppError, ErrorCode, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { bodyGivenBack } from './body.ts';
 
 export type Route = (
   req: IncomingMessage,
@@ -103,6 +104,8 @@ function urlOf(target: string | undefined): { pathname: string; search: string }
  */
 function readGraphQLBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const tooLarge = () => new AppError(ErrorCode.PayloadTooLarge, `Request body exceeds ${limitBytes} bytes`);
+  const given = bodyGivenBack(req);
+  if (given) return Promise.resolve(given);
   if (Number(req.headers['content-length'] ?? 0) > limitBytes) {
     req.resume();
     return Promise.reject(tooLarge());
