@@ -1,5 +1,6 @@
 // Runs the whole platform as a child process on a throwaway database, and samples its memory.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,6 +133,15 @@ export interface Platform {
  * Starts the production topology: migrations, then each subgraph and the gateway in its own process
  * (`npm run start:subgraph -- <name>`, `npm run start:gateway`), as docker-compose runs them.
  */
+/** An Ed25519 key pair for access tokens, as an operator would provide in production. */
+function benchSigningKeys(): { JWT_PRIVATE_KEY: string; JWT_PUBLIC_KEY: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
 export async function startPlatform(
   cwd: string,
   dbUrl: string,
@@ -143,8 +153,9 @@ export async function startPlatform(
   const [port, iam, crm, outreach, tracking] = await freePorts(5);
   const env = {
     ...process.env,
-    // development defaults: JWT keys are generated once in DATA_DIR and shared by every process
-    NODE_ENV: undefined,
+    // production settings, as deployed (and as Hive runs): the bench brings its own signing keys
+    NODE_ENV: 'production',
+    ...benchSigningKeys(),
     DATABASE_URL: dbUrl,
     PORT: String(port),
     IAM_PORT: String(iam),
