@@ -35,6 +35,7 @@ import {
   memoryRateLimiter,
   type RateLimiter,
   rateHits,
+  rateLimited,
   redisRateLimiter,
   responseTooLarge,
   rootFieldsCache,
@@ -104,19 +105,17 @@ function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloSer
           for (const { name, key, rule } of hits) {
             const decision = await limiter.hit(key, rule);
             if (!decision.allowed) {
-              throw new GraphQLError(
-                `Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`,
-                {
-                  extensions: {
-                    code: 'RATE_LIMITED',
-                    retryAfter: decision.retryAfterSeconds,
-                    http: {
-                      status: 429,
-                      headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
-                    },
+              const refusal = rateLimited(name, rule, decision.retryAfterSeconds);
+              throw new GraphQLError(refusal.message, {
+                extensions: {
+                  code: refusal.code,
+                  ...refusal.details,
+                  http: {
+                    status: 429,
+                    headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
                   },
                 },
-              );
+              });
             }
           }
         },

@@ -28,9 +28,9 @@ import {
 import { requireAccess } from '../lib/auth/identity.ts';
 import { ACCOUNT_OPERATIONS, type Config } from '../lib/config.ts';
 import { giveBodyBack, readBody } from '../lib/http/body.ts';
-import { type Route, sendJson } from '../lib/http/service-server.ts';
+import { type Route, sendError, sendJson } from '../lib/http/service-server.ts';
 import type { GatewayRuntime } from './gateway.ts';
-import { assertCost, depthLimitRule, rateHits } from './limits.ts';
+import { assertCost, depthLimitRule, rateHits, rateLimited } from './limits.ts';
 
 const FIELD = 'ingestPharow';
 const MARKER = Buffer.from(FIELD);
@@ -277,20 +277,9 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     for (const { name, key, rule } of hits) {
       const decision = await runtime.limiter.hit(key, rule);
       if (!decision.allowed) {
-        const retryAfter = decision.retryAfterSeconds;
-        sendJson(
-          res,
-          429,
-          {
-            errors: [
-              {
-                message: `Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`,
-                extensions: { code: 'RATE_LIMITED', retryAfter, requestId },
-              },
-            ],
-          },
-          { 'x-request-id': requestId, 'retry-after': String(retryAfter) },
-        );
+        sendError(res, rateLimited(name, rule, decision.retryAfterSeconds), requestId, {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
         return true;
       }
     }

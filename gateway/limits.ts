@@ -519,6 +519,15 @@ export function clientIpResolver(
   };
 }
 
+/** The refusal of a call over its rate limit, the same on every path (GraphQL, webhook, ingest fast path). */
+export function rateLimited(name: string, rule: RateLimitRule, retryAfterSeconds: number): AppError {
+  return new AppError(
+    ErrorCode.RateLimited,
+    `Rate limit exceeded for ${name}: at most ${rule.limit} per ${rule.windowSeconds}s`,
+    { retryAfter: retryAfterSeconds },
+  );
+}
+
 export interface RateDecision {
   allowed: boolean;
   remaining: number;

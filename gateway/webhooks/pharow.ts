@@ -8,6 +8,7 @@ import { AppError, ErrorCode } from '../../lib/errors.ts';
 import { readBody } from '../../lib/http/body.ts';
 import { type Route, sendError } from '../../lib/http/service-server.ts';
 import type { GatewayRuntime } from '../gateway.ts';
+import { rateLimited } from '../limits.ts';
 
 const PATH = '/webhooks/pharow';
 
@@ -24,16 +25,9 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
   ) => {
     const decision = await runtime.limiter.hit(key, limit);
     if (decision.allowed) return true;
-    sendError(
-      res,
-      new AppError(
-        ErrorCode.RateLimited,
-        `Rate limit exceeded for ${name}: at most ${limit.limit} per ${limit.windowSeconds}s`,
-        { retryAfter: decision.retryAfterSeconds },
-      ),
-      requestId,
-      { 'retry-after': String(decision.retryAfterSeconds) },
-    );
+    sendError(res, rateLimited(name, limit, decision.retryAfterSeconds), requestId, {
+      'retry-after': String(decision.retryAfterSeconds),
+    });
     return false;
   };
   return async (req, res, requestId) => {

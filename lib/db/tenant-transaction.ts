@@ -29,7 +29,6 @@ function settingSql(organisationId: string): string {
   return `SELECT set_config('transaction_read_only', 'on', true), set_config('app.organisation_id', '${organisationId}', true)`;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // a timestamp as PostgreSQL prints it (keyset cursors): digits and separators only
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2}){0,2})?$/;
 
@@ -41,8 +40,8 @@ function literalOf(value: unknown): string | undefined {
   if (value === null) return 'NULL';
   if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
-  if (typeof value === 'string') return UUID.test(value) || TIMESTAMP.test(value) ? `'${value}'` : undefined;
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && UUID.test(v))) {
+  if (typeof value === 'string') return isUuid(value) || TIMESTAMP.test(value) ? `'${value}'` : undefined;
+  if (Array.isArray(value) && value.every(isUuid)) {
     return `'{${value.join(',')}}'`;
   }
   return undefined;
