@@ -65,12 +65,9 @@ CREATE TABLE outreach.consumed_events (
 SELECT public.enable_tenant_rls('outreach.consumed_events');
 
 -- ===== Claims across organisations: ids and organisation only =====
--- Due PENDING tasks, and tasks whose lease expired (a scheduler or worker that died), oldest first. Rows
--- locked by a concurrent claim are skipped, so two claimers never get the same task.
-CREATE FUNCTION outreach.claim_due_tasks(p_limit int, p_lease_seconds int, p_worker text, p_now timestamptz)
-  RETURNS TABLE (organisation_id uuid, id uuid, kind text)
-  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_column
+-- The arguments every claim takes: how many, for how long, by whom, as of when.
+CREATE FUNCTION outreach.check_claim(p_limit int, p_lease_seconds int, p_worker text, p_now timestamptz)
+  RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
     RAISE EXCEPTION 'p_limit must be between 1 and 10000' USING ERRCODE = '22023';
@@ -81,6 +78,15 @@ BEGIN
   IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 200 OR p_now IS NULL THEN
     RAISE EXCEPTION 'p_worker (1-200 characters) and p_now are required' USING ERRCODE = '22023';
   END IF;
+END $$;
+-- Due PENDING tasks, and tasks whose lease expired (a scheduler or worker that died), oldest first. Rows
+-- locked by a concurrent claim are skipped, so two claimers never get the same task.
+CREATE FUNCTION outreach.claim_due_tasks(p_limit int, p_lease_seconds int, p_worker text, p_now timestamptz)
+  RETURNS TABLE (organisation_id uuid, id uuid, kind text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM outreach.check_claim(p_limit, p_lease_seconds, p_worker, p_now);
   RETURN QUERY
   WITH due AS (
     SELECT t.organisation_id, t.id FROM outreach.tasks t
@@ -104,15 +110,7 @@ CREATE FUNCTION outreach.claim_outbox(p_limit int, p_lease_seconds int, p_worker
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
-  IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-    RAISE EXCEPTION 'p_limit must be between 1 and 10000' USING ERRCODE = '22023';
-  END IF;
-  IF p_lease_seconds IS NULL OR p_lease_seconds NOT BETWEEN 1 AND 86400 THEN
-    RAISE EXCEPTION 'p_lease_seconds must be between 1 and 86400' USING ERRCODE = '22023';
-  END IF;
-  IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 200 OR p_now IS NULL THEN
-    RAISE EXCEPTION 'p_worker (1-200 characters) and p_now are required' USING ERRCODE = '22023';
-  END IF;
+  PERFORM outreach.check_claim(p_limit, p_lease_seconds, p_worker, p_now);
   RETURN QUERY
   WITH pending AS (
     SELECT s.organisation_id, s.campaign_id FROM outreach.outbox_streams s
