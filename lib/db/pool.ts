@@ -18,3 +18,21 @@ export function poolRunner(pool: pg.Pool): SqlRunner {
     return (await pool.query(text, params)).rows;
   };
 }
+
+// admin_shutdown, crash_shutdown, cannot_connect_now, connection_failure, sqlclient_unable_to_establish_sqlconnection
+const UNAVAILABLE_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+  'ECONNREFUSED',
+  'ECONNRESET',
+]);
+
+/** True when an error says the database is going away or not there (a restart, a failover, Ctrl-C). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  return /Connection terminated|Connection ended unexpectedly/i.test(e?.message ?? '');
+}

@@ -1,5 +1,6 @@
 // The outbox relay: claims campaign streams with unpublished events, relays them, and polls again. Any
 // number of relays may run; a campaign's stream has one holder at a time.
+import { isDatabaseUnavailable } from '../../lib/db/pool.ts';
 import type { Logger } from '../../lib/telemetry/logger.ts';
 import { type RunningWorker, type WorkerDefinition, workerId } from '../runtime.ts';
 import { claimStreams, type RelayDeps, relayStream } from './handler.ts';
@@ -63,7 +64,10 @@ export function createRelay(
         if (published === 0 && !stopped) await pause(idleMs);
       } catch (err) {
         failures++;
-        log.error({ err }, 'outbox relay round failed');
+        // the database going away (a restart, a failover, Ctrl-C reaching it first) is waited out, not a bug
+        if (isDatabaseUnavailable(err)) {
+          log.warn({ err: (err as Error).message }, 'outbox relay: database unavailable; retrying');
+        } else log.error({ err }, 'outbox relay round failed');
         if (!stopped) await pause(Math.min(30_000, idleMs * 2 ** Math.min(8, failures)));
       }
     }
