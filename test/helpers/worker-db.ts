@@ -34,6 +34,15 @@ export async function workerDatabase(tag: string): Promise<WorkerDatabase> {
       await owner.end();
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
+      // A pool's end() resolves before its connections have closed; forcing the drop while they close makes
+      // the server terminate them, which surfaces in the test as an unhandled error. Let them go first.
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
+          name,
+        ]);
+        if (rows[0].n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
       await c.end();
     },
