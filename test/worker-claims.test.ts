@@ -130,8 +130,9 @@ describe("the worker role's walls", () => {
       await c.query("SELECT set_config('app.organisation_id', $1, true)", [a.organisationId]);
       const scoped = await c.query('SELECT DISTINCT organisation_id FROM outreach.tasks');
       expect(scoped.rows).toEqual([{ organisation_id: a.organisationId }]);
+      // a's first prospect and the three its tasks were seeded for; none of b's
       const positions = await c.query('SELECT count(*)::int AS n FROM crm.positions');
-      expect(positions.rows[0].n).toBe(1);
+      expect(positions.rows[0].n).toBe(4);
       // crm is read-only for workers
       await expect(c.query("UPDATE crm.positions SET email = 'x@example.fr'")).rejects.toThrow(
         /permission denied/,

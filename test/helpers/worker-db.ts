@@ -91,7 +91,10 @@ export async function seedCampaign(owner: pg.Pool, organisationId: string = rand
   return { organisationId, campaignId, stepId, enrollmentId };
 }
 
-/** `count` PENDING tasks of the seed's enrolment, due at `scheduledFor`; returns their ids. */
+/**
+ * `count` PENDING draft tasks due at `scheduledFor`, each for a prospect of its own enrolled in the seed's
+ * campaign (a step runs once per enrolment); returns their ids.
+ */
 export async function seedTasks(
   owner: pg.Pool,
   seed: Seed,
@@ -99,8 +102,23 @@ export async function seedTasks(
   scheduledFor: Date,
 ): Promise<string[]> {
   const { rows } = await owner.query(
-    `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, scheduled_for)
-     SELECT $1, gen_random_uuid(), $2, $3, 'DRAFT', $4 FROM generate_series(1, $5)
+    `WITH n AS (
+       SELECT gen_random_uuid() AS person_id, gen_random_uuid() AS position_id, gen_random_uuid() AS enrollment_id,
+         gen_random_uuid() AS task_id, i
+       FROM generate_series(1, $5::int) i),
+     company AS (SELECT company_id FROM crm.positions p JOIN outreach.campaign_enrollments e
+       ON e.organisation_id = p.organisation_id AND e.position_id = p.id WHERE e.id = $2 AND e.organisation_id = $1),
+     people AS (INSERT INTO crm.people (organisation_id, id) SELECT $1, person_id FROM n RETURNING id),
+     positions AS (INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email)
+       SELECT $1, n.position_id, company.company_id, people.id, n.position_id || '@example.fr'
+       FROM n JOIN people ON people.id = n.person_id, company RETURNING id),
+     enrollments AS (INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id)
+       SELECT $1, n.enrollment_id, (SELECT campaign_id FROM outreach.workflow_steps WHERE organisation_id = $1 AND id = $3),
+         positions.id
+       FROM n JOIN positions ON positions.id = n.position_id RETURNING id)
+     INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, scheduled_for)
+     SELECT $1, n.task_id, enrollments.id, $3, 'DRAFT', $4 FROM n JOIN enrollments ON enrollments.id = n.enrollment_id
+     ORDER BY n.i
      RETURNING id`,
     [seed.organisationId, seed.enrollmentId, seed.stepId, scheduledFor, count],
   );

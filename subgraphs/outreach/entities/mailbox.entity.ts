@@ -26,10 +26,11 @@ export class Mailbox {
 
   @Field(() => Int)
   @Property({ type: 'integer' })
-  dailyLimit = 50;
+  dailyLimit = 200;
 
-  @Property({ type: 'json', nullable: true, hidden: true, lazy: true })
-  credentials?: Record<string, unknown> | null;
+  /** The provider credentials, encrypted (lib/secrets): never returned, never logged. */
+  @Property({ type: 'text', nullable: true, hidden: true, lazy: true })
+  credentialsEncrypted?: string | null;
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
