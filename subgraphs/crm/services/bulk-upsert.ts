@@ -8,6 +8,8 @@ export interface FieldSpec<Row> {
   key: keyof Row;
   /** Identifiers: a known value is kept, only an empty one is filled. */
   fillOnly?: boolean;
+  /** Bookkeeping, not data: always overwritten (null included), and never counts as a change. */
+  replace?: boolean;
 }
 
 type Keyed = { id: string; sourceHash: string };
@@ -52,14 +54,17 @@ export async function updateRows<Row>(
   rows: (Row & Keyed)[],
 ): Promise<number> {
   if (rows.length === 0) return 0;
-  const merged = (f: FieldSpec<Row>) =>
-    f.fillOnly ? `COALESCE(t.${f.column}, c.${f.column})` : `COALESCE(c.${f.column}, t.${f.column})`;
+  const merged = (f: FieldSpec<Row>) => {
+    if (f.replace) return `c.${f.column}`;
+    return f.fillOnly ? `COALESCE(t.${f.column}, c.${f.column})` : `COALESCE(c.${f.column}, t.${f.column})`;
+  };
   const columns = fields.map((f) => f.column);
+  const data = fields.filter((f) => !f.replace);
   const result = await rawQuery<{ changed: boolean }>(
     em,
     `WITH c AS (SELECT * FROM unnest(${unnest(fields)}) AS d(id, source_hash, ${columns.join(', ')})),
      diff AS (
-       SELECT c.id, (${columns.map((col) => `t.${col}`).join(', ')}) IS DISTINCT FROM (${fields.map(merged).join(', ')}) AS changed
+       SELECT c.id, (${data.map((f) => `t.${f.column}`).join(', ')}) IS DISTINCT FROM (${data.map(merged).join(', ')}) AS changed
        FROM c JOIN ${table} t ON t.organisation_id = ? AND t.id = c.id
      )
      UPDATE ${table} t SET ${fields.map((f) => `${f.column} = ${merged(f)}`).join(', ')},

@@ -2,11 +2,13 @@
 // and write only what is new or changed — all in the caller's transaction, so a failure stores nothing.
 //
 // Matching reads only keys and a fingerprint of each stored row's last ingested version: a repeat of the
-// same data is recognised without reading or writing the rows themselves.
+// same data is recognised without reading or writing the rows themselves. Raw items remembered from an
+// earlier ingest are not even normalised (known-items.ts).
 import { hash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
 import { type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
+import { type KnownItem, loadKnownItems, rawFingerprint, rowsStamp } from './known-items.ts';
 import {
   type NormalisedCompany,
   type NormalisedItem,
@@ -135,27 +137,33 @@ function groupRecords<T>(
   return groups;
 }
 
-/** What to write for one table: new rows, rows that may have changed, and how many are known unchanged. */
-interface Plan<T> {
-  inserts: (T & { id: string; sourceHash: string })[];
-  updates: (T & { id: string; sourceHash: string })[];
-  unchanged: number;
+type Row<T> = T & { id: string; sourceHash: string };
+
+/** What to write for one table: new rows, rows that may have changed, and rows known unchanged. */
+interface Plan<T, S> {
+  inserts: Row<T>[];
+  updates: Row<T>[];
+  unchanged: Row<T>[];
+  /** every row the batch lands on: its source hash after the write, and the stored row it matched */
+  rows: Map<string, { sourceHash: string; stored?: S }>;
 }
 
 /** Folds groups onto the stored rows they matched (several groups can land on one row). */
-function plan<T>(
+function plan<T, S extends { id: string; sourceHash: string | null }>(
   groups: Group<T>[],
-  matchOf: (group: Group<T>) => { id: string; sourceHash: string | null } | undefined,
+  matchOf: (group: Group<T>) => S | undefined,
   fields: FieldSpec<T>[],
   idOfItem: Map<NormalisedItem, string>,
-): Plan<T> {
-  const result: Plan<T> = { inserts: [], updates: [], unchanged: 0 };
-  const matched = new Map<string, { stored: { id: string; sourceHash: string | null }; value: T }>();
+): Plan<T, S> {
+  const result: Plan<T, S> = { inserts: [], updates: [], unchanged: [], rows: new Map() };
+  const matched = new Map<string, { stored: S; value: T }>();
   for (const group of groups) {
     const stored = matchOf(group);
     if (!stored) {
       const id = randomUUID();
-      result.inserts.push({ ...group.value, id, sourceHash: fingerprint(group.value, fields) });
+      const sourceHash = fingerprint(group.value, fields);
+      result.inserts.push({ ...group.value, id, sourceHash });
+      result.rows.set(id, { sourceHash });
       for (const item of group.items) idOfItem.set(item, id);
       continue;
     }
@@ -166,8 +174,10 @@ function plan<T>(
   }
   for (const { stored, value } of matched.values()) {
     const sourceHash = fingerprint(value, fields);
-    if (sourceHash === stored.sourceHash) result.unchanged++;
-    else result.updates.push({ ...value, id: stored.id, sourceHash });
+    const row = { ...value, id: stored.id, sourceHash };
+    if (sourceHash === stored.sourceHash) result.unchanged.push(row);
+    else result.updates.push(row);
+    result.rows.set(stored.id, { sourceHash, stored });
   }
   return result;
 }
@@ -237,7 +247,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
     }
   }
   const idOfItem = new Map<NormalisedItem, string>();
-  const result = plan(
+  const result = plan<NormalisedCompany, StoredCompany>(
     groups,
     (group) => {
       const match = companyKeys(group.value)
@@ -257,7 +267,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
     COMPANY_FIELDS,
     idOfItem,
   );
-  return { plan: result, idOfItem };
+  return { plan: result, idOfItem, groups };
 }
 
 // ---------------------------------------------------------------- people and positions
@@ -275,6 +285,8 @@ interface StoredPosition {
   personId: string;
   email: string | null;
   sourceHash: string | null;
+  itemHash: string | null;
+  itemRows: string | null;
 }
 
 function personKeys(
@@ -300,15 +312,18 @@ async function loadStoredPeople(
       companyId: string | null;
       email: string | null;
       positionHash: string | null;
+      itemHash: string | null;
+      itemRows: string | null;
     }
   >(
     em,
     `SELECT p.id, p.linkedin_url AS "linkedinUrl", p.name_key AS "nameKey", p.source_hash AS "sourceHash",
-            pos.id AS "positionId", pos.company_id AS "companyId", pos.email::text AS email, pos.source_hash AS "positionHash"
+            pos.id AS "positionId", pos.company_id AS "companyId", pos.email::text AS email, pos.source_hash AS "positionHash",
+            pos.item_hash AS "itemHash", pos.item_rows AS "itemRows"
      FROM crm.positions pos JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
      WHERE pos.organisation_id = ? AND pos.company_id = ANY(?::uuid[])
      UNION ALL
-     SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL
+     SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL, NULL, NULL
      FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url COLLATE "C" = ANY(?::text[])`,
     [organisationId, companyIds, organisationId, linkedinUrls],
   );
@@ -333,6 +348,8 @@ async function loadStoredPeople(
         personId: r.id,
         email: r.email,
         sourceHash: r.positionHash,
+        itemHash: r.itemHash,
+        itemRows: r.itemRows,
       });
       positionsByPair.set(pair, list);
     }
@@ -369,7 +386,7 @@ function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, stri
     PERSON_FIELDS as FieldSpec<Candidate>[],
   );
   const idOfItem = new Map<NormalisedItem, string>();
-  const result = plan<Candidate>(
+  const result = plan<Candidate, StoredPerson>(
     groups,
     (group) =>
       keysOf(group.value)
@@ -378,7 +395,7 @@ function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, stri
     PERSON_FIELDS as FieldSpec<Candidate>[],
     idOfItem,
   );
-  return { plan: result, idOfItem };
+  return { plan: result, idOfItem, groups };
 }
 
 function planPositions(
@@ -406,7 +423,8 @@ function planPositions(
     () => true,
     POSITION_FIELDS as FieldSpec<Candidate>[],
   );
-  const result = plan<Candidate>(
+  const idOfItem = new Map<NormalisedItem, string>();
+  const result = plan<Candidate, StoredPosition>(
     groups,
     ({ value }) => {
       const candidates = stored.positionsByPair.get(`${value.companyId}|${value.personId}`) ?? [];
@@ -418,10 +436,175 @@ function planPositions(
       );
     },
     POSITION_FIELDS as FieldSpec<Candidate>[],
-    new Map(),
+    idOfItem,
   );
   for (const row of result.inserts) row.emailStatus ??= 'UNKNOWN';
-  return result;
+  return { plan: result, idOfItem, groups };
+}
+
+// ---------------------------------------------------------------- remembering raw items
+
+type PositionRow = PositionValue & { companyId: string; personId: string };
+type Planned<T, S> = { plan: Plan<T, S>; idOfItem: Map<NormalisedItem, string>; groups: Group<T>[] };
+type CompanyPlan = Planned<NormalisedCompany, StoredCompany>;
+type PersonPlan = Planned<NormalisedPerson & { companyId: string }, StoredPerson>;
+type PositionPlan = Planned<PositionRow, StoredPosition>;
+
+/** The raw item a position stands for (migration 0012), or nulls. */
+interface Label {
+  itemHash: string | null;
+  itemRows: string | null;
+}
+const NO_LABEL: Label = { itemHash: null, itemRows: null };
+const LABEL_FIELDS: FieldSpec<Label>[] = [
+  { column: 'item_hash', type: 'text', key: 'itemHash', replace: true },
+  { column: 'item_rows', type: 'text', key: 'itemRows', replace: true },
+];
+
+function positionValueOf(item: NormalisedItem): PositionValue {
+  const p = item.position;
+  return {
+    jobTitle: p.jobTitle,
+    email: p.email,
+    emailStatus: p.emailStatus === 'UNKNOWN' ? null : p.emailStatus,
+    emailReliability: p.emailReliability,
+    pharowListName: p.pharowListName,
+  };
+}
+
+/**
+ * The label one item earns: its own values are what its company, person and position hold after this
+ * write (same source hashes), and so are the keys it would be matched by. Anything merged from elsewhere
+ * means the item alone no longer describes its rows: no label.
+ */
+function itemLabel(
+  item: NormalisedItem,
+  itemHash: string | null,
+  companies: CompanyPlan,
+  people: PersonPlan,
+  positions: PositionPlan,
+): Label | null {
+  if (!itemHash) return null;
+  const company = companies.plan.rows.get(companies.idOfItem.get(item)!)!;
+  const person = people.plan.rows.get(people.idOfItem.get(item)!)!;
+  const position = positions.plan.rows.get(positions.idOfItem.get(item)!)!;
+  const c = item.company;
+  const p = item.person;
+  const own = positionValueOf(item);
+  if (fingerprint(c, COMPANY_FIELDS) !== company.sourceHash) return null;
+  const sc = company.stored;
+  if (
+    sc &&
+    !(
+      sc.pharowCompanyId === c.pharowCompanyId &&
+      sc.siren === c.siren &&
+      sc.domain?.toLowerCase() === c.domain?.toLowerCase() &&
+      sc.name.toLowerCase() === c.name.toLowerCase()
+    )
+  )
+    return null;
+  if (fingerprint(p, PERSON_FIELDS) !== person.sourceHash) return null;
+  if (person.stored && !(person.stored.linkedinUrl === p.linkedinUrl && person.stored.nameKey === p.nameKey))
+    return null;
+  if (fingerprint(own, POSITION_FIELDS) !== position.sourceHash) return null;
+  if (position.stored && position.stored.email !== own.email) return null;
+  return {
+    itemHash,
+    itemRows: rowsStamp(company.sourceHash, person.sourceHash, position.sourceHash),
+  };
+}
+
+/** Each position's label: the one its items agree on (copies of one raw item), else none. */
+function labelPositions(
+  items: NormalisedItem[],
+  fingerprints: (string | null)[],
+  companies: CompanyPlan,
+  people: PersonPlan,
+  positions: PositionPlan,
+): Map<string, Label> {
+  const labels = new Map<string, Label>();
+  for (const item of items) {
+    const id = positions.idOfItem.get(item)!;
+    const current = labels.get(id);
+    if (current === NO_LABEL) continue;
+    const label = itemLabel(item, fingerprints[item.index], companies, people, positions) ?? NO_LABEL;
+    const agrees = !current || (current.itemHash === label.itemHash && current.itemRows === label.itemRows);
+    labels.set(id, agrees ? label : NO_LABEL);
+  }
+  return labels;
+}
+
+/**
+ * The known items that leaving out can have changed what the others do: an item planned here shares a key
+ * with a known item's row but lands on another row, or changes a known item's row (a group's value merged
+ * without the known items can differ from the one merged with them). Those go through the pipeline
+ * with the others; every known item left out is then one the full pipeline would have grouped alone onto
+ * its own unchanged rows, as skipping it does. Two known items sharing a key on different rows implicate all.
+ */
+function implicated(
+  known: KnownItem[],
+  companies: CompanyPlan,
+  people: PersonPlan,
+  positions: PositionPlan,
+): Set<KnownItem> {
+  const found = new Set<string>();
+  const owners = (entries: [string[], string][]) => {
+    const byKey = new Map<string, string>();
+    for (const [keys, id] of entries) {
+      for (const key of keys) {
+        const other = byKey.get(key);
+        if (other && other !== id) return undefined;
+        byKey.set(key, id);
+      }
+    }
+    return byKey;
+  };
+  const positionKey = (companyId: string, personId: string, email: string | null) =>
+    `${companyId}|${personId}|${email ?? ''}`;
+  const knownCompanies = owners(known.map((k) => [companyKeys(k.company), k.companyId]));
+  const knownPeople = owners(known.map((k) => [personKeys(k.person, k.companyId), k.personId]));
+  const knownPositions = owners(
+    known.map((k) => [[positionKey(k.companyId, k.personId, k.email)], k.positionId]),
+  );
+  if (!knownCompanies || !knownPeople || !knownPositions) return new Set(known);
+  const check = <T, S>(
+    planned: Planned<T, S>,
+    byKey: Map<string, string>,
+    keysOf: (value: T) => string[],
+    itemKeys: (item: NormalisedItem) => string[],
+  ) => {
+    const knownIds = new Set(byKey.values());
+    const written = new Set([...planned.plan.inserts, ...planned.plan.updates].map((r) => r.id));
+    for (const group of planned.groups) {
+      const id = planned.idOfItem.get(group.items[0])!;
+      // landing unchanged on a known row is harmless: the known items' values are that row's too
+      if (knownIds.has(id) && written.has(id)) found.add(id);
+      // every item's own keys too: a merged value can have lost one to a fill-only identifier
+      const keys = [...keysOf(group.value), ...group.items.flatMap(itemKeys)];
+      for (const key of keys) {
+        const owner = byKey.get(key);
+        if (owner && owner !== id) found.add(owner);
+      }
+    }
+  };
+  const companyOf = (item: NormalisedItem) => companies.idOfItem.get(item)!;
+  const personOf = (item: NormalisedItem) => people.idOfItem.get(item)!;
+  check(companies, knownCompanies, companyKeys, (item) => companyKeys(item.company));
+  check(
+    people,
+    knownPeople,
+    (p) => personKeys(p, p.companyId),
+    (item) => personKeys(item.person, companyOf(item)),
+  );
+  check(
+    positions,
+    knownPositions,
+    (p) => [positionKey(p.companyId, p.personId, p.email)],
+    (item) => [positionKey(companyOf(item), personOf(item), item.position.email)],
+  );
+  return new Set(
+    known.filter((k) => found.has(k.companyId) || found.has(k.personId) || found.has(k.positionId)),
+  );
 }
 
 // ---------------------------------------------------------------- the ingest
@@ -441,20 +624,88 @@ export async function ingestPharowItems(
       received: rawItems.length,
     });
   }
+  const fingerprints = rawItems.map(rawFingerprint);
+  const wanted = [...new Set(fingerprints.filter((f): f is string => f !== null))];
+  // One ingest at a time per organisation: matching must see what the previous one wrote.
+  if (wanted.length > 0)
+    await rawQuery(em, "SELECT pg_advisory_xact_lock(hashtext('crm.ingest:' || ?))", [organisationId]);
+  const remembered = await loadKnownItems(em, organisationId, wanted);
+  const known = new Map<number, KnownItem>();
+  const unknown: number[] = [];
+  for (let i = 0; i < rawItems.length; i++) {
+    const item = fingerprints[i] ? remembered.get(fingerprints[i]!) : undefined;
+    if (item) known.set(i, item);
+    else unknown.push(i);
+  }
+  const { items, rejected } = normaliseItems(rawItems, unknown);
+  for (let round = 1; ; round++) {
+    const outcome = await writeItems(em, organisationId, items, fingerprints, [...known.values()]);
+    if (!(outcome instanceof Set)) return { received: rawItems.length, ...outcome, rejected };
+    // the known items the others touch go through the pipeline with them (after a few rounds, all)
+    const pulled = [...known].filter(([, k]) => round >= 3 || outcome.has(k)).map(([i]) => i);
+    for (const i of pulled) known.delete(i);
+    const more = normaliseItems(rawItems, pulled);
+    const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
+    items.push(...more.items);
+    items.sort(byIndex);
+    rejected.push(...more.rejected);
+    rejected.sort(byIndex);
+  }
+}
+
+function normaliseItems(rawItems: unknown[], indexes: number[]) {
   const rejected: Rejection[] = [];
   const items: NormalisedItem[] = [];
-  for (let i = 0; i < rawItems.length; i++) {
+  for (const i of indexes) {
     const { item, rejections } = normalisePharowItem(rawItems[i], i);
     if (item) items.push(item);
     else rejected.push(...rejections);
   }
-  const none = () => ({ created: 0, updated: 0, unchanged: 0 });
-  if (items.length === 0) {
-    return { received: rawItems.length, companies: none(), people: none(), positions: none(), rejected };
-  }
-  // One ingest at a time per organisation: matching must see what the previous one wrote.
-  await rawQuery(em, "SELECT pg_advisory_xact_lock(hashtext('crm.ingest:' || ?))", [organisationId]);
+  return { items, rejected };
+}
 
+type Counts = Pick<IngestOutcome, 'companies' | 'people' | 'positions'>;
+
+/**
+ * Plans and writes the normalised items; the known ones are counted unchanged. When skipping some known
+ * items could change the outcome, writes nothing and returns those items instead.
+ */
+async function writeItems(
+  em: EntityManager,
+  organisationId: string,
+  items: NormalisedItem[],
+  fingerprints: (string | null)[],
+  known: KnownItem[],
+): Promise<Counts | Set<KnownItem>> {
+  const outcome: Counts = { companies: none(), people: none(), positions: none() };
+  if (items.length > 0) {
+    const written = await writePlanned(em, organisationId, items, fingerprints, known);
+    if (written instanceof Set) return written;
+    Object.assign(outcome, written.counts);
+    for (const k of known) {
+      // rows the planned items also landed on (unchanged) are counted already
+      written.rows.companies.add(k.companyId);
+      written.rows.people.add(k.personId);
+      written.rows.positions.add(k.positionId);
+    }
+    outcome.companies.unchanged += written.rows.companies.size - written.before.companies;
+    outcome.people.unchanged += written.rows.people.size - written.before.people;
+    outcome.positions.unchanged += written.rows.positions.size - written.before.positions;
+    return outcome;
+  }
+  outcome.companies.unchanged = new Set(known.map((k) => k.companyId)).size;
+  outcome.people.unchanged = new Set(known.map((k) => k.personId)).size;
+  outcome.positions.unchanged = new Set(known.map((k) => k.positionId)).size;
+  return outcome;
+}
+
+async function writePlanned(
+  em: EntityManager,
+  organisationId: string,
+  items: NormalisedItem[],
+  fingerprints: (string | null)[],
+  known: KnownItem[],
+) {
   const companies = await planCompanies(em, organisationId, items);
   const linkedinUrls = [...new Set(items.map((i) => i.person.linkedinUrl).filter((v): v is string => !!v))];
   const stored = await loadStoredPeople(
@@ -463,19 +714,29 @@ export async function ingestPharowItems(
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
-  const counts = async <T>(table: string, fields: FieldSpec<T>[], p: Plan<T>, extra: FieldSpec<T>[] = []) => {
+  const counts = async <T, S>(
+    table: string,
+    fields: FieldSpec<T>[],
+    p: Plan<T, S>,
+    extra: FieldSpec<T>[] = [],
+  ) => {
     await insertRows(em, table, organisationId, [...extra, ...fields], p.inserts);
     const updated = await updateRows(em, table, organisationId, fields, p.updates);
-    return { created: p.inserts.length, updated, unchanged: p.unchanged + p.updates.length - updated };
+    return { created: p.inserts.length, updated, unchanged: p.unchanged.length + p.updates.length - updated };
   };
-  // The database writes the companies while people and positions are planned here (both only need ids).
-  const companyCounts = counts('crm.companies', COMPANY_FIELDS, companies.plan);
-  // its failure is reported where it is awaited below, not as an unhandled rejection meanwhile
-  const companiesSettled = companyCounts.catch(() => undefined);
-  // a turn of the event loop, for the insert to reach the database before the planning takes the thread
-  await new Promise((resolve) => setImmediate(resolve));
-  let people: ReturnType<typeof planPeople>;
-  let positions: ReturnType<typeof planPositions>;
+  // With nothing known, the database writes the companies while people and positions are planned here
+  // (both only need ids). Known items must first be checked against the whole plan, before any write.
+  let companyCounts: Promise<UpsertCounts> | undefined;
+  let companiesSettled: Promise<unknown> = Promise.resolve();
+  if (known.length === 0) {
+    companyCounts = counts('crm.companies', COMPANY_FIELDS, companies.plan);
+    // its failure is reported where it is awaited below, not as an unhandled rejection meanwhile
+    companiesSettled = companyCounts.catch(() => undefined);
+    // a turn of the event loop, for the insert to reach the database before the planning takes the thread
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  let people: PersonPlan;
+  let positions: PositionPlan;
   try {
     people = planPeople(items, companies.idOfItem, stored);
     positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
@@ -484,26 +745,68 @@ export async function ingestPharowItems(
     await companiesSettled;
     throw error;
   }
+  if (known.length > 0) {
+    const involved = implicated(known, companies, people, positions);
+    if (involved.size > 0) return involved;
+  }
+  companyCounts ??= counts('crm.companies', COMPANY_FIELDS, companies.plan);
 
-  type PositionRow = PositionValue & { companyId: string; personId: string };
-  const positionIdentity: FieldSpec<PositionRow>[] = [
+  const labels = labelPositions(items, fingerprints, companies, people, positions);
+  const knownPositions = new Set(known.map((k) => k.positionId));
+  const labelled = (row: Row<PositionRow>) => ({ ...row, ...(labels.get(row.id) ?? NO_LABEL) });
+  const positionPlan: Plan<PositionRow & Label, StoredPosition> = {
+    inserts: positions.plan.inserts.map(labelled),
+    updates: positions.plan.updates.map(labelled),
+    unchanged: [],
+    rows: positions.plan.rows,
+  };
+  for (const row of positions.plan.unchanged) {
+    const stored = positions.plan.rows.get(row.id)?.stored;
+    const label = labels.get(row.id) ?? NO_LABEL;
+    // an unchanged position still learns which raw item it stands for (a known item's label stays)
+    const relabel =
+      !knownPositions.has(row.id) &&
+      (stored?.itemHash !== label.itemHash || stored?.itemRows !== label.itemRows);
+    (relabel ? positionPlan.updates : positionPlan.unchanged).push({ ...row, ...label });
+  }
+
+  const positionIdentity: FieldSpec<PositionRow & Label>[] = [
     { column: 'company_id', type: 'uuid', key: 'companyId' },
     { column: 'person_id', type: 'uuid', key: 'personId' },
   ];
-  const outcome = {
-    received: rawItems.length,
+  const result: Counts = {
     companies: await companyCounts,
-    people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson>),
-    positions: await counts(
-      'crm.positions',
-      POSITION_FIELDS as FieldSpec<PositionRow>[],
-      positions,
-      positionIdentity,
-    ),
-    rejected,
+    people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson, StoredPerson>),
+    positions: none(),
   };
-  await refreshStatistics(em, outcome);
-  return outcome;
+  // The positions' foreign-key checks are planned from these statistics: refresh them first if this
+  // batch grew the tables (see refreshStatistics).
+  await refreshStatistics(em, { companies: result.companies, people: result.people });
+  result.positions = await counts(
+    'crm.positions',
+    [
+      ...(POSITION_FIELDS as FieldSpec<PositionRow & Label>[]),
+      ...(LABEL_FIELDS as FieldSpec<PositionRow & Label>[]),
+    ],
+    positionPlan,
+    positionIdentity,
+  );
+  await refreshStatistics(em, { positions: result.positions });
+  const rowSet = (plan: { rows: Map<string, unknown> }) => new Set(plan.rows.keys());
+  const rows = {
+    companies: rowSet(companies.plan),
+    people: rowSet(people.plan),
+    positions: rowSet(positions.plan),
+  };
+  return {
+    counts: result,
+    rows,
+    before: { companies: rows.companies.size, people: rows.people.size, positions: rows.positions.size },
+  };
+}
+
+function none(): UpsertCounts {
+  return { created: 0, updated: 0, unchanged: 0 };
 }
 
 // A batch that changed at least this share of a table (and this many rows) leaves stale statistics.
@@ -512,17 +815,17 @@ const STATS_MIN_ROWS = 50;
 
 /**
  * ANALYZEs the ingest tables this batch changed a large share of (or that were never analysed): the planner
- * must not wait for autovacuum, which may be late or off, to learn that a table grew tenfold.
+ * must not wait for autovacuum, which may be late or off, to learn that a table grew tenfold. Within the
+ * batch too: the positions' foreign-key checks run one cached plan per row, and a plan made while
+ * companies and people were small scans them whole for every position (seconds for 10,000 items into a
+ * new database); fresh statistics replace that plan before the positions are written.
  */
 async function refreshStatistics(
   em: EntityManager,
-  outcome: Pick<IngestOutcome, 'companies' | 'people' | 'positions'>,
+  counts: Partial<Record<'companies' | 'people' | 'positions', UpsertCounts>>,
 ): Promise<void> {
-  const changed: Record<string, number> = {
-    companies: outcome.companies.created + outcome.companies.updated,
-    people: outcome.people.created + outcome.people.updated,
-    positions: outcome.positions.created + outcome.positions.updated,
-  };
+  const changed: Record<string, number> = {};
+  for (const [table, c] of Object.entries(counts)) changed[table] = c.created + c.updated;
   const candidates = Object.keys(changed).filter((t) => changed[t] >= STATS_MIN_ROWS);
   if (candidates.length === 0) return;
   const known = await rawQuery<{ relname: string; reltuples: number }>(
