@@ -138,14 +138,15 @@ function groupRecords<T>(
 }
 
 type Row<T> = T & { id: string; sourceHash: string };
+type Writes<T> = Pick<Plan<T, unknown>, 'inserts' | 'updates' | 'unchanged'>;
 
 /** What to write for one table: new rows, rows that may have changed, and rows known unchanged. */
 interface Plan<T, S> {
   inserts: Row<T>[];
   updates: Row<T>[];
   unchanged: Row<T>[];
-  /** every row the batch lands on: its source hash after the write, and the stored row it matched */
-  rows: Map<string, { sourceHash: string; stored?: S }>;
+  /** every row the batch lands on: the value written (its source hash) and the stored row it matched */
+  rows: Map<string, { value: T; sourceHash: string; stored?: S }>;
 }
 
 /** Folds groups onto the stored rows they matched (several groups can land on one row). */
@@ -163,7 +164,7 @@ function plan<T, S extends { id: string; sourceHash: string | null }>(
       const id = randomUUID();
       const sourceHash = fingerprint(group.value, fields);
       result.inserts.push({ ...group.value, id, sourceHash });
-      result.rows.set(id, { sourceHash });
+      result.rows.set(id, { value: group.value, sourceHash });
       for (const item of group.items) idOfItem.set(item, id);
       continue;
     }
@@ -177,7 +178,7 @@ function plan<T, S extends { id: string; sourceHash: string | null }>(
     const row = { ...value, id: stored.id, sourceHash };
     if (sourceHash === stored.sourceHash) result.unchanged.push(row);
     else result.updates.push(row);
-    result.rows.set(stored.id, { sourceHash, stored });
+    result.rows.set(stored.id, { value, sourceHash, stored });
   }
   return result;
 }
@@ -472,6 +473,12 @@ function positionValueOf(item: NormalisedItem): PositionValue {
   };
 }
 
+/** Whether two values agree on every field, as their fingerprints would (cheaper than hashing). */
+function sameValues<T>(a: T, b: T, fields: FieldSpec<T>[]): boolean {
+  for (const f of fields) if ((a[f.key] ?? null) !== (b[f.key] ?? null)) return false;
+  return true;
+}
+
 /**
  * The label one item earns: its own values are what its company, person and position hold after this
  * write (same source hashes), and so are the keys it would be matched by. Anything merged from elsewhere
@@ -491,7 +498,7 @@ function itemLabel(
   const c = item.company;
   const p = item.person;
   const own = positionValueOf(item);
-  if (fingerprint(c, COMPANY_FIELDS) !== company.sourceHash) return null;
+  if (!sameValues(c, company.value, COMPANY_FIELDS)) return null;
   const sc = company.stored;
   if (
     sc &&
@@ -503,10 +510,10 @@ function itemLabel(
     )
   )
     return null;
-  if (fingerprint(p, PERSON_FIELDS) !== person.sourceHash) return null;
+  if (!sameValues<NormalisedPerson>(p, person.value, PERSON_FIELDS)) return null;
   if (person.stored && !(person.stored.linkedinUrl === p.linkedinUrl && person.stored.nameKey === p.nameKey))
     return null;
-  if (fingerprint(own, POSITION_FIELDS) !== position.sourceHash) return null;
+  if (!sameValues<PositionValue>(own, position.value, POSITION_FIELDS)) return null;
   if (position.stored && position.stored.email !== own.email) return null;
   return {
     itemHash,
@@ -638,18 +645,25 @@ export async function ingestPharowItems(
     else unknown.push(i);
   }
   const { items, rejected } = normaliseItems(rawItems, unknown);
+  // known items at the same company as a new or changed one will most likely be implicated: take them now
+  const companyKeysOfItems = new Set(items.flatMap((item) => companyKeys(item.company)));
+  let pulled = [...known]
+    .filter(([, k]) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key)))
+    .map(([i]) => i);
   for (let round = 1; ; round++) {
+    for (const i of pulled) known.delete(i);
+    if (pulled.length > 0) {
+      const more = normaliseItems(rawItems, pulled);
+      const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
+      items.push(...more.items);
+      items.sort(byIndex);
+      rejected.push(...more.rejected);
+      rejected.sort(byIndex);
+    }
     const outcome = await writeItems(em, organisationId, items, fingerprints, [...known.values()]);
     if (!(outcome instanceof Set)) return { received: rawItems.length, ...outcome, rejected };
     // the known items the others touch go through the pipeline with them (after a few rounds, all)
-    const pulled = [...known].filter(([, k]) => round >= 3 || outcome.has(k)).map(([i]) => i);
-    for (const i of pulled) known.delete(i);
-    const more = normaliseItems(rawItems, pulled);
-    const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
-    items.push(...more.items);
-    items.sort(byIndex);
-    rejected.push(...more.rejected);
-    rejected.sort(byIndex);
+    pulled = [...known].filter(([, k]) => round >= 3 || outcome.has(k)).map(([i]) => i);
   }
 }
 
@@ -714,10 +728,10 @@ async function writePlanned(
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
-  const counts = async <T, S>(
+  const counts = async <T>(
     table: string,
     fields: FieldSpec<T>[],
-    p: Plan<T, S>,
+    p: Writes<T>,
     extra: FieldSpec<T>[] = [],
   ) => {
     await insertRows(em, table, organisationId, [...extra, ...fields], p.inserts);
@@ -754,11 +768,10 @@ async function writePlanned(
   const labels = labelPositions(items, fingerprints, companies, people, positions);
   const knownPositions = new Set(known.map((k) => k.positionId));
   const labelled = (row: Row<PositionRow>) => ({ ...row, ...(labels.get(row.id) ?? NO_LABEL) });
-  const positionPlan: Plan<PositionRow & Label, StoredPosition> = {
+  const positionPlan: Writes<PositionRow & Label> = {
     inserts: positions.plan.inserts.map(labelled),
     updates: positions.plan.updates.map(labelled),
     unchanged: [],
-    rows: positions.plan.rows,
   };
   for (const row of positions.plan.unchanged) {
     const stored = positions.plan.rows.get(row.id)?.stored;
@@ -776,7 +789,7 @@ async function writePlanned(
   ];
   const result: Counts = {
     companies: await companyCounts,
-    people: await counts('crm.people', PERSON_FIELDS, people.plan as Plan<NormalisedPerson, StoredPerson>),
+    people: await counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>),
     positions: none(),
   };
   // The positions' foreign-key checks are planned from these statistics: refresh them first if this
