@@ -1,4 +1,6 @@
 // One Pharow V2 item ({ company, person, position }) → rows for crm.companies / crm.people / crm.positions.
+// A change to what an item normalises to must bump NORMALISATION_VERSION (../known-items.ts): raw items
+// stored earlier are otherwise still recognised and skipped with what the old rules made of them.
 import { parseDate, parseYear } from './dates.ts';
 import { checkEmail, domainFromEmail, type EmailStatus, mapEmailStatus } from './emails.ts';
 import { compactIdentifier, normaliseNafCode, sirenProblem, siretProblem } from './identifiers.ts';
