@@ -117,6 +117,15 @@ export class RequestContext<Deps = unknown> {
   }
 }
 
+/**
+ * Whether a request's transaction commits: unless the request itself or a root field failed. An error
+ * deeper in the result (a nested field after a mutation succeeded) must not undo the mutation the client
+ * is told succeeded.
+ */
+export function transactionSucceeded(errors: readonly { path?: readonly unknown[] }[]): boolean {
+  return !errors.some((e) => !e.path || e.path.length <= 1);
+}
+
 /** Groups rows by key in the order DataLoader asked for them. */
 export function byKeys<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K): (V | null)[] {
   const map = new Map<K, V>();
