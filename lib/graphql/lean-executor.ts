@@ -2,8 +2,8 @@
 // parsed and validated is executed straight with graphql-js, skipping Apollo Server's per-request pipeline
 // (content negotiation, hashing the query for its document store, plugin dispatch). Everything Apollo
 // would answer differently goes to Apollo: documents that do not parse or validate, introspection,
-// mutations and subscriptions, variables that do not coerce, persisted queries, other media types, and a
-// context that fails (bad credentials). What the subgraph's plugins do is done here too, through the
+// mutations and subscriptions, variables that do not coerce (found before any resolver runs), persisted
+// queries, other media types, and a context that fails (bad credentials). What the subgraph's plugins do is done here too, through the
 // same functions: the request's transaction ends by the same rule, errors are formatted and carry the
 // request id, the operation is counted.
 import type { HTTPGraphQLResponse } from '@apollo/server';
@@ -15,7 +15,6 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
   getOperationAST,
-  getVariableValues,
   type OperationDefinitionNode,
   parse,
   validate,
@@ -80,7 +79,11 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
     try {
       const document = parse(query);
       const operation = getOperationAST(document, operationName);
-      if (operation?.operation === 'query' && validate(schema, document).length === 0) {
+      if (
+        operation?.operation === 'query' &&
+        !INTROSPECTION.test(query) &&
+        validate(schema, document).length === 0
+      ) {
         prepared = { document, operation };
       }
     } catch {
@@ -134,17 +137,13 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
         typeof contentType !== 'string' ||
         !contentType.startsWith('application/json') ||
         typeof request.headers.accept === 'object' ||
-        !CONTENT_TYPES.has(request.headers.accept) ||
-        INTROSPECTION.test(body.query)
+        !CONTENT_TYPES.has(request.headers.accept)
       ) {
         return undefined;
       }
       const operationName = (body.operationName as string | null | undefined) ?? undefined;
       const prepared = prepare(body.query, operationName);
       if (!prepared) return undefined;
-      const variables = (body.variables ?? {}) as Record<string, unknown>;
-      const coerced = getVariableValues(schema, prepared.operation.variableDefinitions ?? [], variables);
-      if (coerced.errors) return undefined;
       let context: RequestContext<any>;
       try {
         context = await contextOf();
@@ -159,10 +158,11 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
           schema,
           document: prepared.document,
           contextValue: context,
-          // coerced again by execute: the check above only decides who answers
-          variableValues: variables,
+          variableValues: body.variables as Record<string, unknown> | null | undefined,
           operationName,
         });
+        // no data at all: the variables did not coerce and nothing ran; Apollo words that (with a 400)
+        if (result.data === undefined) return undefined;
         errors = result.errors;
         data = result.data;
         ok = transactionSucceeded(errors ?? []);
