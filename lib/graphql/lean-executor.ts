@@ -3,9 +3,9 @@
 // (content negotiation, hashing the query for its document store, plugin dispatch). Everything Apollo
 // would answer differently goes to Apollo: documents that do not parse or validate, introspection,
 // mutations and subscriptions, variables that do not coerce (found before any resolver runs), persisted
-// queries, other media types, and a context that fails (bad credentials). What the subgraph's plugins do is done here too, through the
-// same functions: the request's transaction ends by the same rule, errors are formatted and carry the
-// request id, the operation is counted.
+// queries, other media types, and a context that fails (bad credentials). What the subgraph's plugins do
+// is done here too, through the same functions: the request's transaction ends by the same rule, errors
+// are formatted and carry the request id, the operation is counted.
 import type { HTTPGraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import {
