@@ -79,6 +79,181 @@ describe('statements per hot read', () => {
   });
 });
 
+/** A campaign with two steps (stored out of order), an A/B test on the first, an enrollment and two messages. */
+async function seedCampaign(organisationId: string, label: string) {
+  const ids = {
+    campaign: randomUUID(),
+    steps: [randomUUID(), randomUUID()],
+    experiment: randomUUID(),
+    enrollment: randomUUID(),
+    messages: [randomUUID(), randomUUID()],
+  };
+  await seedPositions(organisationId, 1, label);
+  await withClient(ownerClient(), async (c) => {
+    const { rows } = await c.query('SELECT id FROM crm.positions WHERE organisation_id = $1', [
+      organisationId,
+    ]);
+    const position = rows[0].id as string;
+    await c.query(
+      `INSERT INTO outreach.campaigns (organisation_id, id, name, status, timezone, days, start_hour, end_hour,
+         daily_limit, require_approval, launched_at)
+       VALUES ($1, $2, $3, 'RUNNING', 'Europe/Paris', '{1,3,5}', 8, 17, 40, true, '2026-03-01T09:30:00.123456Z')`,
+      [organisationId, ids.campaign, `${label} campaign`],
+    );
+    for (const index of [1, 0]) {
+      await c.query(
+        `INSERT INTO outreach.workflow_steps (organisation_id, id, campaign_id, index, delay_days, subject_template)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [organisationId, ids.steps[index], ids.campaign, index, index * 3, `Step ${index}`],
+      );
+    }
+    await c.query(
+      'INSERT INTO outreach.step_experiments (organisation_id, id, step_id, name) VALUES ($1, $2, $3, $4)',
+      [organisationId, ids.experiment, ids.steps[0], 'Subject test'],
+    );
+    for (const [key, weight] of [
+      ['b', 30],
+      ['a', 70],
+    ] as const) {
+      await c.query(
+        `INSERT INTO outreach.step_experiment_variants (organisation_id, id, experiment_id, key, weight)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [organisationId, randomUUID(), ids.experiment, key, weight],
+      );
+    }
+    await c.query(
+      `INSERT INTO outreach.campaign_enrollments (organisation_id, id, campaign_id, position_id, current_step_index)
+       VALUES ($1, $2, $3, $4, 1)`,
+      [organisationId, ids.enrollment, ids.campaign, position],
+    );
+    for (const [i, id] of ids.messages.entries()) {
+      await c.query(
+        `INSERT INTO outreach.messages (organisation_id, id, enrollment_id, position_id, step_id, status, subject, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'SENT', $6, now() + make_interval(secs => $7))`,
+        [organisationId, id, ids.enrollment, position, ids.steps[i], `Hello ${i}`, i],
+      );
+    }
+  });
+  return ids;
+}
+
+const DEEP_CAMPAIGN = `query Deep($id: ID!) { campaign(id: $id) {
+  id name status dailyLimit trackOpens requireApproval launchedAt cursor
+  schedule { timezone days startHour endHour }
+  steps { id index delayDays subjectTemplate threadWithPrevious experiment { name variants { key weight } } }
+  enrollments { id status currentStepIndex cursor messages { id status subject } }
+} }`;
+
+describe('campaign reads', () => {
+  it('reads a campaign and everything under it with one statement per list in outreach, only its own', async () => {
+    const org = await newOrganisation();
+    const other = await newOrganisation();
+    const mine = await seedCampaign(org.organisation.id, 'Camp');
+    const theirs = await seedCampaign(other.organisation.id, 'Other');
+    const requestId = `campaign-${randomUUID()}`;
+    const { campaign } = await ok<{ campaign: any }, { id: string }>(
+      DEEP_CAMPAIGN,
+      { id: mine.campaign },
+      { token: org.accessToken, headers: { 'x-request-id': requestId } },
+    );
+    expect(campaign).toMatchObject({
+      id: mine.campaign,
+      name: 'Camp campaign',
+      status: 'RUNNING',
+      dailyLimit: 40,
+      trackOpens: true,
+      requireApproval: true,
+      launchedAt: '2026-03-01T09:30:00.123Z',
+      schedule: { timezone: 'Europe/Paris', days: [1, 3, 5], startHour: 8, endHour: 17 },
+      steps: [
+        {
+          id: mine.steps[0],
+          index: 0,
+          delayDays: 0,
+          subjectTemplate: 'Step 0',
+          threadWithPrevious: true,
+          experiment: {
+            name: 'Subject test',
+            variants: [
+              { key: 'a', weight: 70 },
+              { key: 'b', weight: 30 },
+            ],
+          },
+        },
+        { id: mine.steps[1], index: 1, delayDays: 3, experiment: null },
+      ],
+      enrollments: [
+        {
+          id: mine.enrollment,
+          status: 'ACTIVE',
+          currentStepIndex: 1,
+          messages: [
+            { id: mine.messages[0], status: 'SENT', subject: 'Hello 0' },
+            { id: mine.messages[1], status: 'SENT', subject: 'Hello 1' },
+          ],
+        },
+      ],
+    });
+    expect(campaign.cursor).toEqual(expect.any(String));
+    expect(campaign.enrollments[0].cursor).toEqual(expect.any(String));
+    // campaign, its cursor, steps, experiments, variants, enrollments (cursors primed) and messages:
+    // seven reads, each carrying the tenant setting, and no BEGIN or COMMIT
+    expect(await statementsOf('outreach', requestId)).toBe(7);
+    const foreign = await ok<{ campaign: unknown }, { id: string }>(
+      DEEP_CAMPAIGN,
+      { id: theirs.campaign },
+      { token: org.accessToken },
+    );
+    expect(foreign.campaign).toBeNull();
+  });
+
+  it('lists campaigns newest first in one statement, and answers entity references only for its own', async () => {
+    const org = await newOrganisation();
+    const other = await newOrganisation();
+    const older = await seedCampaign(org.organisation.id, 'Older');
+    const newer = await seedCampaign(org.organisation.id, 'Newer');
+    const theirs = await seedCampaign(other.organisation.id, 'Theirs');
+    const requestId = `campaigns-${randomUUID()}`;
+    const { campaigns } = await ok<{ campaigns: { id: string; schedule: { days: number[] } }[] }, object>(
+      'query { campaigns { id name schedule { days } } }',
+      {},
+      { token: org.accessToken, headers: { 'x-request-id': requestId } },
+    );
+    expect(campaigns.map((c) => c.id)).toEqual([newer.campaign, older.campaign]);
+    expect(campaigns[0]!.schedule.days).toEqual([1, 3, 5]);
+    expect(await statementsOf('outreach', requestId)).toBe(1);
+
+    // straight to the subgraph, as the gateway asks: another organisation's ids are no entity at all
+    const { _entities } = await ok<{ _entities: unknown[] }, { representations: unknown[] }>(
+      `query ($representations: [_Any!]!) { _entities(representations: $representations) {
+        ... on Campaign { id name schedule { startHour } }
+        ... on WorkflowStep { id index }
+        ... on Enrollment { id currentStepIndex }
+        ... on Message { id subject }
+      } }`,
+      {
+        representations: [
+          { __typename: 'Campaign', id: older.campaign },
+          { __typename: 'Campaign', id: theirs.campaign },
+          { __typename: 'WorkflowStep', id: older.steps[1] },
+          { __typename: 'Enrollment', id: newer.enrollment },
+          { __typename: 'Message', id: newer.messages[1] },
+          { __typename: 'Message', id: theirs.messages[0] },
+        ],
+      },
+      { token: org.accessToken, url: inject('subgraphUrls').outreach },
+    );
+    expect(_entities).toEqual([
+      { id: older.campaign, name: 'Older campaign', schedule: { startHour: 8 } },
+      null,
+      { id: older.steps[1], index: 1 },
+      { id: newer.enrollment, currentStepIndex: 1 },
+      { id: newer.messages[1], subject: 'Hello 1' },
+      null,
+    ]);
+  });
+});
+
 describe('pooled connections between requests', () => {
   // one connection in the pool: every request below gets the very connection the previous one used
   let orm: Awaited<ReturnType<typeof createOrm>>;

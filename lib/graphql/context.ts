@@ -1,7 +1,8 @@
 // Per-request context: verified identity, a lazily opened tenant transaction, per-request DataLoaders.
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityName, MikroORM } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { type Identity, requireIdentity } from '../auth/identity.ts';
+import { entityTable } from '../db/entity-rows.ts';
 import type { EntityManager } from '../db/orm.ts';
 import { TenantTransaction } from '../db/tenant-transaction.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -42,6 +43,25 @@ export class RequestContext<Deps = unknown> {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * An entity's rows in the caller's organisation as plain objects (lib/db/entity-rows.ts), read like sql():
+   * `where` and `orderBy` speak of the table aliased `t` and number `params` from `$1`.
+   */
+  async entityRows<T extends object>(
+    entity: EntityName<T>,
+    where: string,
+    params: readonly unknown[],
+    orderBy?: string,
+  ): Promise<T[]> {
+    const organisationId = requireIdentity(this.identity).organisationId;
+    const table = entityTable(this.orm, entity);
+    return this.sql<T>(
+      `SELECT ${table.columns} FROM ${table.from}
+       WHERE t.organisation_id = $${params.length + 1} AND (${where})${orderBy ? ` ORDER BY ${orderBy}` : ''}`,
+      [...params, organisationId],
+    );
   }
 
   /** Opens the request transaction for an organisation learnt during the request (sign-up, login). */
@@ -95,6 +115,15 @@ export class RequestContext<Deps = unknown> {
       this.queryCounts?.record(this.requestId, transaction.statements, transaction.direct);
     }
   }
+}
+
+/**
+ * Whether a request's transaction commits: unless the request itself or a root field failed. An error
+ * deeper in the result (a nested field after a mutation succeeded) must not undo the mutation the client
+ * is told succeeded.
+ */
+export function transactionSucceeded(errors: readonly { path?: readonly unknown[] }[]): boolean {
+  return !errors.some((e) => !e.path || e.path.length <= 1);
 }
 
 /** Groups rows by key in the order DataLoader asked for them. */

@@ -2,7 +2,9 @@
 // PostgreSQL's microseconds; a JS Date would round them to milliseconds and skip or repeat rows across
 // pages. Every paged list orders by (created_at, id) and pages through keyset() below.
 import type DataLoader from 'dataloader';
-import { isUuid, rawQuery } from '../db/orm.ts';
+import { requireIdentity } from '../auth/identity.ts';
+import { isUuid } from '../db/orm.ts';
+import { numbered } from '../db/tenant-transaction.ts';
 import { badInput } from '../errors.ts';
 import { byKeys, type RequestContext } from './context.ts';
 
@@ -96,11 +98,11 @@ export function pageSize(first: number | null | undefined, fallback = 50, max = 
  * the cursors it already read, so a `cursor` field costs a query only for rows reached another way.
  */
 export function cursorLoader(ctx: RequestContext<unknown>, table: string): DataLoader<string, string | null> {
-  return ctx.loader<string, string>(`cursor:${table}`, async (ids, em) => {
-    const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
-      em,
-      `SELECT t.id, t.created_at::text AS cursor_created_at FROM ${table} t WHERE t.id = ANY(?::uuid[])`,
-      [ids],
+  return ctx.sqlLoader<string, string>(`cursor:${table}`, async (ids) => {
+    const rows = await ctx.sql<{ id: string; cursor_created_at: string }>(
+      `SELECT t.id, t.created_at::text AS cursor_created_at FROM ${table} t
+       WHERE t.id = ANY($1::uuid[]) AND t.organisation_id = $2`,
+      [ids, requireIdentity(ctx.identity).organisationId],
     );
     return byKeys(ids, rows, (r) => r.id).map((r) => (r ? cursorOf(r) : null));
   });
@@ -118,25 +120,32 @@ export interface KeysetPageOptions {
 }
 
 /**
- * The ids of one page of `table` in the caller's organisation, in page order, with their cursors primed
- * for the `cursor` field; the caller loads the entities by id.
+ * One page of `table` in the caller's organisation, in page order, as plain rows of the `select` list on the
+ * table aliased `t` (its id alone by default), with their cursors primed for the `cursor` field. Read without
+ * the ORM: with literal-safe values the page and the tenant setting travel in one round trip.
  */
+export async function keysetRows<T extends { id: string }>(
+  ctx: RequestContext<unknown>,
+  options: KeysetPageOptions & { select?: string },
+): Promise<T[]> {
+  const page = keyset('t', options.after, options.order);
+  const rows = await ctx.sql<T & { cursor_created_at: string }>(
+    numbered(`SELECT ${options.select ?? 't.id'}, ${page.createdAtText} FROM ${options.table} t
+     WHERE t.organisation_id = ? AND (${options.filter ?? 'TRUE'}) AND ${page.where}
+     ORDER BY ${page.orderBy} LIMIT ?`),
+    [requireIdentity(ctx.identity).organisationId, ...(options.params ?? []), ...page.params, options.limit],
+  );
+  const cursors = cursorLoader(ctx, options.table);
+  for (const row of rows) cursors.prime(row.id, cursorOf(row));
+  return rows;
+}
+
+/** The ids of one page of `table` (see keysetRows), for lists whose entities are then loaded by id. */
 export async function keysetPage(
   ctx: RequestContext<unknown>,
   options: KeysetPageOptions,
 ): Promise<string[]> {
-  const page = keyset('t', options.after, options.order);
-  const em = await ctx.em();
-  const rows = await rawQuery<{ id: string; cursor_created_at: string }>(
-    em,
-    `SELECT t.id, ${page.createdAtText} FROM ${options.table} t
-     WHERE t.organisation_id = current_organisation_id() AND (${options.filter ?? 'TRUE'}) AND ${page.where}
-     ORDER BY ${page.orderBy} LIMIT ?`,
-    [...(options.params ?? []), ...page.params, options.limit],
-  );
-  const cursors = cursorLoader(ctx, options.table);
-  for (const row of rows) cursors.prime(row.id, cursorOf(row));
-  return rows.map((r) => r.id);
+  return (await keysetRows(ctx, options)).map((r) => r.id);
 }
 
 /** Entities found by id, put back in the order of `ids`. */

@@ -208,11 +208,13 @@ export async function buildFederatedSchema(options: {
   return built;
 }
 
-/** An entity reference by id (readers by default), one query per type per request (DataLoader). */
+/**
+ * An entity reference by id (readers by default), one statement per type per request, read as plain rows
+ * of the entity's columns (lib/db/entity-rows.ts) without the ORM.
+ */
 export function entityReference<T extends { id: string }>(
   name: string,
   entity: EntityName<T>,
-  populate: string[] = [],
   access: Requirement = 'read',
 ): ReferenceDefinition {
   return {
@@ -220,9 +222,9 @@ export function entityReference<T extends { id: string }>(
     __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
       if (!isUuid(ref.id)) return null;
       return ctx
-        .loader<string, T>(name, async (ids, em) => {
-          const rows = await em.find(entity, { id: { $in: [...ids] } } as any, { populate: populate as any });
-          return byKeys(ids, rows as T[], (r) => r.id);
+        .sqlLoader<string, T>(name, async (ids) => {
+          const rows = await ctx.entityRows(entity, 't.id = ANY($1::uuid[])', [ids]);
+          return byKeys(ids, rows, (r) => r.id);
         })
         .load(ref.id);
     },

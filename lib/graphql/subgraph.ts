@@ -19,8 +19,9 @@ import { createServiceServer, listen, type Route } from '../http/service-server.
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../telemetry/metrics.ts';
 import { createQueryCounts } from '../telemetry/query-count.ts';
-import { RequestContext } from './context.ts';
+import { RequestContext, transactionSucceeded } from './context.ts';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation.ts';
+import { createLeanExecutor } from './lean-executor.ts';
 
 export interface SubgraphDefinition<Deps> {
   name: SubgraphName;
@@ -67,18 +68,14 @@ export async function buildSubgraphSchemaOnly(definition: SubgraphDefinition<unk
   });
 }
 
-/**
- * One transaction per request: committed unless the request itself or a root field failed. An error
- * deeper in the result (a nested field after a mutation succeeded) must not undo the mutation the
- * client is told succeeded.
- */
+/** One transaction per request, ended by transactionSucceeded's rule. */
 function transactionPlugin(): ApolloServerPlugin<RequestContext<any>> {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response }) {
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
-          await contextValue.finish(!errors.some((e) => !e.path || e.path.length <= 1));
+          await contextValue.finish(transactionSucceeded(errors));
         },
       };
     },
@@ -127,11 +124,12 @@ export async function startSubgraph<Deps>(
   const queryCounts = createQueryCounts(metrics, { exposed: config.env !== 'production' });
   const deps = (await definition.deps?.({ config, orm, tokens, log })) as Deps;
   const schema = await buildSubgraphSchemaOnly(definition as SubgraphDefinition<unknown>);
+  const formatErrorForClient = formatError((error) => log.error({ err: error }, 'unexpected error'), {
+    production: config.env === 'production',
+  });
   const apollo = new ApolloServer<RequestContext<Deps>>({
     schema,
-    formatError: formatError((error) => log.error({ err: error }, 'unexpected error'), {
-      production: config.env === 'production',
-    }),
+    formatError: formatErrorForClient,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: config.env === 'production',
     plugins: [
@@ -147,6 +145,7 @@ export async function startSubgraph<Deps>(
   await apollo.start();
   const server = createServiceServer<RequestContext<Deps>>({
     apollo,
+    lean: createLeanExecutor({ schema, formatError: formatErrorForClient, metrics }),
     log,
     metrics,
     bodyLimitBytes: config.limits.webhookBodyBytes,

@@ -1,7 +1,7 @@
 // The HTTP shell every service shares: /graphql through Apollo Server, /health, /metrics, request ids, body limits.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { type ApolloServer, type BaseContext, HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { AppError, ErrorCode, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -15,6 +15,13 @@ export type Route = (
 
 export interface ServiceServerOptions<TContext extends BaseContext> {
   apollo: ApolloServer<TContext>;
+  /** Answers the queries it can without Apollo's pipeline; the rest go to Apollo. */
+  lean?: {
+    run(
+      request: { headers: IncomingMessage['headers']; body: unknown },
+      context: () => Promise<TContext>,
+    ): Promise<HTTPGraphQLResponse | undefined>;
+  };
   context: (req: IncomingMessage, requestId: string) => Promise<TContext>;
   health: () => Promise<{ ok: boolean; checks: Record<string, unknown> }>;
   metrics: Metrics;
@@ -148,6 +155,14 @@ function readGraphQLBody(req: IncomingMessage, limitBytes: number): Promise<Buff
   });
 }
 
+function headerMapOf(req: IncomingMessage): HeaderMap {
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
 function bearerMatches(req: IncomingMessage, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!m) return false;
@@ -178,10 +193,6 @@ export function createServiceServer<TContext extends BaseContext>(
     requestId: string,
     search: string,
   ): Promise<void> {
-    const headers = new HeaderMap();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-    }
     let body: unknown;
     if (req.method === 'POST') {
       const raw = await readGraphQLBody(req, options.bodyLimitBytes);
@@ -191,10 +202,15 @@ export function createServiceServer<TContext extends BaseContext>(
         throw new AppError(ErrorCode.BadUserInput, 'Request body is not valid JSON');
       }
     }
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: () => options.context(req, requestId),
-    });
+    const context = () => options.context(req, requestId);
+    const result =
+      (req.method === 'POST' && !search
+        ? await options.lean?.run({ headers: req.headers, body }, context)
+        : undefined) ??
+      (await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMapOf(req), search, body },
+        context,
+      }));
     const limit = options.responseLimit;
     if (
       limit &&

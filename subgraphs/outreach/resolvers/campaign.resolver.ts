@@ -1,10 +1,11 @@
-// Reading campaigns: the list, one campaign, its steps and enrollments.
+// Reading campaigns: the list, one campaign, its steps and enrollments, as plain rows without the ORM.
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { requireAccess } from '../../../lib/auth/identity.ts';
+import { entityTable } from '../../../lib/db/entity-rows.ts';
 import { isUuid } from '../../../lib/db/orm.ts';
 import { notFound } from '../../../lib/errors.ts';
 import { groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
-import { cursorLoader, inOrder, keysetPage, pageSize } from '../../../lib/graphql/cursor.ts';
+import { cursorLoader, keysetRows, pageSize } from '../../../lib/graphql/cursor.ts';
 import { Campaign } from '../entities/campaign.entity.ts';
 import { Enrollment } from '../entities/enrollment.entity.ts';
 import { WorkflowStep } from '../entities/workflow-step.entity.ts';
@@ -28,9 +29,13 @@ export class CampaignResolver {
   ): Promise<Campaign[]> {
     requireAccess(ctx.identity, 'read');
     const limit = pageSize(first, 50, 200);
-    const ids = await keysetPage(ctx, { table: CAMPAIGNS_TABLE, after, order: 'desc', limit });
-    const em = await ctx.em();
-    return inOrder(ids, await em.find(Campaign, { id: { $in: ids } }));
+    return keysetRows<Campaign>(ctx, {
+      table: CAMPAIGNS_TABLE,
+      select: entityTable(ctx.orm, Campaign).columns,
+      after,
+      order: 'desc',
+      limit,
+    });
   }
 
   @Authorized('read')
@@ -38,8 +43,8 @@ export class CampaignResolver {
   async campaign(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Campaign | null> {
     requireAccess(ctx.identity, 'read');
     if (!isUuid(id)) return null;
-    const em = await ctx.em();
-    return em.findOne(Campaign, { id });
+    const [row] = await ctx.entityRows(Campaign, 't.id = $1', [id]);
+    return row ?? null;
   }
 
   @FieldResolver(() => String, { description: 'Pass as `after` to read the campaigns after this one' })
@@ -52,12 +57,8 @@ export class CampaignResolver {
   @FieldResolver(() => [WorkflowStep], { description: `In order; a campaign has at most ${MAX_STEPS} steps` })
   async steps(@Root() campaign: Campaign, @Ctx() ctx: RequestContext): Promise<WorkflowStep[]> {
     const steps = await ctx
-      .loader<string, WorkflowStep[]>('Campaign.steps', async (ids, em) => {
-        const rows = await em.find(
-          WorkflowStep,
-          { campaign: { $in: [...ids] } },
-          { orderBy: { index: 'asc' } },
-        );
+      .sqlLoader<string, WorkflowStep[]>('Campaign.steps', async (ids) => {
+        const rows = await ctx.entityRows(WorkflowStep, 't.campaign_id = ANY($1::uuid[])', [ids], 't.index');
         return groupByKeys(ids, rows, (s) => s.campaign.id).map((list) => list.slice(0, MAX_STEPS));
       })
       .load(campaign.id);
@@ -74,14 +75,13 @@ export class CampaignResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<Enrollment[]> {
     const limit = pageSize(first, 100, 1000);
-    const ids = await keysetPage(ctx, {
+    return keysetRows<Enrollment>(ctx, {
       table: ENROLLMENTS_TABLE,
+      select: entityTable(ctx.orm, Enrollment).columns,
       filter: 't.campaign_id = ?',
       params: [campaign.id],
       after,
       limit,
     });
-    const em = await ctx.em();
-    return inOrder(ids, await em.find(Enrollment, { id: { $in: ids } }));
   }
 }

@@ -45,11 +45,12 @@ export class EnrollmentResolver {
   })
   async messages(@Root() enrollment: Enrollment, @Ctx() ctx: RequestContext): Promise<Message[]> {
     const rows = await ctx
-      .loader<string, Message[]>('Enrollment.messages', async (ids, em) => {
-        const messages = await em.find(
+      .sqlLoader<string, Message[]>('Enrollment.messages', async (ids) => {
+        const messages = await ctx.entityRows(
           Message,
-          { enrollmentId: { $in: [...ids] } },
-          { orderBy: { createdAt: 'asc' } },
+          't.enrollment_id = ANY($1::uuid[])',
+          [ids],
+          't.created_at, t.id',
         );
         return groupByKeys(ids, messages, (m) => m.enrollmentId).map((list) => list.slice(0, MAX_MESSAGES));
       })

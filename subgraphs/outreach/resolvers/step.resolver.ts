@@ -1,4 +1,4 @@
-// Steps' experiments and experiments' variants.
+// Steps' experiments and experiments' variants, as plain rows without the ORM.
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { byKeys, groupByKeys, type RequestContext } from '../../../lib/graphql/context.ts';
 import { StepExperiment, StepVariant } from '../entities/step-experiment.entity.ts';
@@ -12,8 +12,8 @@ export class WorkflowStepResolver {
   @FieldResolver(() => StepExperiment, { nullable: true })
   async experiment(@Root() step: WorkflowStep, @Ctx() ctx: RequestContext): Promise<StepExperiment | null> {
     return ctx
-      .loader<string, StepExperiment>('WorkflowStep.experiment', async (ids, em) => {
-        const rows = await em.find(StepExperiment, { step: { $in: [...ids] } });
+      .sqlLoader<string, StepExperiment>('WorkflowStep.experiment', async (ids) => {
+        const rows = await ctx.entityRows(StepExperiment, 't.step_id = ANY($1::uuid[])', [ids]);
         return byKeys(ids, rows, (e) => e.step.id);
       })
       .load(step.id);
@@ -27,11 +27,12 @@ export class StepExperimentResolver {
   })
   async variants(@Root() experiment: StepExperiment, @Ctx() ctx: RequestContext): Promise<StepVariant[]> {
     const rows = await ctx
-      .loader<string, StepVariant[]>('StepExperiment.variants', async (ids, em) => {
-        const variants = await em.find(
+      .sqlLoader<string, StepVariant[]>('StepExperiment.variants', async (ids) => {
+        const variants = await ctx.entityRows(
           StepVariant,
-          { experiment: { $in: [...ids] } },
-          { orderBy: { key: 'asc' } },
+          't.experiment_id = ANY($1::uuid[])',
+          [ids],
+          't.key',
         );
         return groupByKeys(ids, variants, (v) => v.experiment.id).map((list) => list.slice(0, MAX_VARIANTS));
       })
