@@ -37,7 +37,19 @@ export interface Config {
   /** AES-256 key sealing stored secrets (mailbox credentials); generated under DATA_DIR/keys/ when unset. */
   secretsKey: Buffer | undefined;
   publicUrl: string;
-  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+  openai: {
+    apiKey: string | undefined;
+    baseUrl: string | undefined;
+    model: string;
+    /** One completion request, each attempt: the client's own default (10 minutes) would hold a draft far too long. */
+    timeoutMs: number;
+    /** The client's retries of one request on 408/409/429/5xx and connection errors, honouring retry-after. */
+    maxRetries: number;
+    /** Completions in flight per organisation, so one big campaign cannot take every slot. */
+    concurrency: number;
+    /** Completions in flight per drafter process, all organisations together. */
+    totalConcurrency: number;
+  };
   gmail: { apiUrl: string | undefined; tokenUrl: string | undefined; serviceAccountKey: string | undefined };
   logLevel: string;
   dataDir: string;
@@ -246,6 +258,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       apiKey: text(env, 'OPENAI_API_KEY'),
       baseUrl: url(env, 'OPENAI_BASE_URL'),
       model: text(env, 'OPENAI_MODEL') ?? 'gpt-4o-mini',
+      timeoutMs: int(env, 'OPENAI_TIMEOUT_MS', 60_000, 1000, 600_000),
+      maxRetries: int(env, 'OPENAI_MAX_RETRIES', 2, 0, 10),
+      concurrency: int(env, 'OPENAI_CONCURRENCY', 16, 1, 1000),
+      totalConcurrency: int(env, 'OPENAI_TOTAL_CONCURRENCY', 64, 1, 1000),
     },
     gmail: {
       apiUrl: url(env, 'GMAIL_API_URL'),

@@ -1,0 +1,35 @@
+// The drafter: consumes DRAFT_QUEUE and drafts each task (handler.ts). Prompt steps share the model slots of
+// this process fairly between organisations (limiter.ts).
+import { DRAFT_QUEUE } from '../../lib/bus/catalog.ts';
+import { consumeWork } from '../../lib/bus/index.ts';
+import type { RunningWorker, WorkerDefinition, WorkerRuntime } from '../runtime.ts';
+import { createAiWriter } from './ai-writer.ts';
+import { draftTask } from './handler.ts';
+import { createFairLimiter } from './limiter.ts';
+
+export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorker> {
+  const { openai } = runtime.config;
+  const deps = {
+    orm: runtime.orm,
+    bus: runtime.bus,
+    ai: createAiWriter(openai),
+    limiter: createFairLimiter({ perOrganisation: openai.concurrency, total: openai.totalConcurrency }),
+    defaultModel: openai.model,
+    maxWaitingPerOrganisation: openai.concurrency,
+  };
+  // enough deliveries in hand to fill every model slot and keep template drafts moving beside them
+  const prefetch = Math.max(DRAFT_QUEUE.prefetch, openai.totalConcurrency * 2);
+  const consumer = await consumeWork(
+    runtime.bus,
+    DRAFT_QUEUE,
+    async (message, delivery) => {
+      const outcome = await draftTask(deps, message, delivery);
+      // ids and the outcome only: never the prospect's data nor the draft
+      runtime.log.debug({ taskId: message.taskId, organisationId: message.organisationId, outcome }, 'draft');
+    },
+    { prefetch },
+  );
+  return { name: 'drafter', stop: () => consumer.close() };
+}
+
+export const drafterWorker: WorkerDefinition = { name: 'drafter', start: startDrafter };
