@@ -1,9 +1,11 @@
 // Every worker by name: `npm run start:worker -- <name>` runs one, `npm start` runs them all in-process.
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
+import { schedulerWorker } from './scheduler/index.ts';
 
 export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   relay: relayWorker,
+  scheduler: schedulerWorker,
 };
 
 export const WORKER_NAMES: readonly string[] = Object.keys(WORKERS);
