@@ -68,6 +68,8 @@ export interface Config {
   metrics: { enabled: boolean; token: string | undefined };
   /** Gateway to subgraphs: keep-alive connections per subgraph; identical in-flight queries sent once. */
   gateway: { subgraphConnections: number; dedupeSubgraphRequests: boolean };
+  /** The scheduler looks for due tasks this often (and at once again while a round fills its batch). */
+  scheduler: { intervalMs: number };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -294,6 +296,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       subgraphConnections: int(env, 'SUBGRAPH_CONNECTIONS', 128, 1, 10_000),
       dedupeSubgraphRequests: onOff(env, 'SUBGRAPH_DEDUPE', true),
     },
+    scheduler: { intervalMs: int(env, 'SCHEDULER_INTERVAL_MS', 1000, 10, 3_600_000) },
   };
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');

@@ -2,9 +2,11 @@
 import { drafterWorker } from './drafter/consumer.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
+import { schedulerWorker } from './scheduler/index.ts';
 
 export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   relay: relayWorker,
+  scheduler: schedulerWorker,
   drafter: drafterWorker,
 };
 

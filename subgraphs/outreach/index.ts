@@ -9,6 +9,7 @@ import { StepExperiment, StepVariant } from './entities/step-experiment.entity.t
 import { WorkflowStep } from './entities/workflow-step.entity.ts';
 import { CampaignResolver } from './resolvers/campaign.resolver.ts';
 import { EnrollmentResolver, PositionEnrollmentsResolver } from './resolvers/enrollment.resolver.ts';
+import { LifecycleResolver } from './resolvers/lifecycle.resolver.ts';
 import { outreachReferences } from './resolvers/references.ts';
 import { StepExperimentResolver, WorkflowStepResolver } from './resolvers/step.resolver.ts';
 
@@ -31,6 +32,7 @@ export const outreachSubgraph: SubgraphDefinition<unknown> = {
     StepExperimentResolver,
     EnrollmentResolver,
     PositionEnrollmentsResolver,
+    LifecycleResolver,
   ],
   orphanedTypes: [Mailbox, Prompt],
   references: outreachReferences,

@@ -28,6 +28,7 @@ export type EnrollmentStatus =
   | 'FAILED'
   | 'PAUSED'
   | 'REPLIED'
+  | 'STOPPED'
   | 'UNSUBSCRIBED';
 
 export type PharowCompanyInput = {

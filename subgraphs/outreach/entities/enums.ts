@@ -19,6 +19,8 @@ export enum EnrollmentStatus {
   BOUNCED = 'BOUNCED',
   UNSUBSCRIBED = 'UNSUBSCRIBED',
   FAILED = 'FAILED',
+  /** Taken out of the campaign by hand (unenroll). */
+  STOPPED = 'STOPPED',
 }
 export enum MessageStatus {
   DRAFTING = 'DRAFTING',
