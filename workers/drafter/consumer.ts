@@ -9,16 +9,18 @@ import { createFairLimiter } from './limiter.ts';
 
 export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorker> {
   const { openai } = runtime.config;
+  // enough deliveries in hand to fill every model slot and keep template drafts moving beside them
+  const prefetch = Math.max(DRAFT_QUEUE.prefetch, openai.totalConcurrency * 2);
   const deps = {
     orm: runtime.orm,
     bus: runtime.bus,
     ai: createAiWriter(openai),
     limiter: createFairLimiter({ perOrganisation: openai.concurrency, total: openai.totalConcurrency }),
     defaultModel: openai.model,
-    maxWaitingPerOrganisation: openai.concurrency,
+    // a backlog that keeps the organisation's slots busy until its deferred drafts come back, and leaves half
+    // of the deliveries in hand to other organisations
+    maxWaitingPerOrganisation: Math.max(1, Math.min(openai.concurrency * 4, Math.floor(prefetch / 2))),
   };
-  // enough deliveries in hand to fill every model slot and keep template drafts moving beside them
-  const prefetch = Math.max(DRAFT_QUEUE.prefetch, openai.totalConcurrency * 2);
   const consumer = await consumeWork(
     runtime.bus,
     DRAFT_QUEUE,

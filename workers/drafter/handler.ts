@@ -40,8 +40,8 @@ export interface DrafterDeps {
 
 export type DraftOutcome = 'drafted' | 'awaiting-approval' | 'failed' | 'cancelled' | 'deferred' | 'skipped';
 
-/** Waiting time of a prompt draft handed back to the queue because its organisation has a backlog here. */
-export const DEFER_MS = 5000;
+/** How long a draft handed back to the queue (its organisation has a backlog here) stays out of it. */
+export const DEFER_MS = 1000;
 
 interface TaskContext {
   task_status: string;
@@ -144,7 +144,8 @@ export async function draftTask(
   } else if (!work.prompt) {
     draft = { ok: false, reason: "The step's prompt no longer exists" };
   } else {
-    // an organisation with a backlog waiting here goes to the back of the queue, so others get their turn
+    // An organisation whose prompt drafts already wait here for model slots sends this one to the back of the
+    // queue: the queue is first come first served, and other organisations' drafts are behind its backlog.
     if (deps.limiter.waiting(organisationId) >= deps.maxWaitingPerOrganisation) {
       await sendWork(deps.bus, DRAFT_QUEUE, message, { messageId: delivery.messageId, delayMs: DEFER_MS });
       return 'deferred';
@@ -331,10 +332,11 @@ async function writeMessage(
   } else {
     await rawQuery(
       em,
-      `UPDATE outreach.campaign_enrollments SET status = 'FAILED', stopped_reason = ?, next_run_at = NULL,
+      // the reason in full stays on the message; the enrolment names the cause as other stops do
+      `UPDATE outreach.campaign_enrollments SET status = 'FAILED', stopped_reason = 'DRAFT_FAILED', next_run_at = NULL,
          updated_at = now()
        WHERE id = ? AND status = 'ACTIVE'`,
-      [`Draft of step ${context.step_index + 1} failed: ${draft.reason}`, context.enrollment_id],
+      [context.enrollment_id],
     );
     events.push({ event: FAILED, campaignId: context.campaign_id, payload });
     events.push({
