@@ -10,7 +10,9 @@ import { WorkflowStep } from './entities/workflow-step.entity.ts';
 import { CampaignResolver } from './resolvers/campaign.resolver.ts';
 import { EnrollmentResolver, PositionEnrollmentsResolver } from './resolvers/enrollment.resolver.ts';
 import { LifecycleResolver } from './resolvers/lifecycle.resolver.ts';
+import { MessageResolver } from './resolvers/message.resolver.ts';
 import { outreachReferences } from './resolvers/references.ts';
+import { ReviewResolver } from './resolvers/review.resolver.ts';
 import { StepExperimentResolver, WorkflowStepResolver } from './resolvers/step.resolver.ts';
 
 export const outreachSubgraph: SubgraphDefinition<unknown> = {
@@ -33,6 +35,8 @@ export const outreachSubgraph: SubgraphDefinition<unknown> = {
     EnrollmentResolver,
     PositionEnrollmentsResolver,
     LifecycleResolver,
+    ReviewResolver,
+    MessageResolver,
   ],
   orphanedTypes: [Mailbox, Prompt],
   references: outreachReferences,

@@ -166,3 +166,42 @@ export async function seedQueuedTasks(
   );
   return rows.map((r) => r.id);
 }
+
+/**
+ * What the drafter leaves for review in a campaign that requires approval: the step's task DONE and an
+ * AWAITING_APPROVAL message per enrolment, oldest first in enrolment order; returns the message ids.
+ */
+export async function seedAwaitingMessages(
+  db: pg.Pool | pg.Client,
+  seed: CampaignSeed,
+  stepIndex: number,
+): Promise<string[]> {
+  const step = seed.steps[stepIndex]!;
+  const { rows } = await db.query<{ id: string }>(
+    `WITH input AS (
+       SELECT e.id AS enrollment_id, e.ord, gen_random_uuid() AS task_id, gen_random_uuid() AS message_id,
+         (SELECT position_id FROM outreach.campaign_enrollments WHERE id = e.id) AS position_id
+       FROM unnest($3::uuid[]) WITH ORDINALITY AS e(id, ord)),
+     tasks AS (INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for,
+         mailbox_id, variant_id, send_at, message_id)
+       SELECT $1, task_id, enrollment_id, $2, 'DRAFT', 'DONE', now(), $4, $5, now() + interval '1 hour', message_id
+       FROM input RETURNING id)
+     INSERT INTO outreach.messages (organisation_id, id, enrollment_id, step_id, variant_id, mailbox_id, position_id,
+       status, subject, body_text, body_html, task_id, step_index, send_at, created_at)
+     SELECT $1, message_id, enrollment_id, $2, $5, $4, position_id, 'AWAITING_APPROVAL',
+       'Draft subject ' || ord, 'Draft body ' || ord, '<p>Draft body ' || ord || '</p>', task_id, $6,
+       now() + interval '1 hour', now() + ord * interval '1 millisecond'
+     FROM input WHERE task_id IN (SELECT id FROM tasks)
+     ORDER BY ord
+     RETURNING id`,
+    [
+      seed.organisationId,
+      step.id,
+      seed.enrollments.map((e) => e.id),
+      seed.mailboxId,
+      step.variantId,
+      stepIndex,
+    ],
+  );
+  return rows.map((r) => r.id);
+}
