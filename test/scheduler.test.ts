@@ -17,7 +17,7 @@ import {
   unenroll,
 } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
 import { dispatchTasks } from '../subgraphs/outreach/services/dispatch.ts';
-import { type Advanced, recordSent } from '../subgraphs/outreach/services/sequence.ts';
+import { type Advanced, advanceEnrollment, recordSent } from '../subgraphs/outreach/services/sequence.ts';
 import { createWorkerOrm, WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
 import { claimTasks } from '../workers/scheduler/handler.ts';
 import { createScheduler, type Scheduler } from '../workers/scheduler/index.ts';
@@ -234,6 +234,48 @@ describe('a three-step campaign over a week', () => {
     expect(tasks.map((t) => t.status)).toEqual(['DONE', 'DONE', 'DONE']);
     expect(tasks[0].enrollment_status).toBe('COMPLETED');
     expect(tasks[0].next_run_at).toBeNull();
+  });
+});
+
+describe('moving on without a send', () => {
+  it('takes a rejected draft to the next step once, however often it is reported', async () => {
+    const clock = testClock('2026-03-04T08:00:00Z'); // Wednesday
+    const c = await campaignWith({ steps: [0, 1] }, 1);
+    await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
+    await scheduler(clock).runOnce();
+    const [task] = await tasksOf(c.campaignId);
+    const rejectedAt = new Date('2026-03-04T10:00:00Z');
+    const first = await withTenant(workerOrm, c.organisationId, (em) =>
+      advanceEnrollment(em, task.enrollment_id, 0, rejectedAt),
+    );
+    expect(first).toMatchObject({ status: 'ACTIVE', nextStepIndex: 1 });
+    expect(iso(first.nextRunAt)).toBe('2026-03-05T10:00:00.000Z');
+    const again = await withTenant(workerOrm, c.organisationId, (em) =>
+      advanceEnrollment(em, task.enrollment_id, 0, new Date('2026-03-04T11:00:00Z')),
+    );
+    expect(again).toEqual(first);
+    expect((await tasksOf(c.campaignId)).filter((t) => t.step_index === 1)).toHaveLength(1);
+  });
+
+  it('keeps the next step of a send recorded during a pause for the resume, due no earlier than planned', async () => {
+    const clock = testClock('2026-03-04T08:00:00Z');
+    const c = await campaignWith({ steps: [0, 2] }, 1);
+    await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
+    await scheduler(clock).runOnce();
+    const [task] = await tasksOf(c.campaignId);
+    await asService(c.organisationId, (em) => pauseCampaign(em, c.campaignId, clock.now()));
+    const sent = await draftAndSend(c.organisationId, task.id, new Date('2026-03-04T08:30:00Z'));
+    expect(sent).toMatchObject({ status: 'ACTIVE', nextStepIndex: 1, nextRunAt: null });
+    let next = (await tasksOf(c.campaignId)).find((t) => t.step_index === 1)!;
+    expect(next.status).toBe('CANCELLED');
+    await asService(c.organisationId, (em) =>
+      launchCampaign(em, c.campaignId, new Date('2026-03-04T09:00:00Z')),
+    );
+    next = (await tasksOf(c.campaignId)).find((t) => t.step_index === 1)!;
+    expect(next.status).toBe('PENDING');
+    // two window days after Wednesday 09:30 Paris
+    expect(iso(next.scheduled_for)).toBe('2026-03-06T08:30:00.000Z');
+    expect(iso(next.next_run_at)).toBe('2026-03-06T08:30:00.000Z');
   });
 });
 
