@@ -14,3 +14,5 @@ CREATE INDEX tasks_send_day ON outreach.tasks (organisation_id, send_at) WHERE s
 CREATE INDEX campaign_enrollments_bounced ON outreach.campaign_enrollments (organisation_id, email)
   WHERE status = 'BOUNCED';
 CREATE INDEX messages_bounced ON outreach.messages (organisation_id, enrollment_id) WHERE status = 'BOUNCED';
+-- an address already in this campaign, whatever its enrolment's status
+CREATE INDEX campaign_enrollments_campaign_email ON outreach.campaign_enrollments (organisation_id, campaign_id, email);

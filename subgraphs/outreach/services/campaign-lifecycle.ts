@@ -63,7 +63,8 @@ input AS (
   SELECT id AS position_id, min(ord) AS ord FROM unnest(?::uuid[]) WITH ORDINALITY AS i(id, ord) GROUP BY id
 ),
 prospect AS (SELECT position_id, email, email_status, suppressed FROM crm.prospects_for_outreach(?::uuid[])),
-checked AS (
+-- materialised: every check reads the enrolments as they were, before this statement's own inserts
+checked AS MATERIALIZED (
   SELECT i.position_id, i.ord, p.email::citext AS email,
     CASE
       WHEN p.position_id IS NULL THEN 'NOT_FOUND'
@@ -71,12 +72,14 @@ checked AS (
       WHEN p.email_status = 'INVALID' OR p.email !~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$' THEN 'INVALID_EMAIL'
       WHEN p.suppressed IS NOT NULL THEN 'SUPPRESSED'
       WHEN EXISTS (SELECT 1 FROM outreach.campaign_enrollments e
-                   WHERE e.campaign_id = (SELECT campaign FROM params) AND (e.position_id = i.position_id OR e.email = p.email::citext))
+                   WHERE e.campaign_id = (SELECT campaign FROM params) AND e.position_id = i.position_id)
+        OR EXISTS (SELECT 1 FROM outreach.campaign_enrollments e
+                   WHERE e.campaign_id = (SELECT campaign FROM params) AND e.email = p.email::citext)
         THEN 'ALREADY_ENROLLED'
-      WHEN EXISTS (SELECT 1 FROM outreach.campaign_enrollments e
-                   WHERE e.email = p.email::citext
-                     AND (e.status = 'BOUNCED' OR EXISTS (SELECT 1 FROM outreach.messages m
-                          WHERE m.organisation_id = e.organisation_id AND m.enrollment_id = e.id AND m.status = 'BOUNCED')))
+      WHEN EXISTS (SELECT 1 FROM outreach.campaign_enrollments e WHERE e.email = p.email::citext AND e.status = 'BOUNCED')
+        OR EXISTS (SELECT 1 FROM outreach.messages m
+                   JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
+                   WHERE m.status = 'BOUNCED' AND e.email = p.email::citext)
         THEN 'BOUNCED_BEFORE'
       WHEN EXISTS (SELECT 1 FROM outreach.campaign_enrollments e
                    JOIN outreach.campaigns c ON c.organisation_id = e.organisation_id AND c.id = e.campaign_id

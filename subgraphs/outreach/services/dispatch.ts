@@ -218,6 +218,19 @@ export async function dispatchTasks(
   const enrollmentMailbox = new Map<string, string>();
   const newAssignments: { enrollmentId: string; stepId: string; variantId: string }[] = [];
 
+  // the window as of `now`, once per campaign and zone
+  const windows = new Map<string, { window: SendWindow; from: Date; end: Date }>();
+  const windowFor = (campaign: CampaignSchedule, zone: string | undefined) => {
+    const key = `${campaign.id}|${zone}`;
+    let found = windows.get(key);
+    if (!found) {
+      const window = windowOf(campaign, zone);
+      found = { window, ...currentOrNextWindow(window, now) };
+      windows.set(key, found);
+    }
+    return found;
+  };
+
   for (const task of tasks) {
     const campaign = campaigns.get(task.campaign_id);
     if (campaign?.status !== 'RUNNING' || task.enrollment_status !== 'ACTIVE') {
@@ -246,8 +259,7 @@ export async function dispatchTasks(
       result.queued.push({ taskId: task.id, kind: task.kind });
       continue;
     }
-    const window: SendWindow = windowOf(campaign, zones.get(task.position_id));
-    const { from, end: windowEnd } = currentOrNextWindow(window, now);
+    const { window, from, end: windowEnd } = windowFor(campaign, zones.get(task.position_id));
     if (from.getTime() > now.getTime()) {
       later.push({ id: task.id, at: from });
       continue;
@@ -342,7 +354,7 @@ async function loadMailboxDays(
 ): Promise<Map<string, MailboxDay>> {
   if (mailboxes.length === 0) return new Map();
   const days = mailboxes.map((m) => ({ mailbox: m, ...localDay(m.timezone, now) }));
-  const rows = await rawQuery<{ id: string; used: number; last_send_at: Date | null }>(
+  const rows = await rawQuery<{ id: string; used: number; last_send_at: string | null }>(
     em,
     `SELECT u.id,
        (SELECT count(*)::int FROM outreach.tasks t

@@ -114,12 +114,14 @@ export async function advanceEnrollment(
   afterStepIndex: number,
   at: Date,
 ): Promise<Advanced> {
+  await lockCampaignOf(em, 'enrollment', enrollmentId);
   const [row] = await rawQuery<
     CampaignSchedule & {
       enrollment_status: string;
       position_id: string;
       current_step_index: number | null;
-      next_run_at: Date | null;
+      // the driver gives timestamps as text
+      next_run_at: string | null;
     }
   >(
     em,
@@ -136,7 +138,7 @@ export async function advanceEnrollment(
     enrollmentId,
     status: row.enrollment_status,
     nextStepIndex: row.current_step_index,
-    nextRunAt: row.next_run_at,
+    nextRunAt: row.next_run_at === null ? null : new Date(row.next_run_at),
   };
   if (row.enrollment_status !== 'ACTIVE') return unchanged;
   if (row.current_step_index !== null && row.current_step_index > afterStepIndex) return unchanged;
@@ -179,6 +181,20 @@ export async function advanceEnrollment(
   }
   await recordEvent(em, ENROLLMENT_CHANGED, { campaignId: row.id, payload: { enrollmentId } });
   return result;
+}
+
+/**
+ * Locks the campaign of a message or an enrolment before anything of it: launch, pause and the scheduler
+ * take the campaign first too, so a send and a dispatch of one campaign queue up instead of deadlocking.
+ */
+async function lockCampaignOf(em: EntityManager, of: 'message' | 'enrollment', id: string): Promise<void> {
+  const owner =
+    of === 'message'
+      ? `SELECT e.campaign_id FROM outreach.messages m
+         JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
+         WHERE m.id = ?`
+      : 'SELECT campaign_id FROM outreach.campaign_enrollments WHERE id = ?';
+  await rawQuery(em, `SELECT 1 FROM outreach.campaigns WHERE id = (${owner}) FOR NO KEY UPDATE`, [id]);
 }
 
 /**
