@@ -4,8 +4,12 @@ import { DRAFT_QUEUE } from '../../lib/bus/catalog.ts';
 import { consumeWork } from '../../lib/bus/index.ts';
 import type { RunningWorker, WorkerDefinition, WorkerRuntime } from '../runtime.ts';
 import { createAiWriter } from './ai-writer.ts';
-import { draftTask } from './handler.ts';
+import { createBatcher } from './batcher.ts';
+import { type Delivery, type DraftOutcome, draftTasks } from './handler.ts';
 import { createFairLimiter } from './limiter.ts';
+
+/** Deliveries of one organisation drafted in one transaction at most. */
+const MAX_BATCH = 200;
 
 export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorker> {
   const { openai } = runtime.config;
@@ -21,11 +25,15 @@ export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorke
     // of the deliveries in hand to other organisations
     maxWaitingPerOrganisation: Math.max(1, Math.min(openai.concurrency * 4, Math.floor(prefetch / 2))),
   };
+  const draft = createBatcher<Delivery, DraftOutcome>(
+    (organisationId, deliveries) => draftTasks(deps, organisationId, deliveries),
+    MAX_BATCH,
+  );
   const consumer = await consumeWork(
     runtime.bus,
     DRAFT_QUEUE,
     async (message, delivery) => {
-      const outcome = await draftTask(deps, message, delivery);
+      const outcome = await draft(message.organisationId, { message, ...delivery });
       // ids and the outcome only: never the prospect's data nor the draft
       runtime.log.debug({ taskId: message.taskId, organisationId: message.organisationId, outcome }, 'draft');
     },

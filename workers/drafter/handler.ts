@@ -1,7 +1,7 @@
-// One DRAFT_QUEUE message: the draft of one task. Everything is re-read in the task's organisation; the
-// message is written once per task (messages.task_id is unique), so a redelivery finds it and stops there.
-// Template steps are rendered and written in one transaction; prompt steps read, call the model outside any
-// transaction, then write.
+// DRAFT_QUEUE messages of one organisation, drafted together: everything is re-read in the organisation's
+// tenant transaction, and each task's message is written once (messages.task_id is unique), so a redelivery
+// finds it and stops there. Template steps are rendered and written in the one transaction that read them;
+// prompt steps are read there, then each calls the model outside any transaction and writes on its own.
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
@@ -44,6 +44,7 @@ export type DraftOutcome = 'drafted' | 'awaiting-approval' | 'failed' | 'cancell
 export const DEFER_MS = 1000;
 
 interface TaskContext {
+  task_id: string;
   task_status: string;
   enrollment_id: string;
   step_id: string;
@@ -67,7 +68,7 @@ interface TaskContext {
 
 // The variant's content stands in for the step's when the variant has any of its own.
 const CONTEXT_SQL = `
-  SELECT t.status AS task_status, t.enrollment_id, t.step_id, t.variant_id, t.send_at,
+  SELECT t.id AS task_id, t.status AS task_status, t.enrollment_id, t.step_id, t.variant_id, t.send_at,
     coalesce(t.mailbox_id, e.mailbox_id) AS mailbox_id,
     (SELECT m.id FROM outreach.messages m WHERE m.task_id = t.id) AS existing_message_id,
     e.status AS enrollment_status, e.position_id, e.campaign_id,
@@ -88,7 +89,8 @@ const CONTEXT_SQL = `
     WHERE v.organisation_id = t.organisation_id AND v.id = t.variant_id
   ) v ON TRUE
   LEFT JOIN outreach.mailboxes mb ON mb.organisation_id = t.organisation_id AND mb.id = coalesce(t.mailbox_id, e.mailbox_id)
-  WHERE t.id = ? AND t.kind = 'DRAFT'
+  WHERE t.id = ANY (?::uuid[]) AND t.kind = 'DRAFT'
+  ORDER BY t.id
   FOR UPDATE OF t`;
 
 /** What a draft became: text to write, or the reason it cannot be written. */
@@ -125,19 +127,58 @@ interface PromptWork {
 
 type Read = { outcome: DraftOutcome } | { prompt: PromptWork };
 
+export interface Delivery {
+  message: TaskMessage;
+  attempt: number;
+  messageId: string;
+}
+
+/**
+ * Drafts the deliveries of one organisation. Resolves once the batch's transaction is over, to each delivery's
+ * outcome; a prompt step's outcome is still a promise then (its model call and write), and an error is what
+ * its delivery should fail with (a PermanentError, or one the queue retries later).
+ */
+export async function draftTasks(
+  deps: DrafterDeps,
+  organisationId: string,
+  deliveries: Delivery[],
+): Promise<Array<DraftOutcome | Error | Promise<DraftOutcome>>> {
+  if (!isUuid(organisationId))
+    return deliveries.map(() => new PermanentError('organisationId must be a UUID'));
+  const taskIds = [...new Set(deliveries.map((d) => d.message.taskId).filter(isUuid))];
+  const reads = await withTenant(deps.orm, organisationId, (em) => readOrDraftTemplates(em, taskIds));
+  const asked = new Map<string, Promise<DraftOutcome>>();
+  return deliveries.map((delivery) => {
+    const { taskId } = delivery.message;
+    if (!isUuid(taskId)) return new PermanentError('taskId must be a UUID');
+    const read = reads.get(taskId) ?? { outcome: 'skipped' as const };
+    if ('outcome' in read) return read.outcome;
+    // the same task twice in one batch: the model is asked once
+    const first = asked.get(taskId);
+    if (first) return first.then(() => 'skipped' as const);
+    const outcome = draftWithModel(deps, organisationId, delivery, read.prompt);
+    asked.set(taskId, outcome);
+    return outcome;
+  });
+}
+
+/** One delivery: what draftTasks does for a batch of one. */
 export async function draftTask(
   deps: DrafterDeps,
   message: TaskMessage,
   delivery: { attempt: number; messageId: string },
 ): Promise<DraftOutcome> {
-  const { organisationId, taskId } = message;
-  if (!isUuid(organisationId) || !isUuid(taskId))
-    throw new PermanentError('organisationId and taskId must be UUIDs');
+  const [outcome] = await draftTasks(deps, message.organisationId, [{ message, ...delivery }]);
+  if (outcome instanceof Error) throw outcome;
+  return outcome!;
+}
 
-  const read = await withTenant<Read>(deps.orm, organisationId, (em) => readOrDraftTemplate(em, taskId));
-  if ('outcome' in read) return read.outcome;
-
-  const work = read.prompt;
+async function draftWithModel(
+  deps: DrafterDeps,
+  organisationId: string,
+  delivery: Delivery,
+  work: PromptWork,
+): Promise<DraftOutcome> {
   let draft: Draft;
   if (!deps.ai) {
     draft = { ok: false, reason: 'Prompt steps need OPENAI_API_KEY; none is configured' };
@@ -147,11 +188,15 @@ export async function draftTask(
     // An organisation whose prompt drafts already wait here for model slots sends this one to the back of the
     // queue: the queue is first come first served, and other organisations' drafts are behind its backlog.
     if (deps.limiter.waiting(organisationId) >= deps.maxWaitingPerOrganisation) {
-      await sendWork(deps.bus, DRAFT_QUEUE, message, { messageId: delivery.messageId, delayMs: DEFER_MS });
+      await sendWork(deps.bus, DRAFT_QUEUE, delivery.message, {
+        messageId: delivery.messageId,
+        delayMs: DEFER_MS,
+      });
       return 'deferred';
     }
     draft = await writeWithModel(deps, organisationId, work, delivery.attempt);
   }
+  const taskId = delivery.message.taskId;
   return withTenant(deps.orm, organisationId, async (em) => {
     const [task] = await rawQuery<{ status: string }>(
       em,
@@ -160,7 +205,8 @@ export async function draftTask(
     );
     // drafted meanwhile by another delivery, or cancelled while the model wrote
     if (task?.status !== 'QUEUED') return 'skipped';
-    return writeMessage(em, taskId, work.context, draft);
+    const [outcome] = await writeMessages(em, [{ taskId, context: work.context, draft }]);
+    return outcome!;
   });
 }
 
@@ -195,55 +241,93 @@ async function writeWithModel(
   }
 }
 
-async function readOrDraftTemplate(em: EntityManager, taskId: string): Promise<Read> {
-  const [context] = await rawQuery<TaskContext>(em, CONTEXT_SQL, [taskId]);
-  if (!context) return { outcome: 'skipped' };
-  // a redelivery after the draft was written (the message and the task's move are one transaction)
-  if (context.existing_message_id || context.task_status !== 'QUEUED') return { outcome: 'skipped' };
-  // a stopped enrolment or a campaign no longer running drafts nothing; relaunching restores cancelled tasks
-  if (context.enrollment_status !== 'ACTIVE' || context.campaign_status !== 'RUNNING') {
+/**
+ * Reads the tasks with all they need; drafts the template steps and cancels the tasks that have nothing to
+ * draft any more, in the caller's transaction. Prompt steps come back to be drafted with the model.
+ */
+async function readOrDraftTemplates(em: EntityManager, taskIds: string[]): Promise<Map<string, Read>> {
+  const reads = new Map<string, Read>();
+  if (taskIds.length === 0) return reads;
+  const contexts = await rawQuery<TaskContext>(em, CONTEXT_SQL, [taskIds]);
+  const live: TaskContext[] = [];
+  const cancelled: string[] = [];
+  for (const context of contexts) {
+    // a redelivery after the draft was written (the message and the task's move are one transaction)
+    if (context.existing_message_id || context.task_status !== 'QUEUED') continue;
+    // a stopped enrolment or a campaign no longer running drafts nothing; relaunching restores cancelled tasks
+    if (context.enrollment_status !== 'ACTIVE' || context.campaign_status !== 'RUNNING') {
+      cancelled.push(context.task_id);
+      reads.set(context.task_id, { outcome: 'cancelled' });
+    } else live.push(context);
+  }
+  if (cancelled.length > 0) {
     await rawQuery(
       em,
       `UPDATE outreach.tasks SET status = 'CANCELLED', leased_by = NULL, leased_until = NULL, updated_at = now()
-       WHERE id = ? AND status = 'QUEUED'`,
-      [taskId],
+       WHERE id = ANY (?::uuid[]) AND status = 'QUEUED'`,
+      [cancelled],
     );
-    return { outcome: 'cancelled' };
   }
-  const prospect = (await loadProspects(em, [context.position_id])).get(context.position_id);
-  if (!prospect)
-    return { outcome: await writeMessage(em, taskId, context, fail('The prospect no longer exists')) };
-  if (!context.mailbox_email) {
-    return { outcome: await writeMessage(em, taskId, context, fail('The task has no sending mailbox')) };
+  if (live.length === 0) return reads;
+  const prospects = await loadProspects(em, [...new Set(live.map((c) => c.position_id))]);
+  const threads = await threadsOf(
+    em,
+    live.filter((c) => c.thread_with_previous && c.step_index > 0),
+  );
+  const promptIds = [...new Set(live.map((c) => c.prompt_id).filter((id): id is string => id !== null))];
+  const prompts = new Map(
+    promptIds.length === 0
+      ? []
+      : (
+          await rawQuery<{ id: string; text: string; model: string | null }>(
+            em,
+            'SELECT id, text, model FROM outreach.prompts WHERE id = ANY (?::uuid[])',
+            [promptIds],
+          )
+        ).map((p) => [p.id, { text: p.text, model: p.model }]),
+  );
+  const drafts: MessageToWrite[] = [];
+  for (const context of live) {
+    const taskId = context.task_id;
+    const prospect = prospects.get(context.position_id);
+    if (!prospect) drafts.push({ taskId, context, draft: fail('The prospect no longer exists') });
+    else if (!context.mailbox_email)
+      drafts.push({ taskId, context, draft: fail('The task has no sending mailbox') });
+    else {
+      const sender = senderOf(context.mailbox_email, context.mailbox_display_name);
+      const thread = threads.get(taskId) ?? [];
+      if (context.prompt_id) {
+        const prompt = prompts.get(context.prompt_id);
+        reads.set(taskId, { prompt: { context, prompt, prospect: prospect.data, sender, thread } });
+      } else drafts.push({ taskId, context, draft: renderDraft(context, prospect.data, sender, thread) });
+    }
   }
-  const sender = senderOf(context.mailbox_email, context.mailbox_display_name);
-  const thread =
-    context.thread_with_previous && context.step_index > 0
-      ? await threadOf(em, context)
-      : ([] as ThreadMessage[]);
-
-  if (context.prompt_id) {
-    const [prompt] = await rawQuery<{ text: string; model: string | null }>(
-      em,
-      'SELECT text, model FROM outreach.prompts WHERE id = ?',
-      [context.prompt_id],
-    );
-    return { prompt: { context, prompt, prospect: prospect.data, sender, thread } };
-  }
-  const draft = renderDraft(context, prospect.data, sender, thread);
-  return { outcome: await writeMessage(em, taskId, context, draft) };
+  const outcomes = await writeMessages(em, drafts);
+  drafts.forEach((d, i) => reads.set(d.taskId, { outcome: outcomes[i]! }));
+  return reads;
 }
 
-/** The emails this step follows up in its thread, oldest first (rejected and failed drafts never left). */
-function threadOf(em: EntityManager, context: TaskContext): Promise<ThreadMessage[]> {
-  return rawQuery<ThreadMessage>(
+/** The emails each task's step follows up in its thread, oldest first (rejected and failed drafts never left). */
+async function threadsOf(em: EntityManager, contexts: TaskContext[]): Promise<Map<string, ThreadMessage[]>> {
+  const threads = new Map<string, ThreadMessage[]>();
+  if (contexts.length === 0) return threads;
+  const rows = await rawQuery<ThreadMessage & { enrollment_id: string; step_index: number }>(
     em,
-    `SELECT subject, body_text FROM outreach.messages
-     WHERE enrollment_id = ? AND direction = 'OUTBOUND' AND step_index < ?
+    `SELECT enrollment_id, step_index, subject, body_text FROM outreach.messages
+     WHERE enrollment_id = ANY (?::uuid[]) AND direction = 'OUTBOUND' AND step_index IS NOT NULL
        AND status NOT IN ('FAILED', 'REJECTED')
      ORDER BY step_index, created_at`,
-    [context.enrollment_id, context.step_index],
+    [[...new Set(contexts.map((c) => c.enrollment_id))]],
   );
+  for (const context of contexts) {
+    threads.set(
+      context.task_id,
+      rows
+        .filter((r) => r.enrollment_id === context.enrollment_id && r.step_index < context.step_index)
+        .map((r) => ({ subject: r.subject, body_text: r.body_text })),
+    );
+  }
+  return threads;
 }
 
 /** A follow-up without a subject of its own keeps its thread's: "Re: <first subject>". */
@@ -278,89 +362,108 @@ function renderDraft(
   return { ok: true, subject, body: body.text };
 }
 
-/**
- * Writes the task's message and moves the task on, with its events, in the caller's transaction. A draft that
- * failed is kept as a FAILED message with the reason, never sent, and its enrolment stops.
- */
-async function writeMessage(
-  em: EntityManager,
-  taskId: string,
-  context: TaskContext,
-  draft: Draft,
-): Promise<DraftOutcome> {
-  const status = !draft.ok ? 'FAILED' : context.require_approval ? 'AWAITING_APPROVAL' : 'QUEUED';
-  const messageId = randomUUID();
-  const inserted = await rawQuery<{ id: string }>(
-    em,
-    `INSERT INTO outreach.messages (organisation_id, id, enrollment_id, step_id, variant_id, mailbox_id, position_id,
-       direction, status, subject, body_text, body_html, prompt_id, task_id, step_index, send_at, model,
-       prompt_tokens, completion_tokens, error)
-     VALUES (public.current_organisation_id(), ?, ?, ?, ?, ?, ?, 'OUTBOUND', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (organisation_id, task_id) DO NOTHING
-     RETURNING id`,
-    [
-      messageId,
-      context.enrollment_id,
-      context.step_id,
-      context.variant_id,
-      context.mailbox_id,
-      context.position_id,
-      status,
-      draft.ok ? draft.subject : null,
-      draft.ok ? draft.body : null,
-      draft.ok ? bodyToHtml(draft.body) : null,
-      context.prompt_id,
-      taskId,
-      context.step_index,
-      context.send_at,
-      draft.model ?? null,
-      draft.promptTokens ?? null,
-      draft.completionTokens ?? null,
-      draft.ok ? null : draft.reason,
-    ],
-  );
-  if (inserted.length === 0) return 'skipped';
-  await markTask(em, taskId, draft.ok ? 'DONE' : 'FAILED', messageId, draft.ok ? null : draft.reason);
-  const events: EventToRecord[] = [];
-  const payload = { enrollmentId: context.enrollment_id, messageId };
-  if (draft.ok) {
-    events.push({
-      event: status === 'QUEUED' ? DRAFTED : APPROVAL_NEEDED,
-      campaignId: context.campaign_id,
-      payload,
-    });
-  } else {
-    await rawQuery(
-      em,
-      // the reason in full stays on the message; the enrolment names the cause as other stops do
-      `UPDATE outreach.campaign_enrollments SET status = 'FAILED', stopped_reason = 'DRAFT_FAILED', next_run_at = NULL,
-         updated_at = now()
-       WHERE id = ? AND status = 'ACTIVE'`,
-      [context.enrollment_id],
-    );
-    events.push({ event: FAILED, campaignId: context.campaign_id, payload });
-    events.push({
-      event: ENROLLMENT_CHANGED,
-      campaignId: context.campaign_id,
-      payload: { enrollmentId: context.enrollment_id },
-    });
-  }
-  await recordEvents(em, events);
-  return !draft.ok ? 'failed' : status === 'QUEUED' ? 'drafted' : 'awaiting-approval';
+interface MessageToWrite {
+  taskId: string;
+  context: TaskContext;
+  draft: Draft;
 }
 
-async function markTask(
-  em: EntityManager,
-  taskId: string,
-  status: 'DONE' | 'FAILED',
-  messageId: string,
-  error: string | null,
-): Promise<void> {
-  await rawQuery(
-    em,
-    `UPDATE outreach.tasks SET status = ?, message_id = ?, last_error = ?, leased_by = NULL, leased_until = NULL,
-       updated_at = now()
-     WHERE id = ? AND status IN ('QUEUED', 'RUNNING')`,
-    [status, messageId, error, taskId],
+const MESSAGE_COLUMNS: Array<
+  [string, string, (m: MessageToWrite & { id: string; status: string }) => unknown]
+> = [
+  ['id', 'uuid', (m) => m.id],
+  ['enrollment_id', 'uuid', (m) => m.context.enrollment_id],
+  ['step_id', 'uuid', (m) => m.context.step_id],
+  ['variant_id', 'uuid', (m) => m.context.variant_id],
+  ['mailbox_id', 'uuid', (m) => m.context.mailbox_id],
+  ['position_id', 'uuid', (m) => m.context.position_id],
+  ['status', 'text', (m) => m.status],
+  ['subject', 'text', (m) => (m.draft.ok ? m.draft.subject : null)],
+  ['body_text', 'text', (m) => (m.draft.ok ? m.draft.body : null)],
+  ['body_html', 'text', (m) => (m.draft.ok ? bodyToHtml(m.draft.body) : null)],
+  ['prompt_id', 'uuid', (m) => m.context.prompt_id],
+  ['task_id', 'uuid', (m) => m.taskId],
+  ['step_index', 'int', (m) => m.context.step_index],
+  ['send_at', 'timestamptz', (m) => m.context.send_at],
+  ['model', 'text', (m) => m.draft.model ?? null],
+  ['prompt_tokens', 'int', (m) => m.draft.promptTokens ?? null],
+  ['completion_tokens', 'int', (m) => m.draft.completionTokens ?? null],
+  ['error', 'text', (m) => (m.draft.ok ? null : m.draft.reason)],
+];
+
+const INSERT_MESSAGES = `
+  INSERT INTO outreach.messages (organisation_id, direction, ${MESSAGE_COLUMNS.map(([c]) => c).join(', ')})
+  SELECT public.current_organisation_id(), 'OUTBOUND', m.*
+  FROM unnest(${MESSAGE_COLUMNS.map(([, type]) => `?::${type}[]`).join(', ')}) AS m
+  ON CONFLICT (organisation_id, task_id) DO NOTHING
+  RETURNING task_id`;
+
+/**
+ * Writes the tasks' messages and moves the tasks on, with their events, in the caller's transaction, in a
+ * fixed number of statements. A draft that failed is kept as a FAILED message with the reason, never sent,
+ * and its enrolment stops.
+ */
+async function writeMessages(em: EntityManager, drafts: MessageToWrite[]): Promise<DraftOutcome[]> {
+  if (drafts.length === 0) return [];
+  const rows = drafts.map((d) => ({
+    ...d,
+    id: randomUUID(),
+    status: !d.draft.ok ? 'FAILED' : d.context.require_approval ? 'AWAITING_APPROVAL' : 'QUEUED',
+  }));
+  const inserted = new Set(
+    (
+      await rawQuery<{ task_id: string }>(
+        em,
+        INSERT_MESSAGES,
+        MESSAGE_COLUMNS.map(([, , value]) => rows.map(value)),
+      )
+    ).map((r) => r.task_id),
+  );
+  const written = rows.filter((r) => inserted.has(r.taskId));
+  if (written.length > 0) {
+    await rawQuery(
+      em,
+      `UPDATE outreach.tasks t SET status = w.status, message_id = w.message_id, last_error = w.error,
+         leased_by = NULL, leased_until = NULL, updated_at = now()
+       FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[]) AS w(task_id, status, message_id, error)
+       WHERE t.id = w.task_id AND t.status IN ('QUEUED', 'RUNNING')`,
+      [
+        written.map((r) => r.taskId),
+        written.map((r) => (r.draft.ok ? 'DONE' : 'FAILED')),
+        written.map((r) => r.id),
+        written.map((r) => (r.draft.ok ? null : r.draft.reason)),
+      ],
+    );
+  }
+  const failed = written.filter((r) => !r.draft.ok);
+  if (failed.length > 0) {
+    // the reason in full stays on the message; the enrolment names the cause as other stops do
+    await rawQuery(
+      em,
+      `UPDATE outreach.campaign_enrollments SET status = 'FAILED', stopped_reason = 'DRAFT_FAILED', next_run_at = NULL,
+         updated_at = now()
+       WHERE id = ANY (?::uuid[]) AND status = 'ACTIVE'`,
+      [failed.map((r) => r.context.enrollment_id)],
+    );
+  }
+  const events: EventToRecord[] = written.flatMap((r): EventToRecord[] => {
+    const campaignId = r.context.campaign_id;
+    const payload = { enrollmentId: r.context.enrollment_id, messageId: r.id };
+    if (r.status === 'QUEUED') return [{ event: DRAFTED, campaignId, payload }];
+    if (r.status === 'AWAITING_APPROVAL') return [{ event: APPROVAL_NEEDED, campaignId, payload }];
+    return [
+      { event: FAILED, campaignId, payload },
+      { event: ENROLLMENT_CHANGED, campaignId, payload: { enrollmentId: r.context.enrollment_id } },
+    ];
+  });
+  if (events.length > 0) await recordEvents(em, events);
+  return rows.map((r) =>
+    !inserted.has(r.taskId)
+      ? 'skipped'
+      : r.status === 'FAILED'
+        ? 'failed'
+        : r.status === 'QUEUED'
+          ? 'drafted'
+          : 'awaiting-approval',
   );
 }
