@@ -1,6 +1,6 @@
 // `npm run bench:drafting`: from launchCampaign to QUEUED messages through the real scheduler and drafter
 // workers (worker role, in-process bus), on a throwaway database dropped at the end.
-//   1. 10,000 enrolments of one campaign with a template step.
+//   1. 10,000 enrolments of one campaign with a template step; then the drafter alone on 10,000 QUEUED tasks.
 //   2. 1,000 prompt steps (10 organisations x 100 enrolments) with the local OpenAI fake answering in 300 ms,
 //      under the default model slots (OPENAI_CONCURRENCY 16 per organisation, OPENAI_TOTAL_CONCURRENCY 64).
 //   3. The same 1,000 prompt steps in one organisation: held to its 16 slots.
@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
-import { createBus } from '../lib/bus/index.ts';
+import { DRAFT_QUEUE } from '../lib/bus/catalog.ts';
+import { type Bus, createBus } from '../lib/bus/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { migrate } from '../lib/db/migrate.ts';
 import { createOrm, withTenant } from '../lib/db/orm.ts';
@@ -119,14 +120,27 @@ interface Row {
   target: number;
 }
 
-/** Enrols (not timed), then launches every campaign and waits until each enrolment has its QUEUED message. */
-async function run(
+/** Waits until every enrolment of the campaigns has its QUEUED (or FAILED) message. */
+async function untilDrafted(
   owner: pg.Pool,
-  outreach: MikroORM,
   scenario: string,
   campaigns: Campaign[],
+  started: number,
   target: number,
 ): Promise<Row> {
+  const expected = campaigns.reduce((n, c) => n + c.positionIds.length, 0);
+  const ids = campaigns.map((c) => c.campaignId);
+  let counts = { queued: 0, failed: 0 };
+  while (counts.queued + counts.failed < expected) {
+    if (performance.now() - started > 120_000)
+      throw new Error(`${scenario}: ${counts.queued}/${expected} after 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    counts = await queuedCount(owner, ids);
+  }
+  return { scenario, drafts: counts.queued, ms: performance.now() - started, failed: counts.failed, target };
+}
+
+async function enrol(owner: pg.Pool, outreach: MikroORM, campaigns: Campaign[]): Promise<void> {
   for (const c of campaigns) {
     await withTenant(outreach, c.organisationId, (em) =>
       enrollPositions(em, c.campaignId, c.positionIds, new Date()),
@@ -134,26 +148,53 @@ async function run(
   }
   // the product must not wait for autovacuum's statistics after a bulk write: the bench does not hide it either
   await owner.query('ANALYZE');
-  const expected = campaigns.reduce((n, c) => n + c.positionIds.length, 0);
-  const ids = campaigns.map((c) => c.campaignId);
+}
+
+/** The whole pipeline: enrols (not timed), launches every campaign, and waits for the scheduler and the drafter. */
+async function run(
+  owner: pg.Pool,
+  outreach: MikroORM,
+  scenario: string,
+  campaigns: Campaign[],
+  target: number,
+): Promise<Row> {
+  await enrol(owner, outreach, campaigns);
   const started = performance.now();
   await Promise.all(
     campaigns.map((c) =>
       withTenant(outreach, c.organisationId, (em) => launchCampaign(em, c.campaignId, new Date())),
     ),
   );
-  let counts = { queued: 0, failed: 0 };
-  while (counts.queued + counts.failed < expected) {
-    if (performance.now() - started > 120_000)
-      throw new Error(`${scenario}: ${counts.queued}/${expected} after 120 s`);
-    await new Promise((resolve) => setTimeout(resolve, process.env.BENCH_DEBUG ? 2000 : 50));
-    counts = await queuedCount(owner, ids);
-    if (process.env.BENCH_DEBUG) {
-      const { rows } = await owner.query(`SELECT status, count(*)::int n FROM outreach.tasks GROUP BY status`);
-      console.log(Math.round(performance.now() - started), JSON.stringify(counts), JSON.stringify(rows));
-    }
-  }
-  return { scenario, drafts: counts.queued, ms: performance.now() - started, failed: counts.failed, target };
+  return untilDrafted(owner, scenario, campaigns, started, target);
+}
+
+/** The drafter alone: the tasks written as the scheduler leaves them (QUEUED), then all their messages sent. */
+async function runDrafterAlone(
+  owner: pg.Pool,
+  outreach: MikroORM,
+  bus: Bus,
+  scenario: string,
+  campaign: Campaign,
+  target: number,
+): Promise<Row> {
+  await enrol(owner, outreach, [campaign]);
+  const { rows } = await owner.query<{ id: string }>(
+    `WITH running AS (UPDATE outreach.campaigns SET status = 'RUNNING', launched_at = now() WHERE id = $1 RETURNING id)
+     INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for, mailbox_id, send_at)
+     SELECT e.organisation_id, gen_random_uuid(), e.id, s.id, 'DRAFT', 'QUEUED', now(),
+       (SELECT mailbox_id FROM outreach.campaign_mailboxes WHERE campaign_id = $1 LIMIT 1), now()
+     FROM outreach.campaign_enrollments e JOIN outreach.workflow_steps s ON s.campaign_id = e.campaign_id AND s.index = 0
+     WHERE e.campaign_id = $1 AND (SELECT count(*) FROM running) = 1
+     RETURNING id`,
+    [campaign.campaignId],
+  );
+  await owner.query('ANALYZE outreach.tasks');
+  const started = performance.now();
+  await bus.sendMany(
+    DRAFT_QUEUE.name,
+    rows.map((r) => ({ organisationId: campaign.organisationId, taskId: r.id })),
+  );
+  return untilDrafted(owner, scenario, [campaign], started, target);
 }
 
 function table(rows: Row[]): string {
@@ -211,7 +252,7 @@ async function main() {
       await run(
         owner,
         outreach,
-        `1,000 prompt steps, ${AI_ORGANISATIONS} organisations, model 300 ms`,
+        `launch → scheduler → drafter: 1,000 prompt steps, ${AI_ORGANISATIONS} organisations, model 300 ms`,
         many,
         TARGET_AI_PER_S,
       ),
@@ -221,7 +262,13 @@ async function main() {
     const one = await seedCampaign(owner, AI_ORGANISATIONS * AI_PER_ORGANISATION, { prompt });
     const before = fake.requests.length;
     rows.push(
-      await run(owner, outreach, '1,000 prompt steps, 1 organisation, model 300 ms', [one], TARGET_AI_PER_S),
+      await run(
+        owner,
+        outreach,
+        'launch → scheduler → drafter: 1,000 prompt steps, 1 organisation, model 300 ms',
+        [one],
+        TARGET_AI_PER_S,
+      ),
     );
     const oneOrgInFlight = fake.maxConcurrency((r) => fake.requests.indexOf(r) >= before);
 

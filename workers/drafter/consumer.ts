@@ -5,7 +5,14 @@ import { consumeWork } from '../../lib/bus/index.ts';
 import type { RunningWorker, WorkerDefinition, WorkerRuntime } from '../runtime.ts';
 import { createAiWriter } from './ai-writer.ts';
 import { createBatcher } from './batcher.ts';
-import { type Delivery, type DraftOutcome, draftTasks } from './handler.ts';
+import {
+  type Delivery,
+  type DrafterDeps,
+  type DraftOutcome,
+  draftTasks,
+  type MessageToWrite,
+  writeDrafts,
+} from './handler.ts';
 import { createFairLimiter } from './limiter.ts';
 
 /** Deliveries of one organisation drafted in one transaction at most. */
@@ -15,7 +22,11 @@ export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorke
   const { openai } = runtime.config;
   // enough deliveries in hand to fill every model slot and keep template drafts moving beside them
   const prefetch = Math.max(DRAFT_QUEUE.prefetch, openai.totalConcurrency * 2);
-  const deps = {
+  const write = createBatcher<MessageToWrite, DraftOutcome>(
+    (organisationId, drafts) => writeDrafts(runtime.orm, organisationId, drafts),
+    MAX_BATCH,
+  );
+  const deps: DrafterDeps = {
     orm: runtime.orm,
     bus: runtime.bus,
     ai: createAiWriter(openai),
@@ -24,6 +35,7 @@ export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorke
     // a backlog that keeps the organisation's slots busy until its deferred drafts come back, and leaves half
     // of the deliveries in hand to other organisations
     maxWaitingPerOrganisation: Math.max(1, Math.min(openai.concurrency * 4, Math.floor(prefetch / 2))),
+    write,
   };
   const draft = createBatcher<Delivery, DraftOutcome>(
     (organisationId, deliveries) => draftTasks(deps, organisationId, deliveries),

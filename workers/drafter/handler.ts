@@ -36,6 +36,8 @@ export interface DrafterDeps {
   defaultModel: string;
   /** Calls of one organisation waiting for a model slot here beyond which its next ones go back to the queue. */
   maxWaitingPerOrganisation: number;
+  /** Writes a prompt step's draft once the model has answered (writeDrafts, batched or not). */
+  write: (organisationId: string, draft: MessageToWrite) => Promise<DraftOutcome>;
 }
 
 export type DraftOutcome = 'drafted' | 'awaiting-approval' | 'failed' | 'cancelled' | 'deferred' | 'skipped';
@@ -196,17 +198,34 @@ async function draftWithModel(
     }
     draft = await writeWithModel(deps, organisationId, work, delivery.attempt);
   }
-  const taskId = delivery.message.taskId;
-  return withTenant(deps.orm, organisationId, async (em) => {
-    const [task] = await rawQuery<{ status: string }>(
-      em,
-      'SELECT status FROM outreach.tasks WHERE id = ? FOR UPDATE',
-      [taskId],
+  return deps.write(organisationId, { taskId: delivery.message.taskId, context: work.context, draft });
+}
+
+/**
+ * Writes drafts the model wrote, in one transaction: tasks drafted meanwhile by another delivery, or cancelled
+ * while the model wrote, are skipped.
+ */
+export async function writeDrafts(
+  orm: MikroORM,
+  organisationId: string,
+  drafts: MessageToWrite[],
+): Promise<DraftOutcome[]> {
+  return withTenant(orm, organisationId, async (em) => {
+    const queued = new Set(
+      (
+        await rawQuery<{ id: string }>(
+          em,
+          `SELECT id FROM outreach.tasks WHERE id = ANY (?::uuid[]) AND status = 'QUEUED' ORDER BY id FOR UPDATE`,
+          [drafts.map((d) => d.taskId)],
+        )
+      ).map((r) => r.id),
     );
-    // drafted meanwhile by another delivery, or cancelled while the model wrote
-    if (task?.status !== 'QUEUED') return 'skipped';
-    const [outcome] = await writeMessages(em, [{ taskId, context: work.context, draft }]);
-    return outcome!;
+    // a task once, even if two deliveries of it were drafted side by side
+    const seen = new Set<string>();
+    const live = drafts.filter((d) => queued.has(d.taskId) && !seen.has(d.taskId) && seen.add(d.taskId));
+    const outcomes = new Map<MessageToWrite, DraftOutcome>();
+    (await writeMessages(em, live)).forEach((outcome, i) => outcomes.set(live[i]!, outcome));
+    return drafts.map((d) => outcomes.get(d) ?? 'skipped');
   });
 }
 
@@ -362,7 +381,7 @@ function renderDraft(
   return { ok: true, subject, body: body.text };
 }
 
-interface MessageToWrite {
+export interface MessageToWrite {
   taskId: string;
   context: TaskContext;
   draft: Draft;
