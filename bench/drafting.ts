@@ -3,6 +3,7 @@
 //   1. 10,000 enrolments of one campaign with a template step; then the drafter alone on 10,000 QUEUED tasks.
 //   2. 1,000 prompt steps (10 organisations x 100 enrolments) with the local OpenAI fake answering in 300 ms,
 //      under the default model slots (OPENAI_CONCURRENCY 16 per organisation, OPENAI_TOTAL_CONCURRENCY 64).
+//      Then the drafter alone on 1,000 such prompt tasks seeded QUEUED.
 //   3. The same 1,000 prompt steps in one organisation: held to its 16 slots.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -28,7 +29,7 @@ const AI_LATENCY_MS = 300;
 const TARGET_TEMPLATE_PER_S = 1000;
 const TARGET_AI_PER_S = 150;
 // the whole run ends by itself
-const RUN_BUDGET_MS = 280_000;
+const RUN_BUDGET_MS = 290_000;
 
 const dbName = `prospectflow_bench_drafting_${process.pid}`;
 const ownerUrl = databaseUrl(dbName);
@@ -174,27 +175,29 @@ async function runDrafterAlone(
   outreach: MikroORM,
   bus: Bus,
   scenario: string,
-  campaign: Campaign,
+  campaigns: Campaign[],
   target: number,
 ): Promise<Row> {
-  await enrol(owner, outreach, [campaign]);
-  const { rows } = await owner.query<{ id: string }>(
-    `WITH running AS (UPDATE outreach.campaigns SET status = 'RUNNING', launched_at = now() WHERE id = $1 RETURNING id)
+  await enrol(owner, outreach, campaigns);
+  const { rows } = await owner.query<{ organisation_id: string; id: string }>(
+    `WITH running AS (UPDATE outreach.campaigns SET status = 'RUNNING', launched_at = now()
+                      WHERE id = ANY ($1::uuid[]) RETURNING id)
      INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for, mailbox_id, send_at)
      SELECT e.organisation_id, gen_random_uuid(), e.id, s.id, 'DRAFT', 'QUEUED', now(),
-       (SELECT mailbox_id FROM outreach.campaign_mailboxes WHERE campaign_id = $1 LIMIT 1), now()
+       (SELECT cm.mailbox_id FROM outreach.campaign_mailboxes cm WHERE cm.campaign_id = e.campaign_id LIMIT 1), now()
      FROM outreach.campaign_enrollments e JOIN outreach.workflow_steps s ON s.campaign_id = e.campaign_id AND s.index = 0
-     WHERE e.campaign_id = $1 AND (SELECT count(*) FROM running) = 1
-     RETURNING id`,
-    [campaign.campaignId],
+     WHERE e.campaign_id IN (SELECT id FROM running)
+     ORDER BY e.organisation_id, e.id
+     RETURNING organisation_id, id`,
+    [campaigns.map((c) => c.campaignId)],
   );
   await owner.query('ANALYZE outreach.tasks');
   const started = performance.now();
   await bus.sendMany(
     DRAFT_QUEUE.name,
-    rows.map((r) => ({ organisationId: campaign.organisationId, taskId: r.id })),
+    rows.map((r) => ({ organisationId: r.organisation_id, taskId: r.id })),
   );
-  return untilDrafted(owner, scenario, [campaign], started, target);
+  return untilDrafted(owner, scenario, campaigns, started, target);
 }
 
 function table(rows: Row[]): string {
@@ -241,7 +244,24 @@ async function main() {
   try {
     const template = await seedCampaign(owner, TEMPLATE_ENROLMENTS, {});
     rows.push(
-      await run(owner, outreach, '10,000 template steps, 1 organisation', [template], TARGET_TEMPLATE_PER_S),
+      await run(
+        owner,
+        outreach,
+        'launch → scheduler → drafter: 10,000 template steps',
+        [template],
+        TARGET_TEMPLATE_PER_S,
+      ),
+    );
+    const alone = await seedCampaign(owner, TEMPLATE_ENROLMENTS, {});
+    rows.push(
+      await runDrafterAlone(
+        owner,
+        outreach,
+        bus,
+        'drafter alone: 10,000 template steps (QUEUED tasks seeded, 10,000 messages sent at once)',
+        [alone],
+        TARGET_TEMPLATE_PER_S,
+      ),
     );
 
     const prompt = 'Write a three-sentence intro email about our delivery-tracking software.';
@@ -258,6 +278,20 @@ async function main() {
       ),
     );
     const maxInFlight = fake.maxConcurrency();
+    const aloneMany: Campaign[] = [];
+    for (let i = 0; i < AI_ORGANISATIONS; i++) {
+      aloneMany.push(await seedCampaign(owner, AI_PER_ORGANISATION, { prompt }));
+    }
+    rows.push(
+      await runDrafterAlone(
+        owner,
+        outreach,
+        bus,
+        `drafter alone: 1,000 prompt steps, ${AI_ORGANISATIONS} organisations, model 300 ms (QUEUED tasks seeded)`,
+        aloneMany,
+        TARGET_AI_PER_S,
+      ),
+    );
 
     const one = await seedCampaign(owner, AI_ORGANISATIONS * AI_PER_ORGANISATION, { prompt });
     const before = fake.requests.length;

@@ -32,9 +32,9 @@ export async function startDrafter(runtime: WorkerRuntime): Promise<RunningWorke
     ai: createAiWriter(openai),
     limiter: createFairLimiter({ perOrganisation: openai.concurrency, total: openai.totalConcurrency }),
     defaultModel: openai.model,
-    // a backlog that keeps the organisation's slots busy until its deferred drafts come back, and leaves half
-    // of the deliveries in hand to other organisations
-    maxWaitingPerOrganisation: Math.max(1, Math.min(openai.concurrency * 4, Math.floor(prefetch / 2))),
+    // an organisation's backlog waiting here is kept to its own number of slots: the rest of the deliveries in
+    // hand go to other organisations, whose drafts would otherwise wait behind it in the queue
+    maxWaitingPerOrganisation: Math.max(1, Math.min(openai.concurrency, Math.floor(prefetch / 4))),
     write,
   };
   const draft = createBatcher<Delivery, DraftOutcome>(

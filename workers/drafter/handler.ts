@@ -43,7 +43,7 @@ export interface DrafterDeps {
 export type DraftOutcome = 'drafted' | 'awaiting-approval' | 'failed' | 'cancelled' | 'deferred' | 'skipped';
 
 /** How long a draft handed back to the queue (its organisation has a backlog here) stays out of it. */
-export const DEFER_MS = 1000;
+export const DEFER_MS = 500;
 
 interface TaskContext {
   task_id: string;
