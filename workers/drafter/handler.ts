@@ -1,7 +1,8 @@
 // DRAFT_QUEUE messages of one organisation, drafted together: everything is re-read in the organisation's
 // tenant transaction, and each task's message is written once (messages.task_id is unique), so a redelivery
 // finds it and stops there. Template steps are rendered and written in the one transaction that read them;
-// prompt steps are read there, then each calls the model outside any transaction and writes on its own.
+// prompt steps are read there, then each calls the model outside any transaction, and the answers are written
+// in batches again (writeDrafts).
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
@@ -223,8 +224,8 @@ export async function writeDrafts(
     // a task once, even if two deliveries of it were drafted side by side
     const seen = new Set<string>();
     const live = drafts.filter((d) => queued.has(d.taskId) && !seen.has(d.taskId) && seen.add(d.taskId));
-    const outcomes = new Map<MessageToWrite, DraftOutcome>();
-    (await writeMessages(em, live)).forEach((outcome, i) => outcomes.set(live[i]!, outcome));
+    const written = await writeMessages(em, live);
+    const outcomes = new Map(live.map((d, i) => [d, written[i]!]));
     return drafts.map((d) => outcomes.get(d) ?? 'skipped');
   });
 }
@@ -322,7 +323,7 @@ async function readOrDraftTemplates(em: EntityManager, taskIds: string[]): Promi
     }
   }
   const outcomes = await writeMessages(em, drafts);
-  drafts.forEach((d, i) => reads.set(d.taskId, { outcome: outcomes[i]! }));
+  for (const [i, d] of drafts.entries()) reads.set(d.taskId, { outcome: outcomes[i]! });
   return reads;
 }
 
