@@ -848,6 +848,24 @@ describe('authoring a campaign', () => {
     );
   });
 
+  it('re-numbers the later steps when the first is removed, edited steps included', async () => {
+    const campaign = await newCampaign();
+    const steps = [];
+    for (let i = 0; i < 4; i++) steps.push(await addStep(campaign.id));
+    // edits rewrite rows: steps 2 and 3 now come before steps 0 and 1 in the table's storage order
+    for (const step of [steps[1]!, steps[0]!]) {
+      await ok(UpdateWorkflowStepDocument, { id: step.id, input: { delayDays: 2 } }, { token: tokenA });
+    }
+    const { removeWorkflowStep } = await ok(
+      RemoveWorkflowStepDocument,
+      { id: steps[0]!.id },
+      { token: tokenA },
+    );
+    expect(removeWorkflowStep.steps.map((s) => [s.id, s.index])).toEqual(
+      steps.slice(1).map((s, i) => [s.id, i]),
+    );
+  });
+
   it('writes nothing of a change that fails part-way', async () => {
     const campaign = await newCampaign({ name: 'Before' });
     refused(
