@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GoogleFake, startGoogleFake } from '../../test/fakes/google.ts';
 import { createSecretBox } from '../secrets/secret-box.ts';
 import {
+  DelegationUnavailable,
   GoogleAuthRefused,
   type GoogleSettings,
   GoogleUnreachable,
@@ -63,7 +64,9 @@ describe('verifyGmailCredentials', () => {
         ...settings,
         serviceAccountKey: undefined,
       }),
-    ).rejects.toThrow(/GOOGLE_SERVICE_ACCOUNT_KEY/);
+    ).rejects.toThrow(
+      new DelegationUnavailable('GOOGLE_SERVICE_ACCOUNT_KEY is not configured on the server'),
+    );
     await expect(
       verifyGmailCredentials(oauth('1//good'), 'anne@acme.fr', {
         ...settings,

@@ -38,6 +38,14 @@ export class GoogleUnreachable extends Error {
   }
 }
 
+/** The server cannot do domain-wide delegation: no readable service-account key is configured. */
+export class DelegationUnavailable extends Error {
+  constructor(why: string) {
+    super(`Delegated Gmail mailboxes need a service account: ${why}`);
+    this.name = 'DelegationUnavailable';
+  }
+}
+
 interface ServiceAccountKey {
   client_email: string;
   private_key: string;
@@ -48,10 +56,10 @@ async function readServiceAccount(file: string): Promise<ServiceAccountKey> {
   try {
     parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch {
-    throw new Error('GOOGLE_SERVICE_ACCOUNT_KEY does not name a readable service-account JSON file');
+    throw new DelegationUnavailable('GOOGLE_SERVICE_ACCOUNT_KEY does not name a readable JSON file');
   }
   if (typeof parsed.client_email !== 'string' || typeof parsed.private_key !== 'string') {
-    throw new Error('GOOGLE_SERVICE_ACCOUNT_KEY has no client_email or private_key');
+    throw new DelegationUnavailable('the GOOGLE_SERVICE_ACCOUNT_KEY file has no client_email or private_key');
   }
   return parsed as ServiceAccountKey;
 }
@@ -73,9 +81,7 @@ export async function gmailAuthClient(
     return client;
   }
   if (!settings.serviceAccountKey) {
-    throw new GoogleAuthRefused(
-      'delegated mailboxes need GOOGLE_SERVICE_ACCOUNT_KEY configured on the server',
-    );
+    throw new DelegationUnavailable('GOOGLE_SERVICE_ACCOUNT_KEY is not configured on the server');
   }
   const account = await readServiceAccount(settings.serviceAccountKey);
   const client = new google.auth.JWT({
@@ -98,7 +104,10 @@ export async function gmailAuthClient(
   return client;
 }
 
-/** Asks Google for an access token: resolves when the credentials work, else GoogleAuthRefused or GoogleUnreachable. */
+/**
+ * Asks Google for an access token: resolves when the credentials work, else GoogleAuthRefused,
+ * GoogleUnreachable or DelegationUnavailable (none of which carries the request, so no secret reaches a log).
+ */
 export async function verifyGmailCredentials(
   credentials: GmailCredentials,
   mailboxEmail: string,
