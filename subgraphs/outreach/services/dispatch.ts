@@ -215,7 +215,6 @@ export async function dispatchTasks(
   const later: { id: string; at: Date }[] = [];
   const cancelled: string[] = [];
   const stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[] = [];
-  const enrollmentMailbox = new Map<string, string>();
   const newAssignments: { enrollmentId: string; stepId: string; variantId: string }[] = [];
 
   // the window as of `now`, once per campaign and zone
@@ -327,7 +326,6 @@ export async function dispatchTasks(
     day.used++;
     day.lastSendAt = sendAt;
     if (campaignDay) campaignDay.used++;
-    if (!task.enrollment_mailbox_id) enrollmentMailbox.set(task.enrollment_id, day.mailbox.id);
     queued.push({ id: task.id, mailboxId: day.mailbox.id, variantId, sendAt });
     result.queued.push({ taskId: task.id, kind: task.kind });
   }
@@ -338,7 +336,6 @@ export async function dispatchTasks(
     later,
     cancelled,
     stopped,
-    enrollmentMailbox,
     newAssignments,
   });
   result.rescheduled = later.length;
@@ -411,7 +408,6 @@ async function writeOutcome(
     later: { id: string; at: Date }[];
     cancelled: string[];
     stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[];
-    enrollmentMailbox: Map<string, string>;
     newAssignments: { enrollmentId: string; stepId: string; variantId: string }[];
   },
 ): Promise<void> {
@@ -440,21 +436,18 @@ async function writeOutcome(
            variant_id = coalesce(q.variant_id, t.variant_id), send_at = coalesce(q.send_at, t.send_at), leased_until = ?, attempts = t.attempts + 1, updated_at = now()
          FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::timestamptz[]) AS q(id, mailbox_id, variant_id, send_at)
          WHERE t.id = q.id
-         RETURNING t.enrollment_id, t.send_at
+         RETURNING t.enrollment_id, t.send_at, t.mailbox_id
        )
        UPDATE outreach.campaign_enrollments e
-       SET next_run_at = coalesce(q.send_at, e.next_run_at),
-           mailbox_id = coalesce(e.mailbox_id, m.mailbox_id), updated_at = now()
-       FROM q LEFT JOIN unnest(?::uuid[], ?::uuid[]) AS m(enrollment_id, mailbox_id) ON m.enrollment_id = q.enrollment_id
-       WHERE e.id = q.enrollment_id`,
+       SET next_run_at = coalesce(q.send_at, e.next_run_at), mailbox_id = coalesce(e.mailbox_id, q.mailbox_id),
+         updated_at = now()
+       FROM q WHERE e.id = q.enrollment_id`,
       [
         leasedUntil,
         queued.map((q) => q.id),
         queued.map((q) => q.mailboxId),
         queued.map((q) => q.variantId),
         queued.map((q) => q.sendAt),
-        [...outcome.enrollmentMailbox.keys()],
-        [...outcome.enrollmentMailbox.values()],
       ],
     );
   }
