@@ -593,5 +593,5 @@ describe('at scale', () => {
       [c.campaignId],
     );
     expect(rows.map((r) => r.n)).toEqual([2000, 2000, 2000, 2000, 2000]);
-  });
+  }, 120_000);
 });
