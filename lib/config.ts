@@ -34,6 +34,8 @@ export interface Config {
   jwtPrivateKey: string | undefined;
   jwtPublicKey: string | undefined;
   trackingSecret: string | undefined;
+  /** AES-256 key sealing stored secrets (mailbox credentials); generated under DATA_DIR/keys/ when unset. */
+  secretsKey: Buffer | undefined;
   publicUrl: string;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
   gmail: { apiUrl: string | undefined; tokenUrl: string | undefined; serviceAccountKey: string | undefined };
@@ -176,6 +178,17 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   return { kind: 'cidrs', cidrs };
 }
 
+/** SECRETS_KEY: exactly 32 bytes, base64 (`openssl rand -base64 32`). */
+function secretsKey(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  const key = Buffer.from(raw.trim(), 'base64');
+  // Buffer.from skips characters that are not base64: re-encoding shows whether the text was the key
+  if (key.length !== 32 || key.toString('base64') !== raw.trim()) {
+    invalid('SECRETS_KEY', 'must be 32 bytes in base64 (generate one with: openssl rand -base64 32)');
+  }
+  return key;
+}
+
 /**
  * METRICS_TOKEN guards /metrics wherever it is set. Without one, development and tests serve /metrics
  * openly, and production does not serve it at all: metrics name operations and internals.
@@ -229,6 +242,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     jwtPrivateKey: text(env, 'JWT_PRIVATE_KEY'),
     jwtPublicKey: text(env, 'JWT_PUBLIC_KEY'),
     trackingSecret: text(env, 'TRACKING_SECRET'),
+    secretsKey: secretsKey(text(env, 'SECRETS_KEY')),
     publicUrl: url(env, 'PUBLIC_URL') ?? `http://localhost:${port}`,
     openai: {
       apiKey: text(env, 'OPENAI_API_KEY'),

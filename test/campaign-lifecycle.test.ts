@@ -146,27 +146,33 @@ describe('enrolPositions', () => {
       { campaignId: archived.campaignId, positionIds: await positions(1) },
       { token },
     );
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorCode(res)).toBe('CONFLICT');
     expect(await countEnrollments(archived.campaignId)).toBe(0);
   });
 });
 
 describe('launch and pause', () => {
   it.each([
-    { why: 'without a step', spec: { steps: [] }, message: /Add a step/ },
+    { why: 'without a step', spec: { steps: [] }, message: /Add a step/, code: 'BAD_USER_INPUT' },
     {
       why: 'without an active mailbox',
       spec: { mailboxes: [{ status: 'NEEDS_RECONNECT' as const }] },
       message: /active mailbox/,
+      code: 'BAD_USER_INPUT',
     },
-    { why: 'with an unknown timezone', spec: { timezone: 'Mars/Olympus' }, message: /unknown timezone/ },
-    { why: 'archived', spec: { status: 'ARCHIVED' }, message: /archived/ },
-    { why: 'completed', spec: { status: 'COMPLETED' }, message: /completed/ },
-  ])('refuses to launch a campaign $why', async ({ spec, message }) => {
+    {
+      why: 'with an unknown timezone',
+      spec: { timezone: 'Mars/Olympus' },
+      message: /unknown timezone/,
+      code: 'BAD_USER_INPUT',
+    },
+    { why: 'archived', spec: { status: 'ARCHIVED' }, message: /archived/, code: 'CONFLICT' },
+    { why: 'completed', spec: { status: 'COMPLETED' }, message: /completed/, code: 'CONFLICT' },
+  ])('refuses to launch a campaign $why', async ({ spec, message, code }) => {
     const c = await campaign(spec);
     const before = await statusOf(c.campaignId);
     const res = await gql(LaunchCampaignDocument, { id: c.campaignId }, { token });
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorCode(res)).toBe(code);
     expect(res.errors?.[0]?.message).toMatch(message);
     expect(await statusOf(c.campaignId)).toBe(before);
   });
@@ -210,7 +216,7 @@ describe('launch and pause', () => {
   it('refuses to pause a campaign that is not running', async () => {
     const c = await campaign();
     const res = await gql(PauseCampaignDocument, { id: c.campaignId }, { token });
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorCode(res)).toBe('CONFLICT');
     expect(await statusOf(c.campaignId)).toBe('DRAFT');
   });
 });
