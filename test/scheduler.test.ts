@@ -363,13 +363,25 @@ describe('daily limits, spacing and mailbox rotation', () => {
     expect(new Set(thursday.map((t) => t.mailbox_id))).toEqual(new Set([a, b]));
   });
 
-  it("holds the campaign's own daily limit, counted in the campaign's day", async () => {
+  it("holds the campaign's own daily limit on first emails, counted in the campaign's day", async () => {
     const clock = testClock('2026-03-04T08:00:00Z');
-    const c = await campaignWith({ dailyLimit: 2 }, 5);
+    const c = await campaignWith({ dailyLimit: 2, steps: [0, 0] }, 5);
     await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
-    expect(await scheduler(clock).runOnce()).toMatchObject({ queued: 2, rescheduled: 3 });
-    const waiting = (await tasksOf(c.campaignId)).filter((t) => t.status === 'PENDING');
-    for (const t of waiting) expect(iso(t.scheduled_for)).toBe('2026-03-05T08:00:00.000Z');
+    const s = scheduler(clock);
+    expect(await s.runOnce()).toMatchObject({ queued: 2, rescheduled: 3 });
+    const tasks = await tasksOf(c.campaignId);
+    for (const t of tasks.filter((t) => t.status === 'PENDING')) {
+      expect(iso(t.scheduled_for)).toBe('2026-03-05T08:00:00.000Z');
+    }
+    // the two contacted prospects' follow-ups (no delay) are not held back by the limit on first emails
+    for (const t of tasks.filter((t) => t.status === 'QUEUED')) {
+      await draftAndSend(c.organisationId, t.id, new Date('2026-03-04T08:05:00Z'));
+    }
+    clock.set('2026-03-04T08:10:00Z');
+    expect(await s.runOnce()).toMatchObject({ claimed: 2, queued: 2 });
+    expect(
+      (await tasksOf(c.campaignId)).filter((t) => t.step_index === 1 && t.status === 'QUEUED'),
+    ).toHaveLength(2);
   });
 });
 

@@ -46,6 +46,8 @@ interface TaskRow {
   step_id: string;
   campaign_id: string;
   enrollment_status: string;
+  /** The campaign's first step: its emails are the ones the campaign's daily limit counts. */
+  first_step: boolean;
   enrollment_mailbox_id: string | null;
   email: string | null;
   position_id: string;
@@ -136,9 +138,13 @@ export async function dispatchTasks(
   const tasks = await rawQuery<TaskRow>(
     em,
     `SELECT t.id, t.kind, t.status, t.enrollment_id, t.step_id, e.campaign_id, e.status AS enrollment_status,
-       e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id
+       e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id,
+       NOT EXISTS (SELECT 1 FROM outreach.workflow_steps earlier
+                   WHERE earlier.organisation_id = s.organisation_id AND earlier.campaign_id = s.campaign_id
+                     AND earlier.index < s.index) AS first_step
      FROM outreach.tasks t
      JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+     JOIN outreach.workflow_steps s ON s.organisation_id = t.organisation_id AND s.id = t.step_id
      WHERE t.id = ANY (?::uuid[]) AND t.leased_by = ? AND t.status IN ('PENDING', 'QUEUED', 'RUNNING')
      ORDER BY t.scheduled_for, t.id
      FOR UPDATE OF t`,
@@ -263,7 +269,8 @@ export async function dispatchTasks(
       later.push({ id: task.id, at: from });
       continue;
     }
-    const campaignDay = campaignUsed.get(campaign.id);
+    // the campaign's limit is on first emails: follow-ups of prospects already contacted are not held back
+    const campaignDay = task.first_step ? campaignUsed.get(campaign.id) : undefined;
     if (campaign.daily_limit !== null && campaignDay && campaignDay.used >= campaign.daily_limit) {
       later.push({ id: task.id, at: nextOpening(window, campaignDay.dayEnd) });
       continue;
@@ -377,7 +384,7 @@ async function loadMailboxDays(
   );
 }
 
-/** Each limited campaign's sends of its local day (in the campaign's timezone). */
+/** Each limited campaign's first emails of its local day (in the campaign's timezone). */
 async function loadCampaignDays(
   em: EntityManager,
   campaigns: CampaignSchedule[],
@@ -391,7 +398,9 @@ async function loadCampaignDays(
     `SELECT u.id,
        (SELECT count(*)::int FROM outreach.tasks t
         JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
-        WHERE e.campaign_id = u.id AND t.send_at >= u.day_start AND t.send_at < u.day_end AND t.status IN ${DISPATCHED}) AS used
+        JOIN outreach.workflow_steps s ON s.organisation_id = t.organisation_id AND s.id = t.step_id
+        WHERE e.campaign_id = u.id AND t.send_at >= u.day_start AND t.send_at < u.day_end AND t.status IN ${DISPATCHED}
+          AND s.index = (SELECT min(f.index) FROM outreach.workflow_steps f WHERE f.campaign_id = u.id)) AS used
      FROM unnest(?::uuid[], ?::timestamptz[], ?::timestamptz[]) AS u(id, day_start, day_end)`,
     [days.map((d) => d.id), days.map((d) => d.start), days.map((d) => d.end)],
   );
