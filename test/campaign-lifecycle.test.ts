@@ -5,7 +5,10 @@ import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../lib/auth/password.ts';
 import {
+  AddWorkflowStepDocument,
+  ConnectMailboxDocument,
   CreateApiKeyDocument,
+  CreateCampaignDocument,
   EnrollPositionsDocument,
   LaunchCampaignDocument,
   LoginDocument,
@@ -16,6 +19,7 @@ import {
 import { type CampaignSpec, seedCampaign, seedPositions } from './helpers/campaign-fixture.ts';
 import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
+import { eventually } from './helpers/wait.ts';
 
 let org: SessionFragment;
 let token: string;
@@ -218,6 +222,67 @@ describe('launch and pause', () => {
     const res = await gql(PauseCampaignDocument, { id: c.campaignId }, { token });
     expect(errorCode(res)).toBe('CONFLICT');
     expect(await statusOf(c.campaignId)).toBe('DRAFT');
+  });
+});
+
+describe('a campaign authored through the API', () => {
+  it("is launched and its first emails dispatched by the platform's own scheduler", async () => {
+    const { connectMailbox } = await ok(
+      ConnectMailboxDocument,
+      {
+        email: uniqueEmail('sender'),
+        provider: 'OUTBOX',
+        dailyLimit: 100,
+        minIntervalSeconds: 0,
+        timezone: 'UTC',
+      },
+      { token },
+    );
+    // open every hour of every day: the platform's scheduler runs on the real clock
+    const { createCampaign } = await ok(
+      CreateCampaignDocument,
+      {
+        input: {
+          name: 'Always open',
+          mailboxIds: [connectMailbox.id],
+          schedule: { timezone: 'UTC', days: [1, 2, 3, 4, 5, 6, 7], startHour: 0, endHour: 24 },
+        },
+      },
+      { token },
+    );
+    await ok(
+      AddWorkflowStepDocument,
+      {
+        campaignId: createCampaign.id,
+        input: { delayDays: 0, subjectTemplate: 'Hello', bodyTemplate: 'Hello there' },
+      },
+      { token },
+    );
+    const ids = await positions(2);
+    await ok(EnrollPositionsDocument, { campaignId: createCampaign.id, positionIds: ids }, { token });
+    const { launchCampaign } = await ok(LaunchCampaignDocument, { id: createCampaign.id }, { token });
+    expect(launchCampaign.status).toBe('RUNNING');
+    const dispatched = () =>
+      asOwner(async (db) => {
+        const { rows } = await db.query(
+          `SELECT t.status, t.mailbox_id, t.send_at, e.mailbox_id AS enrollment_mailbox, e.next_run_at
+           FROM outreach.tasks t JOIN outreach.campaign_enrollments e
+             ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+           WHERE e.campaign_id = $1`,
+          [createCampaign.id],
+        );
+        return rows;
+      });
+    // handed to the drafter (QUEUED), or already drafted by it (DONE)
+    await eventually(
+      async () =>
+        (await dispatched()).filter((t) => t.status === 'QUEUED' || t.status === 'DONE').length === 2,
+      15_000,
+    );
+    for (const t of await dispatched()) {
+      expect(t).toMatchObject({ mailbox_id: connectMailbox.id, enrollment_mailbox: connectMailbox.id });
+      expect(t.send_at).not.toBeNull();
+    }
   });
 });
 
