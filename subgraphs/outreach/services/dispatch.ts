@@ -22,8 +22,6 @@ export interface DispatchOptions {
   now: Date;
   /** How long a dispatched task waits for the drafter before it is claimed and dispatched again. */
   queuedLeaseSeconds: number;
-  /** How long to wait before looking again when no mailbox can send (none active). */
-  retryLaterMs?: number;
 }
 
 export interface DispatchedTask {
@@ -75,7 +73,8 @@ interface VariantRow {
 }
 
 const DISPATCHED = `('QUEUED', 'RUNNING', 'DONE')`;
-const HOUR_MS = 3_600_000;
+// no active mailbox to send from (one to reconnect): look again in an hour
+const NO_MAILBOX_RETRY_MS = 3_600_000;
 
 /** A number in [0, 1) fixed by the key: the same enrolment and step always draw the same. */
 export function stableFraction(key: string): number {
@@ -285,7 +284,7 @@ export async function dispatchTasks(
     if (usable.length === 0) {
       later.push({
         id: task.id,
-        at: nextOpening(window, new Date(now.getTime() + (options.retryLaterMs ?? HOUR_MS))),
+        at: nextOpening(window, new Date(now.getTime() + NO_MAILBOX_RETRY_MS)),
       });
       continue;
     }
