@@ -81,9 +81,7 @@ export async function gmailAuthClient(
     return client;
   }
   if (!settings.serviceAccountKey) {
-    throw new GoogleAuthRefused(
-      'delegated mailboxes need GOOGLE_SERVICE_ACCOUNT_KEY configured on the server',
-    );
+    throw new DelegationUnavailable('GOOGLE_SERVICE_ACCOUNT_KEY is not configured on the server');
   }
   const account = await readServiceAccount(settings.serviceAccountKey);
   const client = new google.auth.JWT({
