@@ -234,6 +234,23 @@ describe('a three-step campaign over a week', () => {
     expect(tasks.map((t) => t.status)).toEqual(['DONE', 'DONE', 'DONE']);
     expect(tasks[0].enrollment_status).toBe('COMPLETED');
     expect(tasks[0].next_run_at).toBeNull();
+    // every change of the enrolment was announced through the outbox: enrolled, two steps on, completed
+    const events = await db.owner.query(
+      `SELECT count(*)::int AS n FROM outreach.outbox WHERE campaign_id = $1 AND topic = 'ENROLLMENT_CHANGED'
+         AND payload ->> 'enrollmentId' = $2`,
+      [c.campaignId, tasks[0].enrollment_id],
+    );
+    expect(events.rows[0].n).toBe(4);
+
+    // a newcomer takes the completed campaign up again, its first step due at the next opening
+    const [newcomer] = await seedPositions(db.owner, c.organisationId, 1);
+    const reopened = await asService(c.organisationId, (em) =>
+      enrollPositions(em, c.campaignId, [newcomer], new Date('2026-03-31T17:00:00Z')),
+    );
+    expect(reopened.enrolled).toBe(1);
+    expect(await campaignStatus(c.campaignId)).toBe('RUNNING');
+    const fresh = (await tasksOf(c.campaignId)).find((t) => t.status === 'PENDING')!;
+    expect(iso(fresh.next_run_at)).toBe('2026-04-01T07:00:00.000Z');
   });
 });
 
