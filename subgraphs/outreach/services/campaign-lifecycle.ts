@@ -217,6 +217,7 @@ export async function launchCampaign(em: EntityManager, campaignId: string, now:
      WHERE id = ?`,
     [now, campaign.id],
   );
+  if (campaign.status === 'PAUSED') await respaceHeldDrafts(em, campaign, now);
   const runAt = firstRunAt(campaign, now);
   await rawQuery(
     em,
@@ -244,6 +245,35 @@ export async function launchCampaign(em: EntityManager, campaignId: string, now:
      UPDATE outreach.campaign_enrollments e SET next_run_at = scheduled.scheduled_for, updated_at = now()
      FROM scheduled WHERE e.id = scheduled.enrollment_id`,
     [campaign.id, campaign.id, runAt, campaign.id],
+  );
+}
+
+/**
+ * Drafts written before a pause and not sent keep slots that have passed: resuming would send them all at
+ * once. They get new slots from the window's next opening, in their old order and each mailbox's spacing
+ * (their tasks too, so the scheduler spaces new drafts after them).
+ */
+async function respaceHeldDrafts(em: EntityManager, campaign: CampaignSchedule, now: Date): Promise<void> {
+  await rawQuery(
+    em,
+    `WITH held AS (
+       SELECT m.id, m.task_id, mb.min_interval_seconds,
+         row_number() OVER (PARTITION BY m.mailbox_id ORDER BY m.send_at, m.id) - 1 AS place
+       FROM outreach.messages m
+       JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
+       JOIN outreach.mailboxes mb ON mb.organisation_id = m.organisation_id AND mb.id = m.mailbox_id
+       WHERE e.campaign_id = ? AND m.direction = 'OUTBOUND' AND m.status IN ('QUEUED', 'AWAITING_APPROVAL')
+         AND m.send_at < ?
+     ),
+     moved AS (
+       UPDATE outreach.messages m
+       SET send_at = ?::timestamptz + make_interval(secs => held.place * held.min_interval_seconds), updated_at = now()
+       FROM held WHERE m.id = held.id
+       RETURNING m.task_id, m.send_at
+     )
+     UPDATE outreach.tasks t SET send_at = moved.send_at, updated_at = now()
+     FROM moved WHERE t.id = moved.task_id`,
+    [campaign.id, now, nextOpening(windowOf(campaign), now)],
   );
 }
 
