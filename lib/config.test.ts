@@ -76,6 +76,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SMTP_URL: 'http://mail.example.fr' })).toThrow(/SMTP_URL must be an smtp/);
     expect(() => loadConfig({ AUTH_CACHE_SECONDS: '-1' })).toThrow(/AUTH_CACHE_SECONDS/);
   });
+
+  it("reads the scheduler's interval", () => {
+    expect(loadConfig({}).scheduler.intervalMs).toBe(1000);
+    expect(loadConfig({ SCHEDULER_INTERVAL_MS: '250' }).scheduler.intervalMs).toBe(250);
+    expect(() => loadConfig({ SCHEDULER_INTERVAL_MS: '0' })).toThrow(/^SCHEDULER_INTERVAL_MS /);
+    expect(() => loadConfig({ SCHEDULER_INTERVAL_MS: 'soon' })).toThrow(/SCHEDULER_INTERVAL_MS/);
+  });
 });
 
 describe('parseRateLimits', () => {

@@ -5,7 +5,10 @@ import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../lib/auth/password.ts';
 import {
+  AddWorkflowStepDocument,
+  ConnectMailboxDocument,
   CreateApiKeyDocument,
+  CreateCampaignDocument,
   EnrollPositionsDocument,
   LaunchCampaignDocument,
   LoginDocument,
@@ -16,6 +19,7 @@ import {
 import { type CampaignSpec, seedCampaign, seedPositions } from './helpers/campaign-fixture.ts';
 import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
+import { eventually } from './helpers/wait.ts';
 
 let org: SessionFragment;
 let token: string;
@@ -146,27 +150,33 @@ describe('enrolPositions', () => {
       { campaignId: archived.campaignId, positionIds: await positions(1) },
       { token },
     );
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorCode(res)).toBe('CONFLICT');
     expect(await countEnrollments(archived.campaignId)).toBe(0);
   });
 });
 
 describe('launch and pause', () => {
   it.each([
-    { why: 'without a step', spec: { steps: [] }, message: /Add a step/ },
+    { why: 'without a step', spec: { steps: [] }, message: /Add a step/, code: 'BAD_USER_INPUT' },
     {
       why: 'without an active mailbox',
       spec: { mailboxes: [{ status: 'NEEDS_RECONNECT' as const }] },
       message: /active mailbox/,
+      code: 'BAD_USER_INPUT',
     },
-    { why: 'with an unknown timezone', spec: { timezone: 'Mars/Olympus' }, message: /unknown timezone/ },
-    { why: 'archived', spec: { status: 'ARCHIVED' }, message: /archived/ },
-    { why: 'completed', spec: { status: 'COMPLETED' }, message: /completed/ },
-  ])('refuses to launch a campaign $why', async ({ spec, message }) => {
+    {
+      why: 'with an unknown timezone',
+      spec: { timezone: 'Mars/Olympus' },
+      message: /unknown timezone/,
+      code: 'BAD_USER_INPUT',
+    },
+    { why: 'archived', spec: { status: 'ARCHIVED' }, message: /archived/, code: 'CONFLICT' },
+    { why: 'completed', spec: { status: 'COMPLETED' }, message: /completed/, code: 'CONFLICT' },
+  ])('refuses to launch a campaign $why', async ({ spec, message, code }) => {
     const c = await campaign(spec);
     const before = await statusOf(c.campaignId);
     const res = await gql(LaunchCampaignDocument, { id: c.campaignId }, { token });
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorCode(res)).toBe(code);
     expect(res.errors?.[0]?.message).toMatch(message);
     expect(await statusOf(c.campaignId)).toBe(before);
   });
@@ -210,8 +220,69 @@ describe('launch and pause', () => {
   it('refuses to pause a campaign that is not running', async () => {
     const c = await campaign();
     const res = await gql(PauseCampaignDocument, { id: c.campaignId }, { token });
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorCode(res)).toBe('CONFLICT');
     expect(await statusOf(c.campaignId)).toBe('DRAFT');
+  });
+});
+
+describe('a campaign authored through the API', () => {
+  it("is launched and its first emails dispatched by the platform's own scheduler", async () => {
+    const { connectMailbox } = await ok(
+      ConnectMailboxDocument,
+      {
+        email: uniqueEmail('sender'),
+        provider: 'OUTBOX',
+        dailyLimit: 100,
+        minIntervalSeconds: 0,
+        timezone: 'UTC',
+      },
+      { token },
+    );
+    // open every hour of every day: the platform's scheduler runs on the real clock
+    const { createCampaign } = await ok(
+      CreateCampaignDocument,
+      {
+        input: {
+          name: 'Always open',
+          mailboxIds: [connectMailbox.id],
+          schedule: { timezone: 'UTC', days: [1, 2, 3, 4, 5, 6, 7], startHour: 0, endHour: 24 },
+        },
+      },
+      { token },
+    );
+    await ok(
+      AddWorkflowStepDocument,
+      {
+        campaignId: createCampaign.id,
+        input: { delayDays: 0, subjectTemplate: 'Hello', bodyTemplate: 'Hello there' },
+      },
+      { token },
+    );
+    const ids = await positions(2);
+    await ok(EnrollPositionsDocument, { campaignId: createCampaign.id, positionIds: ids }, { token });
+    const { launchCampaign } = await ok(LaunchCampaignDocument, { id: createCampaign.id }, { token });
+    expect(launchCampaign.status).toBe('RUNNING');
+    const dispatched = () =>
+      asOwner(async (db) => {
+        const { rows } = await db.query(
+          `SELECT t.status, t.mailbox_id, t.send_at, e.mailbox_id AS enrollment_mailbox, e.next_run_at
+           FROM outreach.tasks t JOIN outreach.campaign_enrollments e
+             ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+           WHERE e.campaign_id = $1`,
+          [createCampaign.id],
+        );
+        return rows;
+      });
+    // handed to the drafter (QUEUED), or already drafted by it (DONE)
+    await eventually(
+      async () =>
+        (await dispatched()).filter((t) => t.status === 'QUEUED' || t.status === 'DONE').length === 2,
+      15_000,
+    );
+    for (const t of await dispatched()) {
+      expect(t).toMatchObject({ mailbox_id: connectMailbox.id, enrollment_mailbox: connectMailbox.id });
+      expect(t.send_at).not.toBeNull();
+    }
   });
 });
 

@@ -146,8 +146,8 @@ async function campaignStatus(campaignId: string): Promise<string> {
   return rows[0].status;
 }
 
-/** What the drafter and the sender do with a dispatched task: a message drafted from it, then sent at `sentAt`. */
-async function draftAndSend(organisationId: string, taskId: string, sentAt: Date): Promise<Advanced | null> {
+/** What the drafter does with a dispatched task: a QUEUED message for its slot. Returns the message's id. */
+async function draft(organisationId: string, taskId: string): Promise<string> {
   return withTenant(workerOrm, organisationId, async (em) => {
     const [message] = await rawQuery<{ id: string }>(
       em,
@@ -167,8 +167,14 @@ async function draftAndSend(organisationId: string, taskId: string, sentAt: Date
       message.id,
       taskId,
     ]);
-    return recordSent(em, message.id, sentAt);
+    return message.id;
   });
+}
+
+/** The drafter, then the sender: the task's message sent at `sentAt`. */
+async function draftAndSend(organisationId: string, taskId: string, sentAt: Date): Promise<Advanced | null> {
+  const messageId = await draft(organisationId, taskId);
+  return withTenant(workerOrm, organisationId, (em) => recordSent(em, messageId, sentAt));
 }
 
 /** Waits until the draft queue has delivered `count` messages in all. */
@@ -234,6 +240,23 @@ describe('a three-step campaign over a week', () => {
     expect(tasks.map((t) => t.status)).toEqual(['DONE', 'DONE', 'DONE']);
     expect(tasks[0].enrollment_status).toBe('COMPLETED');
     expect(tasks[0].next_run_at).toBeNull();
+    // every change of the enrolment was announced through the outbox: enrolled, two steps on, completed
+    const events = await db.owner.query(
+      `SELECT count(*)::int AS n FROM outreach.outbox WHERE campaign_id = $1 AND topic = 'ENROLLMENT_CHANGED'
+         AND payload ->> 'enrollmentId' = $2`,
+      [c.campaignId, tasks[0].enrollment_id],
+    );
+    expect(events.rows[0].n).toBe(4);
+
+    // a newcomer takes the completed campaign up again, its first step due at the next opening
+    const [newcomer] = await seedPositions(db.owner, c.organisationId, 1);
+    const reopened = await asService(c.organisationId, (em) =>
+      enrollPositions(em, c.campaignId, [newcomer], new Date('2026-03-31T17:00:00Z')),
+    );
+    expect(reopened.enrolled).toBe(1);
+    expect(await campaignStatus(c.campaignId)).toBe('RUNNING');
+    const fresh = (await tasksOf(c.campaignId)).find((t) => t.status === 'PENDING')!;
+    expect(iso(fresh.next_run_at)).toBe('2026-04-01T07:00:00.000Z');
   });
 });
 
@@ -363,13 +386,25 @@ describe('daily limits, spacing and mailbox rotation', () => {
     expect(new Set(thursday.map((t) => t.mailbox_id))).toEqual(new Set([a, b]));
   });
 
-  it("holds the campaign's own daily limit, counted in the campaign's day", async () => {
+  it("holds the campaign's own daily limit on first emails, counted in the campaign's day", async () => {
     const clock = testClock('2026-03-04T08:00:00Z');
-    const c = await campaignWith({ dailyLimit: 2 }, 5);
+    const c = await campaignWith({ dailyLimit: 2, steps: [0, 0] }, 5);
     await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
-    expect(await scheduler(clock).runOnce()).toMatchObject({ queued: 2, rescheduled: 3 });
-    const waiting = (await tasksOf(c.campaignId)).filter((t) => t.status === 'PENDING');
-    for (const t of waiting) expect(iso(t.scheduled_for)).toBe('2026-03-05T08:00:00.000Z');
+    const s = scheduler(clock);
+    expect(await s.runOnce()).toMatchObject({ queued: 2, rescheduled: 3 });
+    const tasks = await tasksOf(c.campaignId);
+    for (const t of tasks.filter((t) => t.status === 'PENDING')) {
+      expect(iso(t.scheduled_for)).toBe('2026-03-05T08:00:00.000Z');
+    }
+    // the two contacted prospects' follow-ups (no delay) are not held back by the limit on first emails
+    for (const t of tasks.filter((t) => t.status === 'QUEUED')) {
+      await draftAndSend(c.organisationId, t.id, new Date('2026-03-04T08:05:00Z'));
+    }
+    clock.set('2026-03-04T08:10:00Z');
+    expect(await s.runOnce()).toMatchObject({ claimed: 2, queued: 2 });
+    expect(
+      (await tasksOf(c.campaignId)).filter((t) => t.step_index === 1 && t.status === 'QUEUED'),
+    ).toHaveLength(2);
   });
 });
 
@@ -427,6 +462,35 @@ describe('pause and resume', () => {
     const times = (await tasksOf(c.campaignId)).map((t) => new Date(t.send_at!).getTime());
     expect(times[0]).toBe(clock.now().getTime());
     for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('gives drafts held by a pause new spaced slots on resume, not a burst of past ones', async () => {
+    const clock = testClock('2026-03-04T08:00:00Z');
+    const c = await campaignWith({ mailboxes: [{ dailyLimit: 50, minIntervalSeconds: 60 }] }, 4);
+    await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
+    await scheduler(clock).runOnce();
+    for (const t of await tasksOf(c.campaignId)) await draft(c.organisationId, t.id);
+    await asService(c.organisationId, (em) =>
+      pauseCampaign(em, c.campaignId, new Date('2026-03-04T08:00:30Z')),
+    );
+    // resumed at 19:00 Paris, after the window: the held drafts go from the next opening, a minute apart
+    await asService(c.organisationId, (em) =>
+      launchCampaign(em, c.campaignId, new Date('2026-03-04T18:00:00Z')),
+    );
+    const { rows } = await db.owner.query(
+      `SELECT m.send_at AS message_send_at, t.send_at AS task_send_at FROM outreach.messages m
+       JOIN outreach.tasks t ON t.organisation_id = m.organisation_id AND t.id = m.task_id
+       JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
+       WHERE e.campaign_id = $1 ORDER BY m.send_at`,
+      [c.campaignId],
+    );
+    expect(rows.map((r) => iso(r.message_send_at))).toEqual([
+      '2026-03-05T08:00:00.000Z',
+      '2026-03-05T08:01:00.000Z',
+      '2026-03-05T08:02:00.000Z',
+      '2026-03-05T08:03:00.000Z',
+    ]);
+    for (const r of rows) expect(iso(r.task_send_at)).toBe(iso(r.message_send_at));
   });
 
   it('never dispatches a task claimed before a pause, nor one of a campaign that stopped running', async () => {
@@ -593,5 +657,5 @@ describe('at scale', () => {
       [c.campaignId],
     );
     expect(rows.map((r) => r.n)).toEqual([2000, 2000, 2000, 2000, 2000]);
-  });
+  }, 120_000);
 });

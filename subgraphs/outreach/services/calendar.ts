@@ -1,6 +1,7 @@
 // Sending windows in a timezone: when a campaign may send, the next opening, and delays counted in the
 // window's own days. Pure (Intl only): wall-clock times are converted to instants per date, so a window
 // keeps its local hours across a DST change.
+import { isTimeZone } from '../../../lib/validation/timezone.ts';
 
 /** When a campaign may send: days 1 = Monday ... 7 = Sunday, local hours startHour (inclusive) to endHour (exclusive). */
 export interface SendWindow {
@@ -48,20 +49,9 @@ function formatter(timezone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** True when the runtime knows the IANA zone. */
-export function isValidTimezone(timezone: string): boolean {
-  if (typeof timezone !== 'string' || timezone.length === 0 || timezone.length > 64) return false;
-  try {
-    formatter(timezone);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Why a window cannot be used, or undefined when it can. */
 export function scheduleProblem(window: SendWindow): string | undefined {
-  if (!isValidTimezone(window.timezone)) return `unknown timezone "${window.timezone}"`;
+  if (!isTimeZone(window.timezone)) return `unknown timezone "${window.timezone}"`;
   if (window.days.length === 0 || window.days.some((d) => !Number.isInteger(d) || d < 1 || d > 7)) {
     return 'days must be a non-empty list of 1 (Monday) to 7 (Sunday)';
   }

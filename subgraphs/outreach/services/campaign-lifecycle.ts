@@ -2,7 +2,7 @@
 // runs in the caller's tenant transaction; the scheduler then dispatches the draft tasks written here.
 import { ENROLLMENT_CHANGED } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, isUuid, rawQuery } from '../../../lib/db/orm.ts';
-import { badInput, notFound } from '../../../lib/errors.ts';
+import { AppError, badInput, ErrorCode, notFound } from '../../../lib/errors.ts';
 import { recordEvents } from '../../../lib/outbox/outbox.ts';
 import { nextOpening, scheduleProblem } from './calendar.ts';
 import {
@@ -33,7 +33,7 @@ export interface EnrollOutcome {
  * The campaign, locked until the end of the transaction. The scheduler takes the same lock before it
  * dispatches, so a pause or a launch waits for a dispatch in flight and the next one sees the new status.
  */
-async function lockCampaign(em: EntityManager, campaignId: string): Promise<CampaignSchedule> {
+async function lockCampaignSchedule(em: EntityManager, campaignId: string): Promise<CampaignSchedule> {
   if (!isUuid(campaignId)) throw notFound('Campaign');
   const [campaign] = await rawQuery<CampaignSchedule>(
     em,
@@ -128,8 +128,8 @@ export async function enrollPositions(
   if (positionIds.length > MAX_ENROLL) {
     throw badInput(`At most ${MAX_ENROLL} positions can be enrolled at once`, { field: 'positionIds' });
   }
-  const campaign = await lockCampaign(em, campaignId);
-  if (campaign.status === 'ARCHIVED') throw badInput('An archived campaign takes no enrolments');
+  const campaign = await lockCampaignSchedule(em, campaignId);
+  if (campaign.status === 'ARCHIVED') throw conflict('An archived campaign takes no enrolments', campaign);
   const ids = positionIds.filter(isUuid);
   const notUuid = positionIds.filter((id) => !isUuid(id));
 
@@ -176,10 +176,13 @@ export async function enrollPositions(
   return { enrolled: enrolled.length, skipped };
 }
 
-/** Why a campaign cannot be launched, or undefined when it can. */
+/** A refusal due to the campaign's state rather than to the request. */
+function conflict(message: string, campaign: CampaignSchedule): AppError {
+  return new AppError(ErrorCode.Conflict, message, { status: campaign.status });
+}
+
+/** What the campaign lacks to be launched, or undefined when it can be. */
 async function launchProblem(em: EntityManager, campaign: CampaignSchedule): Promise<string | undefined> {
-  if (campaign.status === 'ARCHIVED') return 'An archived campaign cannot be launched';
-  if (campaign.status === 'COMPLETED') return 'A completed campaign cannot be launched again';
   const [counts] = await rawQuery<{ steps: number; mailboxes: number }>(
     em,
     `SELECT (SELECT count(*)::int FROM outreach.workflow_steps WHERE campaign_id = ?) AS steps,
@@ -200,8 +203,11 @@ async function launchProblem(em: EntityManager, campaign: CampaignSchedule): Pro
  * a pause is restored, due no earlier than it was). Launching a running campaign changes nothing.
  */
 export async function launchCampaign(em: EntityManager, campaignId: string, now: Date): Promise<void> {
-  const campaign = await lockCampaign(em, campaignId);
+  const campaign = await lockCampaignSchedule(em, campaignId);
   if (campaign.status === 'RUNNING') return;
+  if (campaign.status === 'ARCHIVED') throw conflict('An archived campaign cannot be launched', campaign);
+  if (campaign.status === 'COMPLETED')
+    throw conflict('A completed campaign cannot be launched again', campaign);
   const problem = await launchProblem(em, campaign);
   if (problem) throw badInput(problem);
   await rawQuery(
@@ -211,6 +217,7 @@ export async function launchCampaign(em: EntityManager, campaignId: string, now:
      WHERE id = ?`,
     [now, campaign.id],
   );
+  if (campaign.status === 'PAUSED') await respaceHeldDrafts(em, campaign, now);
   const runAt = firstRunAt(campaign, now);
   await rawQuery(
     em,
@@ -242,13 +249,42 @@ export async function launchCampaign(em: EntityManager, campaignId: string, now:
 }
 
 /**
+ * Drafts written before a pause and not sent keep slots that have passed: resuming would send them all at
+ * once. They get new slots from the window's next opening, in their old order and each mailbox's spacing
+ * (their tasks too, so the scheduler spaces new drafts after them).
+ */
+async function respaceHeldDrafts(em: EntityManager, campaign: CampaignSchedule, now: Date): Promise<void> {
+  await rawQuery(
+    em,
+    `WITH held AS (
+       SELECT m.id, m.task_id, mb.min_interval_seconds,
+         row_number() OVER (PARTITION BY m.mailbox_id ORDER BY m.send_at, m.id) - 1 AS place
+       FROM outreach.messages m
+       JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
+       JOIN outreach.mailboxes mb ON mb.organisation_id = m.organisation_id AND mb.id = m.mailbox_id
+       WHERE e.campaign_id = ? AND m.direction = 'OUTBOUND' AND m.status IN ('QUEUED', 'AWAITING_APPROVAL')
+         AND m.send_at < ?
+     ),
+     moved AS (
+       UPDATE outreach.messages m
+       SET send_at = ?::timestamptz + make_interval(secs => held.place * held.min_interval_seconds), updated_at = now()
+       FROM held WHERE m.id = held.id
+       RETURNING m.task_id, m.send_at
+     )
+     UPDATE outreach.tasks t SET send_at = moved.send_at, updated_at = now()
+     FROM moved WHERE t.id = moved.task_id`,
+    [campaign.id, now, nextOpening(windowOf(campaign), now)],
+  );
+}
+
+/**
  * RUNNING → PAUSED: tasks not yet dispatched are cancelled at once (launching again restores them); drafts
  * already dispatched stay with the drafter and the sender, which check the campaign's status themselves.
  */
 export async function pauseCampaign(em: EntityManager, campaignId: string, now: Date): Promise<void> {
-  const campaign = await lockCampaign(em, campaignId);
+  const campaign = await lockCampaignSchedule(em, campaignId);
   if (campaign.status === 'PAUSED') return;
-  if (campaign.status !== 'RUNNING') throw badInput('Only a running campaign can be paused');
+  if (campaign.status !== 'RUNNING') throw conflict('Only a running campaign can be paused', campaign);
   await rawQuery(
     em,
     `UPDATE outreach.campaigns SET status = 'PAUSED', paused_at = ?, updated_at = now() WHERE id = ?`,
@@ -282,7 +318,7 @@ export async function unenroll(em: EntityManager, enrollmentId: string): Promise
   );
   if (!found) throw notFound('Enrollment');
   // the campaign first, as everywhere else, then the enrolment
-  await lockCampaign(em, found.campaign_id);
+  await lockCampaignSchedule(em, found.campaign_id);
   const [stopped] = await rawQuery<{ id: string }>(
     em,
     `UPDATE outreach.campaign_enrollments

@@ -22,8 +22,6 @@ export interface DispatchOptions {
   now: Date;
   /** How long a dispatched task waits for the drafter before it is claimed and dispatched again. */
   queuedLeaseSeconds: number;
-  /** How long to wait before looking again when no mailbox can send (none active). */
-  retryLaterMs?: number;
 }
 
 export interface DispatchedTask {
@@ -46,6 +44,8 @@ interface TaskRow {
   step_id: string;
   campaign_id: string;
   enrollment_status: string;
+  /** The campaign's first step: its emails are the ones the campaign's daily limit counts. */
+  first_step: boolean;
   enrollment_mailbox_id: string | null;
   email: string | null;
   position_id: string;
@@ -73,7 +73,8 @@ interface VariantRow {
 }
 
 const DISPATCHED = `('QUEUED', 'RUNNING', 'DONE')`;
-const HOUR_MS = 3_600_000;
+// no active mailbox to send from (one to reconnect): look again in an hour
+const NO_MAILBOX_RETRY_MS = 3_600_000;
 
 /** A number in [0, 1) fixed by the key: the same enrolment and step always draw the same. */
 export function stableFraction(key: string): number {
@@ -136,9 +137,13 @@ export async function dispatchTasks(
   const tasks = await rawQuery<TaskRow>(
     em,
     `SELECT t.id, t.kind, t.status, t.enrollment_id, t.step_id, e.campaign_id, e.status AS enrollment_status,
-       e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id
+       e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id,
+       NOT EXISTS (SELECT 1 FROM outreach.workflow_steps earlier
+                   WHERE earlier.organisation_id = s.organisation_id AND earlier.campaign_id = s.campaign_id
+                     AND earlier.index < s.index) AS first_step
      FROM outreach.tasks t
      JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+     JOIN outreach.workflow_steps s ON s.organisation_id = t.organisation_id AND s.id = t.step_id
      WHERE t.id = ANY (?::uuid[]) AND t.leased_by = ? AND t.status IN ('PENDING', 'QUEUED', 'RUNNING')
      ORDER BY t.scheduled_for, t.id
      FOR UPDATE OF t`,
@@ -215,7 +220,6 @@ export async function dispatchTasks(
   const later: { id: string; at: Date }[] = [];
   const cancelled: string[] = [];
   const stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[] = [];
-  const enrollmentMailbox = new Map<string, string>();
   const newAssignments: { enrollmentId: string; stepId: string; variantId: string }[] = [];
 
   // the window as of `now`, once per campaign and zone
@@ -264,7 +268,8 @@ export async function dispatchTasks(
       later.push({ id: task.id, at: from });
       continue;
     }
-    const campaignDay = campaignUsed.get(campaign.id);
+    // the campaign's limit is on first emails: follow-ups of prospects already contacted are not held back
+    const campaignDay = task.first_step ? campaignUsed.get(campaign.id) : undefined;
     if (campaign.daily_limit !== null && campaignDay && campaignDay.used >= campaign.daily_limit) {
       later.push({ id: task.id, at: nextOpening(window, campaignDay.dayEnd) });
       continue;
@@ -279,7 +284,7 @@ export async function dispatchTasks(
     if (usable.length === 0) {
       later.push({
         id: task.id,
-        at: nextOpening(window, new Date(now.getTime() + (options.retryLaterMs ?? HOUR_MS))),
+        at: nextOpening(window, new Date(now.getTime() + NO_MAILBOX_RETRY_MS)),
       });
       continue;
     }
@@ -327,7 +332,6 @@ export async function dispatchTasks(
     day.used++;
     day.lastSendAt = sendAt;
     if (campaignDay) campaignDay.used++;
-    if (!task.enrollment_mailbox_id) enrollmentMailbox.set(task.enrollment_id, day.mailbox.id);
     queued.push({ id: task.id, mailboxId: day.mailbox.id, variantId, sendAt });
     result.queued.push({ taskId: task.id, kind: task.kind });
   }
@@ -338,7 +342,6 @@ export async function dispatchTasks(
     later,
     cancelled,
     stopped,
-    enrollmentMailbox,
     newAssignments,
   });
   result.rescheduled = later.length;
@@ -380,7 +383,7 @@ async function loadMailboxDays(
   );
 }
 
-/** Each limited campaign's sends of its local day (in the campaign's timezone). */
+/** Each limited campaign's first emails of its local day (in the campaign's timezone). */
 async function loadCampaignDays(
   em: EntityManager,
   campaigns: CampaignSchedule[],
@@ -394,7 +397,9 @@ async function loadCampaignDays(
     `SELECT u.id,
        (SELECT count(*)::int FROM outreach.tasks t
         JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
-        WHERE e.campaign_id = u.id AND t.send_at >= u.day_start AND t.send_at < u.day_end AND t.status IN ${DISPATCHED}) AS used
+        JOIN outreach.workflow_steps s ON s.organisation_id = t.organisation_id AND s.id = t.step_id
+        WHERE e.campaign_id = u.id AND t.send_at >= u.day_start AND t.send_at < u.day_end AND t.status IN ${DISPATCHED}
+          AND s.index = (SELECT min(f.index) FROM outreach.workflow_steps f WHERE f.campaign_id = u.id)) AS used
      FROM unnest(?::uuid[], ?::timestamptz[], ?::timestamptz[]) AS u(id, day_start, day_end)`,
     [days.map((d) => d.id), days.map((d) => d.start), days.map((d) => d.end)],
   );
@@ -411,7 +416,6 @@ async function writeOutcome(
     later: { id: string; at: Date }[];
     cancelled: string[];
     stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[];
-    enrollmentMailbox: Map<string, string>;
     newAssignments: { enrollmentId: string; stepId: string; variantId: string }[];
   },
 ): Promise<void> {
@@ -440,21 +444,18 @@ async function writeOutcome(
            variant_id = coalesce(q.variant_id, t.variant_id), send_at = coalesce(q.send_at, t.send_at), leased_until = ?, attempts = t.attempts + 1, updated_at = now()
          FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::timestamptz[]) AS q(id, mailbox_id, variant_id, send_at)
          WHERE t.id = q.id
-         RETURNING t.enrollment_id, t.send_at
+         RETURNING t.enrollment_id, t.send_at, t.mailbox_id
        )
        UPDATE outreach.campaign_enrollments e
-       SET next_run_at = coalesce(q.send_at, e.next_run_at),
-           mailbox_id = coalesce(e.mailbox_id, m.mailbox_id), updated_at = now()
-       FROM q LEFT JOIN unnest(?::uuid[], ?::uuid[]) AS m(enrollment_id, mailbox_id) ON m.enrollment_id = q.enrollment_id
-       WHERE e.id = q.enrollment_id`,
+       SET next_run_at = coalesce(q.send_at, e.next_run_at), mailbox_id = coalesce(e.mailbox_id, q.mailbox_id),
+         updated_at = now()
+       FROM q WHERE e.id = q.enrollment_id`,
       [
         leasedUntil,
         queued.map((q) => q.id),
         queued.map((q) => q.mailboxId),
         queued.map((q) => q.variantId),
         queued.map((q) => q.sendAt),
-        [...outcome.enrollmentMailbox.keys()],
-        [...outcome.enrollmentMailbox.values()],
       ],
     );
   }
