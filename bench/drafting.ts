@@ -118,7 +118,8 @@ interface Row {
   drafts: number;
   ms: number;
   failed: number;
-  target: number;
+  /** Drafts a second to reach; none where the row shows a bound by design. */
+  target: number | undefined;
 }
 
 /** Waits until every enrolment of the campaigns has its QUEUED (or FAILED) message. */
@@ -127,7 +128,7 @@ async function untilDrafted(
   scenario: string,
   campaigns: Campaign[],
   started: number,
-  target: number,
+  target: number | undefined,
 ): Promise<Row> {
   const expected = campaigns.reduce((n, c) => n + c.positionIds.length, 0);
   const ids = campaigns.map((c) => c.campaignId);
@@ -157,7 +158,7 @@ async function run(
   outreach: MikroORM,
   scenario: string,
   campaigns: Campaign[],
-  target: number,
+  target: number | undefined,
 ): Promise<Row> {
   await enrol(owner, outreach, campaigns);
   const started = performance.now();
@@ -200,15 +201,17 @@ async function runDrafterAlone(
   return untilDrafted(owner, scenario, campaigns, started, target);
 }
 
-function table(rows: Row[]): string {
+function table(rows: Row[], perOrganisationBound: number): string {
   const lines = [
     '| scenario | QUEUED drafts | failed | launch → last QUEUED (ms) | drafts/s | target | met |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const rate = (r.drafts * 1000) / r.ms;
+    const target = r.target === undefined ? `≤ ${perOrganisationBound} by design` : `≥ ${r.target}`;
+    const met = r.target === undefined ? '—' : rate >= r.target ? 'yes' : 'no';
     lines.push(
-      `| ${r.scenario} | ${r.drafts} | ${r.failed} | ${r.ms.toFixed(0)} | ${rate.toFixed(0)} | ≥ ${r.target} | ${rate >= r.target ? 'yes' : 'no'} |`,
+      `| ${r.scenario} | ${r.drafts} | ${r.failed} | ${r.ms.toFixed(0)} | ${rate.toFixed(0)} | ${target} | ${met} |`,
     );
   }
   return lines.join('\n');
@@ -301,7 +304,7 @@ async function main() {
         outreach,
         'launch → scheduler → drafter: 1,000 prompt steps, 1 organisation, model 300 ms',
         [one],
-        TARGET_AI_PER_S,
+        undefined,
       ),
     );
     const oneOrgInFlight = fake.maxConcurrency((r) => fake.requests.indexOf(r) >= before);
@@ -309,7 +312,8 @@ async function main() {
     console.log(
       `\nbench:drafting — scheduler + drafter workers (worker role, in-process bus), PostgreSQL 127.0.0.1, ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)} at the end\n`,
     );
-    console.log(table(rows));
+    // one organisation alone has its own slots only: OPENAI_CONCURRENCY requests each taking the model's latency
+    console.log(table(rows, Math.floor((config.openai.concurrency * 1000) / AI_LATENCY_MS)));
     console.log(
       `\nModel requests in flight at most: ${maxInFlight} with ${AI_ORGANISATIONS} organisations (OPENAI_TOTAL_CONCURRENCY ${config.openai.totalConcurrency}), ${oneOrgInFlight} for one organisation alone (OPENAI_CONCURRENCY ${config.openai.concurrency}).`,
     );
