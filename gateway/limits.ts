@@ -46,11 +46,16 @@ export const LIST_SIZES: Readonly<Record<string, number>> = {
   'Organisation.members': 100,
   'Campaign.enrollments': 100,
   'Campaign.steps': 20,
+  'Campaign.mailboxes': 50,
+  'Query.mailboxes': 50,
+  'Query.prompts': 50,
   'StepExperiment.variants': 10,
   'Enrollment.messages': 100,
   'Position.enrollments': 100,
   // one entry per refused item of one ingest call (INGEST_MAX_ITEMS at most); usually a few
   'IngestResult.rejected': 50,
+  // one entry per position not enrolled by one call (10,000 at most); usually a few
+  'EnrollResult.skipped': 50,
   'ApiKey.scopes': 3,
   'Schedule.days': 7,
 };

@@ -27,6 +27,39 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(AppError);
   });
 
+  it('reads the drafting model settings and refuses out-of-range ones in one line', () => {
+    expect(loadConfig({}).openai).toEqual({
+      apiKey: undefined,
+      baseUrl: undefined,
+      model: 'gpt-4o-mini',
+      timeoutMs: 60_000,
+      maxRetries: 2,
+      concurrency: 16,
+      totalConcurrency: 64,
+    });
+    const config = loadConfig({
+      OPENAI_BASE_URL: 'http://127.0.0.1:9999/v1',
+      OPENAI_TIMEOUT_MS: '5000',
+      OPENAI_MAX_RETRIES: '0',
+      OPENAI_CONCURRENCY: '4',
+      OPENAI_TOTAL_CONCURRENCY: '32',
+    });
+    expect(config.openai).toMatchObject({
+      timeoutMs: 5000,
+      maxRetries: 0,
+      concurrency: 4,
+      totalConcurrency: 32,
+    });
+    expect(() => loadConfig({ OPENAI_TIMEOUT_MS: '10' })).toThrow(
+      /^OPENAI_TIMEOUT_MS must be an integer in \[1000, 600000\]$/,
+    );
+    expect(() => loadConfig({ OPENAI_CONCURRENCY: '0' })).toThrow(/^OPENAI_CONCURRENCY must be an integer/);
+    expect(() => loadConfig({ OPENAI_MAX_RETRIES: 'many' })).toThrow(
+      /^OPENAI_MAX_RETRIES must be an integer/,
+    );
+    expect(() => loadConfig({ OPENAI_BASE_URL: 'openai' })).toThrow(/^OPENAI_BASE_URL must be a URL$/);
+  });
+
   it('reads the system mailer and the membership cache settings', () => {
     expect(loadConfig({}).mail).toEqual({ smtpUrl: undefined, from: 'ProspectFlow <no-reply@localhost>' });
     expect(loadConfig({}).auth.cacheSeconds).toBe(5);
@@ -42,6 +75,13 @@ describe('loadConfig', () => {
     expect(config.auth.cacheSeconds).toBe(0);
     expect(() => loadConfig({ SMTP_URL: 'http://mail.example.fr' })).toThrow(/SMTP_URL must be an smtp/);
     expect(() => loadConfig({ AUTH_CACHE_SECONDS: '-1' })).toThrow(/AUTH_CACHE_SECONDS/);
+  });
+
+  it("reads the scheduler's interval", () => {
+    expect(loadConfig({}).scheduler.intervalMs).toBe(1000);
+    expect(loadConfig({ SCHEDULER_INTERVAL_MS: '250' }).scheduler.intervalMs).toBe(250);
+    expect(() => loadConfig({ SCHEDULER_INTERVAL_MS: '0' })).toThrow(/^SCHEDULER_INTERVAL_MS /);
+    expect(() => loadConfig({ SCHEDULER_INTERVAL_MS: 'soon' })).toThrow(/SCHEDULER_INTERVAL_MS/);
   });
 });
 

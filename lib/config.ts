@@ -34,8 +34,22 @@ export interface Config {
   jwtPrivateKey: string | undefined;
   jwtPublicKey: string | undefined;
   trackingSecret: string | undefined;
+  /** AES-256 key sealing stored secrets (mailbox credentials); generated under DATA_DIR/keys/ when unset. */
+  secretsKey: Buffer | undefined;
   publicUrl: string;
-  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+  openai: {
+    apiKey: string | undefined;
+    baseUrl: string | undefined;
+    model: string;
+    /** One completion request, each attempt: the client's own default (10 minutes) would hold a draft far too long. */
+    timeoutMs: number;
+    /** The client's retries of one request on 408/409/429/5xx and connection errors, honouring retry-after. */
+    maxRetries: number;
+    /** Completions in flight per organisation, so one big campaign cannot take every slot. */
+    concurrency: number;
+    /** Completions in flight per drafter process, all organisations together. */
+    totalConcurrency: number;
+  };
   gmail: { apiUrl: string | undefined; tokenUrl: string | undefined; serviceAccountKey: string | undefined };
   logLevel: string;
   dataDir: string;
@@ -54,6 +68,8 @@ export interface Config {
   metrics: { enabled: boolean; token: string | undefined };
   /** Gateway to subgraphs: keep-alive connections per subgraph; identical in-flight queries sent once. */
   gateway: { subgraphConnections: number; dedupeSubgraphRequests: boolean };
+  /** The scheduler looks for due tasks this often (and at once again while a round fills its batch). */
+  scheduler: { intervalMs: number };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -174,6 +190,17 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   return { kind: 'cidrs', cidrs };
 }
 
+/** SECRETS_KEY: exactly 32 bytes, base64 (`openssl rand -base64 32`). */
+function secretsKey(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  const key = Buffer.from(raw.trim(), 'base64');
+  // Buffer.from skips characters that are not base64: re-encoding shows whether the text was the key
+  if (key.length !== 32 || key.toString('base64') !== raw.trim()) {
+    invalid('SECRETS_KEY', 'must be 32 bytes in base64 (generate one with: openssl rand -base64 32)');
+  }
+  return key;
+}
+
 /**
  * METRICS_TOKEN guards /metrics wherever it is set. Without one, development and tests serve /metrics
  * openly, and production does not serve it at all: metrics name operations and internals.
@@ -227,11 +254,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     jwtPrivateKey: text(env, 'JWT_PRIVATE_KEY'),
     jwtPublicKey: text(env, 'JWT_PUBLIC_KEY'),
     trackingSecret: text(env, 'TRACKING_SECRET'),
+    secretsKey: secretsKey(text(env, 'SECRETS_KEY')),
     publicUrl: url(env, 'PUBLIC_URL') ?? `http://localhost:${port}`,
     openai: {
       apiKey: text(env, 'OPENAI_API_KEY'),
       baseUrl: url(env, 'OPENAI_BASE_URL'),
       model: text(env, 'OPENAI_MODEL') ?? 'gpt-4o-mini',
+      timeoutMs: int(env, 'OPENAI_TIMEOUT_MS', 60_000, 1000, 600_000),
+      maxRetries: int(env, 'OPENAI_MAX_RETRIES', 2, 0, 10),
+      concurrency: int(env, 'OPENAI_CONCURRENCY', 16, 1, 1000),
+      totalConcurrency: int(env, 'OPENAI_TOTAL_CONCURRENCY', 64, 1, 1000),
     },
     gmail: {
       apiUrl: url(env, 'GMAIL_API_URL'),
@@ -264,6 +296,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       subgraphConnections: int(env, 'SUBGRAPH_CONNECTIONS', 128, 1, 10_000),
       dedupeSubgraphRequests: onOff(env, 'SUBGRAPH_DEDUPE', true),
     },
+    scheduler: { intervalMs: int(env, 'SCHEDULER_INTERVAL_MS', 1000, 10, 3_600_000) },
   };
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');

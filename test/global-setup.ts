@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../lib/config.ts';
 import { type RunningStack, startStack } from '../stack.ts';
+import { type GoogleFake, startGoogleFake } from './fakes/google.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,6 +16,8 @@ declare module 'vitest' {
     adminDatabaseUrl: string;
     subgraphUrls: Record<string, string>;
     dataDir: string;
+    /** Mailboxes of this domain may be connected with domain-wide delegation (the fake service account). */
+    delegatedDomain: string;
   }
 }
 
@@ -36,10 +39,13 @@ async function freshDatabase(name: string): Promise<string> {
 
 let stack: RunningStack | undefined;
 let dataDir: string | undefined;
+let google: GoogleFake | undefined;
+const DELEGATED_DOMAIN = 'delegated.example';
 
 export default async function setup(project: TestProject) {
   const databaseUrl = await freshDatabase(`prospectflow_test_${process.pid}`);
   dataDir = await mkdtemp(path.join(tmpdir(), 'prospectflow-test-'));
+  google = await startGoogleFake({ dir: dataDir, delegatedDomains: [DELEGATED_DOMAIN] });
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
@@ -47,6 +53,10 @@ export default async function setup(project: TestProject) {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'fatal',
     // sign-ups, logins and reset requests all come from 127.0.0.1 here
     RATE_LIMITS: 'signUp=100000/60,login=100000/60,requestPasswordReset=100000/60',
+    GOOGLE_TOKEN_URL: google.tokenUrl,
+    GOOGLE_SERVICE_ACCOUNT_KEY: google.serviceAccountFile,
+    // prompt steps can be saved; nothing at authoring time calls OpenAI
+    OPENAI_API_KEY: 'sk-test-not-used',
   });
   stack = await startStack(config, { ephemeralPorts: true });
   project.provide('gatewayUrl', stack.gateway.url);
@@ -55,8 +65,10 @@ export default async function setup(project: TestProject) {
   project.provide('adminDatabaseUrl', ADMIN_URL);
   project.provide('subgraphUrls', stack.config.subgraphUrls);
   project.provide('dataDir', dataDir);
+  project.provide('delegatedDomain', DELEGATED_DOMAIN);
   return async () => {
     await stack?.stop();
+    await google?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
     const admin = new pg.Client({ connectionString: ADMIN_URL });
     await admin.connect();

@@ -1,9 +1,13 @@
 // Every worker by name: `npm run start:worker -- <name>` runs one, `npm start` runs them all in-process.
+import { drafterWorker } from './drafter/consumer.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
+import { schedulerWorker } from './scheduler/index.ts';
 
 export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   relay: relayWorker,
+  scheduler: schedulerWorker,
+  drafter: drafterWorker,
 };
 
 export const WORKER_NAMES: readonly string[] = Object.keys(WORKERS);

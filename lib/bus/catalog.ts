@@ -30,7 +30,9 @@ export const DRAFTED = defineEvent<{ enrollmentId: string; messageId: string }>(
 export const APPROVAL_NEEDED = defineEvent<{ enrollmentId: string; messageId: string }>({
   name: 'APPROVAL_NEEDED',
 });
+/** A draft could not be written (a template variable missing, the model refused or stayed unreachable). */
+export const FAILED = defineEvent<{ enrollmentId: string; messageId: string }>({ name: 'FAILED' });
 export const ENROLLMENT_CHANGED = defineEvent<{ enrollmentId: string }>({ name: 'ENROLLMENT_CHANGED' });
 
 export const QUEUES: readonly QueueDescriptor<any>[] = [DRAFT_QUEUE, SEND_QUEUE];
-export const EVENTS: readonly EventDescriptor<any>[] = [DRAFTED, APPROVAL_NEEDED, ENROLLMENT_CHANGED];
+export const EVENTS: readonly EventDescriptor<any>[] = [DRAFTED, APPROVAL_NEEDED, FAILED, ENROLLMENT_CHANGED];

@@ -20,6 +20,14 @@ const REDACT = [
   'variables.password',
   'variables.refreshToken',
   'variables.input.password',
+  // mailbox credentials (connectMailbox) and their sealed form
+  'credentials',
+  '*.credentials',
+  'variables.credentials',
+  '*.clientSecret',
+  'clientSecret',
+  '*.credentialsEncrypted',
+  'credentialsEncrypted',
 ];
 
 export function createLogger(service: string, level: string): Logger {

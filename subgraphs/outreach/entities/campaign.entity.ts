@@ -1,6 +1,6 @@
 import { ArrayType, Entity, Enum, PrimaryKey, Property } from '@mikro-orm/postgresql';
 import { Directive, Field, ID, Int, ObjectType } from 'type-graphql';
-import { CampaignStatus } from './enums.ts';
+import { CampaignStatus, OnReject } from './enums.ts';
 
 @ObjectType({ description: "When a campaign may send, in the prospect's timezone" })
 export class Schedule {
@@ -63,6 +63,23 @@ export class Campaign {
   @Field(() => Boolean)
   @Property({ type: 'boolean' })
   requireApproval = false;
+
+  @Field(() => Boolean, {
+    description: "Send within the schedule's hours in each prospect's own timezone, where it is known",
+  })
+  @Property({ type: 'boolean' })
+  useProspectTimezone = false;
+
+  @Field(() => OnReject, { description: 'What a rejected draft does to its enrollment' })
+  @Enum({ type: 'text', items: () => OnReject })
+  onReject: OnReject = OnReject.NEXT_STEP;
+
+  @Property({ type: 'uuid', nullable: true })
+  createdBy?: string | null;
+
+  @Field(() => Date, { nullable: true })
+  @Property({ type: 'timestamptz', nullable: true })
+  archivedAt?: Date | null;
 
   @Field(() => Date, { nullable: true })
   @Property({ type: 'timestamptz', nullable: true })

@@ -1,5 +1,5 @@
 import { Entity, Enum, PrimaryKey, Property } from '@mikro-orm/postgresql';
-import { Directive, Field, ID, ObjectType } from 'type-graphql';
+import { Directive, Field, ID, Int, ObjectType } from 'type-graphql';
 import { MessageStatus } from './enums.ts';
 
 @ObjectType({ description: 'One email, drafted, sent or received' })
@@ -61,6 +61,44 @@ export class Message {
   @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
   error?: string | null;
+
+  /** The draft task that wrote it: one message per task. */
+  @Property({ type: 'uuid', nullable: true })
+  taskId?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'The index of its step in the sequence (0 = first email)',
+  })
+  @Property({ type: 'integer', nullable: true })
+  stepIndex?: number | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: "Not sent before then: the mailbox's spacing and the campaign's window, as scheduled",
+  })
+  @Property({ type: 'timestamptz', nullable: true })
+  sendAt?: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'The model that wrote it (prompt steps)' })
+  @Property({ type: 'text', nullable: true })
+  model?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Tokens of the request that wrote it (prompt steps)' })
+  @Property({ type: 'integer', nullable: true })
+  promptTokens?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Tokens of the answer that wrote it (prompt steps)' })
+  @Property({ type: 'integer', nullable: true })
+  completionTokens?: number | null;
+
+  /** The user who approved or rejected it. */
+  @Property({ type: 'uuid', nullable: true })
+  reviewedBy?: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'When it was approved or rejected' })
+  @Property({ type: 'timestamptz', nullable: true })
+  reviewedAt?: Date | null;
 
   @Field(() => Date)
   @Property({ type: 'timestamptz' })
