@@ -1,6 +1,6 @@
 // Runs the whole platform as a child process on a throwaway database, and samples its memory.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -129,18 +129,20 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the production topology: migrations, then each subgraph and the gateway in its own process
- * (`npm run start:subgraph -- <name>`, `npm run start:gateway`), as docker-compose runs them.
- */
-/** An Ed25519 key pair for access tokens, as an operator would provide in production. */
-function benchSigningKeys(): { JWT_PRIVATE_KEY: string; JWT_PUBLIC_KEY: string } {
+/** An Ed25519 key pair for access tokens and a key for stored credentials, as an operator provides them. */
+function benchSecrets(): { JWT_PRIVATE_KEY: string; JWT_PUBLIC_KEY: string; SECRETS_KEY: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
     JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    SECRETS_KEY: randomBytes(32).toString('base64'),
   };
 }
+
+/**
+ * Starts the production topology: migrations, then each subgraph and the gateway in its own process
+ * (`npm run start:subgraph -- <name>`, `npm run start:gateway`), as docker-compose runs them.
+ */
 
 export async function startPlatform(
   cwd: string,
@@ -155,7 +157,7 @@ export async function startPlatform(
     ...process.env,
     // production settings, as deployed (and as Hive runs): the bench brings its own signing keys
     NODE_ENV: 'production',
-    ...benchSigningKeys(),
+    ...benchSecrets(),
     DATABASE_URL: dbUrl,
     PORT: String(port),
     IAM_PORT: String(iam),

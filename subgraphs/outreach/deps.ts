@@ -1,4 +1,5 @@
 import type { Config } from '../../lib/config.ts';
+import { AppError, ErrorCode } from '../../lib/errors.ts';
 import type { GoogleSettings } from '../../lib/google/gmail-auth.ts';
 import type { RequestContext } from '../../lib/graphql/context.ts';
 import { createSecretBox, type SecretBox } from '../../lib/secrets/secret-box.ts';
@@ -14,6 +15,12 @@ export interface OutreachDeps {
 export type OutreachContext = RequestContext<OutreachDeps>;
 
 export async function outreachDeps(config: Readonly<Config>): Promise<OutreachDeps> {
+  // A key generated inside a container's data directory dies with the container, and the credentials with it.
+  if (config.env === 'production' && !config.secretsKey)
+    throw new AppError(
+      ErrorCode.ConfigInvalid,
+      'SECRETS_KEY is required in production (generate one with: openssl rand -base64 32)',
+    );
   const key = await loadOrCreateSecretsKey({ configured: config.secretsKey, dataDir: config.dataDir });
   return {
     secrets: createSecretBox(key),
