@@ -170,14 +170,15 @@ describe("the worker role's walls", () => {
       {
         proname: 'claim_due_tasks',
         prosecdef: true,
-        proconfig: ['search_path=pg_catalog, pg_temp'],
+        // a pinned search path (security definer); planned on every call (0024)
+        proconfig: ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_custom_plan'],
         result: 'TABLE(organisation_id uuid, id uuid, kind text)',
         worker_may: true,
       },
       {
         proname: 'claim_outbox',
         prosecdef: true,
-        proconfig: ['search_path=pg_catalog, pg_temp'],
+        proconfig: ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_custom_plan'],
         result: 'TABLE(organisation_id uuid, campaign_id uuid, published_sequence bigint)',
         worker_may: true,
       },
