@@ -1,7 +1,7 @@
 // The outbox relay: claims campaign streams with unpublished events, relays them, and polls again. Any
 // number of relays may run; a campaign's stream has one holder at a time.
-import { isDatabaseUnavailable } from '../../lib/db/pool.ts';
 import type { Logger } from '../../lib/telemetry/logger.ts';
+import { pollingLoop } from '../polling.ts';
 import { type RunningWorker, type WorkerDefinition, workerId } from '../runtime.ts';
 import { claimStreams, type RelayDeps, relayStream } from './handler.ts';
 
@@ -31,10 +31,6 @@ export function createRelay(
   const leaseSeconds = options.leaseSeconds ?? 30;
   const idleMs = options.idleMs ?? 100;
   const full: RelayDeps = { ...deps, batchSize: options.batchSize ?? 200 };
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  let loop: Promise<void> | undefined;
-
   const runOnce = async (): Promise<number> => {
     const claims = await claimStreams(full, streamsPerClaim, leaseSeconds);
     const results = await Promise.allSettled(claims.map((claim) => relayStream(full, claim)));
@@ -45,46 +41,15 @@ export function createRelay(
     }
     return claims.length === streamsPerClaim ? Math.max(published, 1) : published;
   };
+  const loop = pollingLoop({
+    name: 'outbox relay',
+    round: async () => (await runOnce()) > 0,
+    idleMs,
+    maxBackoffExponent: 8,
+    log,
+  });
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const run = async () => {
-    let failures = 0;
-    while (!stopped) {
-      try {
-        const published = await runOnce();
-        failures = 0;
-        if (published === 0 && !stopped) await pause(idleMs);
-      } catch (err) {
-        failures++;
-        // the database going away (a restart, a failover, Ctrl-C reaching it first) is waited out, not a bug
-        if (isDatabaseUnavailable(err)) {
-          log.warn({ err: (err as Error).message }, 'outbox relay: database unavailable; retrying');
-        } else log.error({ err }, 'outbox relay round failed');
-        if (!stopped) await pause(Math.min(30_000, idleMs * 2 ** Math.min(8, failures)));
-      }
-    }
-  };
-
-  return {
-    name: 'relay',
-    runOnce,
-    start() {
-      loop ??= run();
-    },
-    async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
-    },
-  };
+  return { name: 'relay', runOnce, start: loop.start, stop: loop.stop };
 }
 
 export const relayWorker: WorkerDefinition = {

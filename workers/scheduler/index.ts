@@ -1,7 +1,7 @@
 // The scheduler: every SCHEDULER_INTERVAL_MS it claims due tasks and dispatches them (at once again while
 // rounds come back full). Any number may run: a task is claimed by one of them at a time.
-import { isDatabaseUnavailable } from '../../lib/db/pool.ts';
 import type { Logger } from '../../lib/telemetry/logger.ts';
+import { pollingLoop } from '../polling.ts';
 import { type RunningWorker, type WorkerDefinition, workerId } from '../runtime.ts';
 import { type RoundResult, type SchedulerDeps, type SchedulerLimits, schedulerRound } from './handler.ts';
 
@@ -20,48 +20,20 @@ export function createScheduler(
   options: { intervalMs: number; limits?: Partial<SchedulerLimits> },
 ): Scheduler {
   const limits: SchedulerLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  let loop: Promise<void> | undefined;
-
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const run = async () => {
-    let failures = 0;
-    while (!stopped) {
-      try {
-        const round = await schedulerRound(deps, limits);
-        failures = 0;
-        if (round.claimed < limits.batchSize && !stopped) await pause(options.intervalMs);
-      } catch (err) {
-        failures++;
-        if (isDatabaseUnavailable(err)) {
-          log.warn({ err: (err as Error).message }, 'scheduler: database unavailable; retrying');
-        } else
-          log.error({ err }, 'scheduler round failed; its tasks are claimed again when their lease ends');
-        if (!stopped) await pause(Math.min(30_000, options.intervalMs * 2 ** Math.min(5, failures)));
-      }
-    }
-  };
+  const loop = pollingLoop({
+    name: 'scheduler',
+    // a full round means more may be due: go again at once
+    round: async () => (await schedulerRound(deps, limits)).claimed >= limits.batchSize,
+    idleMs: options.intervalMs,
+    maxBackoffExponent: 5,
+    log,
+  });
 
   return {
     name: 'scheduler',
     runOnce: () => schedulerRound(deps, limits),
-    start() {
-      loop ??= run();
-    },
-    async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
-    },
+    start: loop.start,
+    stop: loop.stop,
   };
 }
 
