@@ -208,6 +208,23 @@ export async function buildFederatedSchema(options: {
   return built;
 }
 
+/** A reference by id, batched into one read per type per request; `read` gets the rows of the ids asked for. */
+function batchedReference<T extends { id: string }>(
+  name: string,
+  access: Requirement,
+  read: (ids: readonly string[], ctx: RequestContext) => Promise<T[]>,
+): ReferenceDefinition {
+  return {
+    access,
+    __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
+      if (!isUuid(ref.id)) return null;
+      return ctx
+        .sqlLoader<string, T>(name, async (ids) => byKeys(ids, await read(ids, ctx), (r) => r.id))
+        .load(ref.id);
+    },
+  };
+}
+
 /**
  * An entity reference by id (readers by default), one statement per type per request, read as plain rows
  * of the entity's columns (lib/db/entity-rows.ts) without the ORM.
@@ -217,18 +234,9 @@ export function entityReference<T extends { id: string }>(
   entity: EntityName<T>,
   access: Requirement = 'read',
 ): ReferenceDefinition {
-  return {
-    access,
-    __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
-      if (!isUuid(ref.id)) return null;
-      return ctx
-        .sqlLoader<string, T>(name, async (ids) => {
-          const rows = await ctx.entityRows(entity, 't.id = ANY($1::uuid[])', [ids]);
-          return byKeys(ids, rows, (r) => r.id);
-        })
-        .load(ref.id);
-    },
-  };
+  return batchedReference<T>(name, access, (ids, ctx) =>
+    ctx.entityRows(entity, 't.id = ANY($1::uuid[])', [ids]),
+  );
 }
 
 /**
@@ -242,16 +250,7 @@ export function sqlReference<Row, T extends { id: string }>(
   toEntity: (row: Row) => T,
   access: Requirement = 'read',
 ): ReferenceDefinition {
-  return {
-    access,
-    __resolveReference: async (ref: { id: string }, ctx: RequestContext) => {
-      if (!isUuid(ref.id)) return null;
-      return ctx
-        .sqlLoader<string, T>(name, async (ids) => {
-          const rows = await ctx.sql<Row>(sql, [ids, requireIdentity(ctx.identity).organisationId]);
-          return byKeys(ids, rows.map(toEntity), (r) => r.id);
-        })
-        .load(ref.id);
-    },
-  };
+  return batchedReference<T>(name, access, async (ids, ctx) =>
+    (await ctx.sql<Row>(sql, [ids, requireIdentity(ctx.identity).organisationId])).map(toEntity),
+  );
 }
