@@ -33,7 +33,9 @@ export interface Config {
   clickhouseUrl: string | undefined;
   jwtPrivateKey: string | undefined;
   jwtPublicKey: string | undefined;
+  /** HMAC keys of tracking and unsubscribe tokens: the current one signs, both verify (rotation). */
   trackingSecret: string | undefined;
+  trackingSecretPrevious: string | undefined;
   /** AES-256 key sealing stored secrets (mailbox credentials); generated under DATA_DIR/keys/ when unset. */
   secretsKey: Buffer | undefined;
   publicUrl: string;
@@ -191,6 +193,14 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
 }
 
 /** SECRETS_KEY: exactly 32 bytes, base64 (`openssl rand -base64 32`). */
+function trackingSecret(env: Env, name: string): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && (value.length < 32 || value.length > 512 || /\s/.test(value))) {
+    invalid(name, 'must be 32 to 512 characters without spaces (generate one with: openssl rand -base64 32)');
+  }
+  return value;
+}
+
 function secretsKey(raw: string | undefined): Buffer | undefined {
   if (raw === undefined) return undefined;
   const key = Buffer.from(raw.trim(), 'base64');
@@ -253,7 +263,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     clickhouseUrl: url(env, 'CLICKHOUSE_URL'),
     jwtPrivateKey: text(env, 'JWT_PRIVATE_KEY'),
     jwtPublicKey: text(env, 'JWT_PUBLIC_KEY'),
-    trackingSecret: text(env, 'TRACKING_SECRET'),
+    trackingSecret: trackingSecret(env, 'TRACKING_SECRET'),
+    trackingSecretPrevious: trackingSecret(env, 'TRACKING_SECRET_PREVIOUS'),
     secretsKey: secretsKey(text(env, 'SECRETS_KEY')),
     publicUrl: url(env, 'PUBLIC_URL') ?? `http://localhost:${port}`,
     openai: {
@@ -298,6 +309,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     scheduler: { intervalMs: int(env, 'SCHEDULER_INTERVAL_MS', 1000, 10, 3_600_000) },
   };
+  if (config.trackingSecretPrevious && !config.trackingSecret) {
+    invalid('TRACKING_SECRET_PREVIOUS', 'needs TRACKING_SECRET (the key that replaced it)');
+  }
   if ((config.jwtPrivateKey === undefined) !== (config.jwtPublicKey === undefined)) {
     invalid('JWT_PRIVATE_KEY', 'and JWT_PUBLIC_KEY must be set together');
   }
@@ -307,6 +321,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (config.env === 'production') {
     if (!config.databaseUrl) invalid('DATABASE_URL', 'is required in production');
     if (!config.jwtPublicKey) invalid('JWT_PUBLIC_KEY', 'is required in production');
+    if (!config.trackingSecret) invalid('TRACKING_SECRET', 'is required in production');
   }
   return Object.freeze(config);
 }

@@ -184,6 +184,7 @@ describe('in production', () => {
       LOG_LEVEL: 'fatal',
       DATABASE_URL: inject('databaseUrl'),
       DATA_DIR: inject('dataDir'),
+      TRACKING_SECRET: 'production-tracking-secret-0123456789abcdef',
       ...(await jwtKeys()),
       ...extra,
     });

@@ -130,12 +130,18 @@ export interface Platform {
 }
 
 /** An Ed25519 key pair for access tokens and a key for stored credentials, as an operator provides them. */
-function benchSecrets(): { JWT_PRIVATE_KEY: string; JWT_PUBLIC_KEY: string; SECRETS_KEY: string } {
+function benchSecrets(): {
+  JWT_PRIVATE_KEY: string;
+  JWT_PUBLIC_KEY: string;
+  SECRETS_KEY: string;
+  TRACKING_SECRET: string;
+} {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
     JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     SECRETS_KEY: randomBytes(32).toString('base64'),
+    TRACKING_SECRET: randomBytes(32).toString('base64url'),
   };
 }
 

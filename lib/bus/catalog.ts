@@ -19,6 +19,19 @@ export const SEND_QUEUE = defineQueue<TaskMessage>({
   prefetch: 5,
 });
 
+/**
+ * A verified one-click unsubscribe (the tracking endpoint checked the token's signature): the recipient of the
+ * message is suppressed and their enrolments stop. Published with a confirm before the endpoint answers.
+ */
+export const UNSUBSCRIBE_QUEUE = defineQueue<{
+  organisationId: string;
+  messageId: string;
+  positionId: string;
+}>({
+  name: 'outreach.unsubscribe',
+  retryDelays: ['5s', '30s', '2m', '10m', '1h'],
+});
+
 /** The queue a claimed task of each kind goes to. */
 export const TASK_QUEUES: Readonly<Record<'DRAFT' | 'SEND', QueueDescriptor<TaskMessage>>> = {
   DRAFT: DRAFT_QUEUE,
@@ -33,6 +46,30 @@ export const APPROVAL_NEEDED = defineEvent<{ enrollmentId: string; messageId: st
 /** A draft could not be written (a template variable missing, the model refused or stayed unreachable). */
 export const FAILED = defineEvent<{ enrollmentId: string; messageId: string }>({ name: 'FAILED' });
 export const ENROLLMENT_CHANGED = defineEvent<{ enrollmentId: string }>({ name: 'ENROLLMENT_CHANGED' });
+/** An email left through its mailbox (Gmail accepted it, or its .eml was written to the outbox folder). */
+export const SENT = defineEvent<{ enrollmentId: string; messageId: string }>({ name: 'SENT' });
+/** The prospect answered: `messageId` is the RECEIVED message. */
+export const REPLIED = defineEvent<{ enrollmentId: string; messageId: string }>({ name: 'REPLIED' });
+/** A sent email bounced for good: `messageId` is the email that bounced. */
+export const BOUNCED = defineEvent<{ enrollmentId: string; messageId: string }>({ name: 'BOUNCED' });
+/** The recipient unsubscribed: `messageId` is the email whose link or header they used. */
+export const UNSUBSCRIBED = defineEvent<{ enrollmentId: string; messageId: string }>({
+  name: 'UNSUBSCRIBED',
+});
+/** Google refused the mailbox's credentials (revoked): its sends wait until it is connected again. */
+export const MAILBOX_NEEDS_RECONNECT = defineEvent<{ mailboxId: string }>({
+  name: 'MAILBOX_NEEDS_RECONNECT',
+});
 
-export const QUEUES: readonly QueueDescriptor<any>[] = [DRAFT_QUEUE, SEND_QUEUE];
-export const EVENTS: readonly EventDescriptor<any>[] = [DRAFTED, APPROVAL_NEEDED, FAILED, ENROLLMENT_CHANGED];
+export const QUEUES: readonly QueueDescriptor<any>[] = [DRAFT_QUEUE, SEND_QUEUE, UNSUBSCRIBE_QUEUE];
+export const EVENTS: readonly EventDescriptor<any>[] = [
+  DRAFTED,
+  APPROVAL_NEEDED,
+  FAILED,
+  ENROLLMENT_CHANGED,
+  SENT,
+  REPLIED,
+  BOUNCED,
+  UNSUBSCRIBED,
+  MAILBOX_NEEDS_RECONNECT,
+];

@@ -16,6 +16,7 @@ describe('the key that seals mailbox credentials', () => {
       JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       DATA_DIR: dataDir,
+      TRACKING_SECRET: 'production-tracking-secret-0123456789abcdef',
     });
     await expect(outreachDeps(config)).rejects.toThrow(/^SECRETS_KEY is required in production/);
     // nothing was generated in its place
