@@ -1,13 +1,17 @@
-// A local stand-in for Google's OAuth token endpoint, spoken to by the real googleapis clients through
-// GOOGLE_TOKEN_URL. Refresh tokens starting with "revoked" are refused (invalid_grant), as is a client secret
-// "wrong" (invalid_client); service-account assertions must carry a valid signature of the service account
-// it wrote, and are refused (unauthorized_client) for subjects outside its delegated domains.
+// A local stand-in for Google's OAuth token endpoint and the Gmail API, spoken to by the real googleapis clients
+// through GOOGLE_TOKEN_URL and GMAIL_API_URL (both this fake's origin). Refresh tokens starting with "revoked"
+// are refused (invalid_grant), as is a client secret "wrong" (invalid_client); service-account assertions
+// must carry a valid signature of the service account it wrote, and are refused (unauthorized_client) for
+// subjects outside its delegated domains. Each access token belongs to one mailbox: the delegated subject, or
+// the address a refresh token was registered for (`mailboxForRefreshToken`, or a token `refresh:<address>`).
+// The Gmail side is in ./gmail-store.ts.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { importSPKI, jwtVerify } from 'jose';
+import { createGmailStore, type GmailStore } from './gmail-store.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 // what gtoken puts in `aud`, wherever the request is sent
@@ -28,6 +32,14 @@ export interface GoogleFake {
   serviceAccountFile: string;
   /** Token requests answered, oldest first (refresh tokens and secrets are not kept). */
   tokenRequests: TokenRequest[];
+  /** GMAIL_API_URL: the Gmail API's root URL. */
+  gmailUrl: string;
+  /** The fake mailboxes: what was sent, delivering inbound mail, injecting failures. */
+  gmail: GmailStore;
+  /** The mailbox a refresh token gives access to. */
+  mailboxForRefreshToken(refreshToken: string, mailbox: string): void;
+  /** The next `times` token requests fail with this OAuth error (e.g. invalid_grant: a revoked grant). */
+  failTokens(error: { status: number; error: string; description?: string }, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -40,14 +52,6 @@ async function formOf(req: IncomingMessage): Promise<URLSearchParams> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function accessToken() {
-  return {
-    access_token: `ya29.fake-${randomBytes(12).toString('hex')}`,
-    expires_in: 3599,
-    token_type: 'Bearer',
-  };
 }
 
 export async function startGoogleFake(options: {
@@ -68,9 +72,24 @@ export async function startGoogleFake(options: {
   );
   const verifyKey = await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }) as string, 'RS256');
   const tokenRequests: TokenRequest[] = [];
+  const gmail = createGmailStore();
+  const refreshMailboxes = new Map<string, string>();
+  const tokenFailures: { status: number; error: string; description?: string }[] = [];
+  // access token -> the mailbox it opens
+  const accessTokens = new Map<string, string>();
+  const accessToken = (mailbox: string | undefined) => {
+    const token = `ya29.fake-${randomBytes(12).toString('hex')}`;
+    if (mailbox) accessTokens.set(token, mailbox.toLowerCase());
+    return { access_token: token, expires_in: 3599, token_type: 'Bearer' };
+  };
 
   async function token(form: URLSearchParams, res: ServerResponse): Promise<void> {
     const grantType = form.get('grant_type') ?? '';
+    const failure = tokenFailures.shift();
+    if (failure) {
+      tokenRequests.push({ grantType });
+      return send(res, failure.status, { error: failure.error, error_description: failure.description });
+    }
     if (grantType === 'refresh_token') {
       const clientId = form.get('client_id') ?? undefined;
       tokenRequests.push({ grantType, clientId });
@@ -83,7 +102,11 @@ export async function startGoogleFake(options: {
           error_description: 'Token has been expired or revoked.',
         });
       }
-      return send(res, 200, { ...accessToken(), scope: 'https://www.googleapis.com/auth/gmail.send' });
+      const refreshToken = form.get('refresh_token') ?? '';
+      const mailbox =
+        refreshMailboxes.get(refreshToken) ??
+        (refreshToken.startsWith('refresh:') ? refreshToken.slice('refresh:'.length) : undefined);
+      return send(res, 200, { ...accessToken(mailbox), scope: 'https://www.googleapis.com/auth/gmail.send' });
     }
     if (grantType === JWT_BEARER) {
       let claims: { iss?: unknown; sub?: unknown };
@@ -104,7 +127,7 @@ export async function startGoogleFake(options: {
           error_description: 'Client is unauthorized to retrieve access tokens using this method.',
         });
       }
-      return send(res, 200, accessToken());
+      return send(res, 200, accessToken(subject));
     }
     tokenRequests.push({ grantType });
     return send(res, 400, {
@@ -120,6 +143,21 @@ export async function startGoogleFake(options: {
         .catch(() => send(res, 500, { error: 'internal' }));
       return;
     }
+    if (req.url?.startsWith('/gmail/v1/users/')) {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const mailbox = bearer ? accessTokens.get(bearer) : undefined;
+      if (!mailbox) {
+        return send(res, 401, {
+          error: {
+            code: 401,
+            message: 'Request had invalid authentication credentials.',
+            status: 'UNAUTHENTICATED',
+          },
+        });
+      }
+      gmail.handle(mailbox, req, res).catch(() => send(res, 500, { error: { code: 500, message: 'fake' } }));
+      return;
+    }
     send(res, 404, { error: { code: 404, message: 'Not found' } });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -129,6 +167,13 @@ export async function startGoogleFake(options: {
     tokenUrl: `${url}/token`,
     serviceAccountFile,
     tokenRequests,
+    gmailUrl: url,
+    gmail,
+    mailboxForRefreshToken: (refreshToken, mailbox) =>
+      refreshMailboxes.set(refreshToken, mailbox.toLowerCase()),
+    failTokens: (error, times = 1) => {
+      for (let i = 0; i < times; i++) tokenFailures.push(error);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
