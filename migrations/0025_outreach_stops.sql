@@ -31,3 +31,9 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm.suppress_addresses(text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.suppress_addresses(text[], text) TO prospectflow_outreach, prospectflow_worker;
+
+-- An enrolment paused by an automatic reply (out of office) resumes by itself at resume_at.
+ALTER TABLE outreach.campaign_enrollments ADD COLUMN resume_at timestamptz;
+
+-- Why a mailbox needs reconnecting (Google's answer), shown to the user beside its status.
+ALTER TABLE outreach.mailboxes ADD COLUMN status_reason text;

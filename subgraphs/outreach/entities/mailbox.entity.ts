@@ -37,6 +37,13 @@ export class Mailbox {
   status: MailboxStatus = MailboxStatus.ACTIVE;
 
   @Field(() => String, {
+    nullable: true,
+    description: "Why the mailbox needs reconnecting: Google's answer when it refused the credentials",
+  })
+  @Property({ type: 'text', nullable: true })
+  statusReason?: string | null;
+
+  @Field(() => String, {
     description: "IANA timezone: the mailbox's day (its daily limit) starts at its local midnight",
   })
   @Property({ type: 'text' })

@@ -130,6 +130,7 @@ export async function connectMailbox(
   mailbox.minIntervalSeconds = minIntervalSeconds ?? mailbox.minIntervalSeconds;
   mailbox.timezone = timezone ?? mailbox.timezone;
   mailbox.status = MailboxStatus.ACTIVE;
+  mailbox.statusReason = null;
   mailbox.authKind = credentials ? MailboxAuthKind[credentials.kind] : MailboxAuthKind.NONE;
   mailbox.credentialsEncrypted = credentials
     ? sealGmailCredentials(deps.secrets, caller.organisationId, mailbox.id, credentials)
