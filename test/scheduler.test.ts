@@ -557,6 +557,28 @@ describe('leases', () => {
       decided.map((t) => expect.objectContaining({ id: t.id, send_at: t.send_at })),
     );
   });
+  it('hands dispatched tasks on at the next round when the broker refused the publish', async () => {
+    const clock = testClock('2026-03-04T08:00:00Z');
+    const c = await campaignWith({}, 3);
+    await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
+    const name = `scheduler-${randomBytes(3).toString('hex')}`;
+    const away: Bus = {
+      ...bus,
+      sendMany: async () => {
+        throw new Error('broker connection closed');
+      },
+    };
+    const failing = createScheduler({ orm: workerOrm, bus: away, workerId: name, clock: clock.now }, silent, {
+      intervalMs: 10,
+    });
+    await expect(failing.runOnce()).rejects.toThrow(/broker/);
+    const deliveredBefore = published.length;
+    // the broker is back a few seconds later: no waiting for the ten-minute queued lease
+    clock.set('2026-03-04T08:00:05Z');
+    expect(await drain(scheduler(clock))).toBe(3);
+    await deliveredAtLeast(deliveredBefore + 3);
+    expect((await tasksOf(c.campaignId)).every((t) => t.status === 'QUEUED')).toBe(true);
+  });
 });
 
 describe('stops', () => {

@@ -62,12 +62,35 @@ export async function schedulerRound(deps: SchedulerDeps, limits: SchedulerLimit
         queuedLeaseSeconds: limits.queuedLeaseSeconds,
       }),
     );
-    await publish(deps.bus, organisationId, outcome.queued);
+    try {
+      await publish(deps.bus, organisationId, outcome.queued);
+    } catch (error) {
+      // The broker is away: the tasks were dispatched but not handed on. Their leases would keep them waiting
+      // for the queued-lease time; released, the next round after the broker is back hands them on again.
+      await releaseLeases(deps, organisationId, outcome.queued).catch(() => {});
+      throw error;
+    }
     result.queued += outcome.queued.length;
     result.rescheduled += outcome.rescheduled;
     result.cancelled += outcome.cancelled;
   }
   return result;
+}
+
+async function releaseLeases(
+  deps: Pick<SchedulerDeps, 'orm' | 'workerId' | 'clock'>,
+  organisationId: string,
+  tasks: DispatchedTask[],
+): Promise<void> {
+  if (tasks.length === 0) return;
+  await withTenant(deps.orm, organisationId, (em) =>
+    rawQuery(
+      em,
+      `UPDATE outreach.tasks SET leased_until = ?, updated_at = now()
+       WHERE id = ANY (?::uuid[]) AND leased_by = ? AND status = 'QUEUED'`,
+      [deps.clock(), tasks.map((t) => t.taskId), deps.workerId],
+    ),
+  );
 }
 
 async function publish(bus: Bus, organisationId: string, tasks: DispatchedTask[]): Promise<void> {
