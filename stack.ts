@@ -55,7 +55,11 @@ export async function startStack(
 
     let config: Readonly<Config> = { ...base, databaseUrl, databasePasswords };
     // one bus for the whole process: the workers now, the services as they come to publish or consume
-    bus = await createBus({ amqpUrl: config.amqpUrl, logger: createLogger('bus', config.logLevel) });
+    bus = await createBus({
+      amqpUrl: config.amqpUrl,
+      prefix: config.amqpPrefix,
+      logger: createLogger('bus', config.logLevel),
+    });
     log.info({ bus: bus.kind }, 'bus ready');
     for (const name of SUBGRAPHS) {
       subgraphs.push(

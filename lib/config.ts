@@ -26,6 +26,8 @@ export interface Config {
   databasePasswords: Partial<Record<SubgraphName | 'gateway' | 'worker', string>>;
   embeddedPgPort: number | undefined;
   amqpUrl: string | undefined;
+  /** Prefix of every queue and exchange name, so several deployments (or test runs) can share one broker. */
+  amqpPrefix: string;
   redisUrl: string | undefined;
   /** Prepended to every Redis key, so several deployments can share one Redis. */
   redisKeyPrefix: string;
@@ -193,6 +195,17 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
 }
 
 /** SECRETS_KEY: exactly 32 bytes, base64 (`openssl rand -base64 32`). */
+function amqpPrefix(raw: string | undefined): string {
+  if (raw === undefined) return '';
+  if (!/^[a-z0-9][a-z0-9-]{0,39}\.$/.test(raw)) {
+    invalid(
+      'AMQP_PREFIX',
+      'must be lower-case letters, digits and dashes ending with a dot (e.g. "staging.")',
+    );
+  }
+  return raw;
+}
+
 function trackingSecret(env: Env, name: string): string | undefined {
   const value = text(env, name);
   if (value !== undefined && (value.length < 32 || value.length > 512 || /\s/.test(value))) {
@@ -257,6 +270,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ),
     embeddedPgPort: env.EMBEDDED_PG_PORT ? int(env, 'EMBEDDED_PG_PORT', 0, 1, 65535) : undefined,
     amqpUrl: url(env, 'AMQP_URL'),
+    amqpPrefix: amqpPrefix(text(env, 'AMQP_PREFIX')),
     redisUrl: url(env, 'REDIS_URL'),
     redisKeyPrefix: redisKeyPrefix(text(env, 'REDIS_KEY_PREFIX')),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
