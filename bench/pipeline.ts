@@ -1,0 +1,306 @@
+// `npm run bench:pipeline`: 10,000 enrolments over 20 Gmail mailboxes, from launchCampaign to emails accepted by
+// the Gmail fake, through the real relay, scheduler, drafter (templates) and sender, on a throwaway database
+// dropped at the end. Two topologies in the same run:
+//   - production: one process per worker (`npm run start:worker -- <name>`), RabbitMQ between them;
+//   - `npm start`: every worker in one process on the in-process bus.
+// Each run counts duplicates (the same Message-ID, or one prospect reached twice, in the fake's log: must be 0)
+// and lost emails (enrolled prospects never reached: must be 0). The baseline row is the Gmail fake alone, sent
+// to through googleapis as fast as it goes: the ceiling any sender on this machine works under.
+import 'reflect-metadata';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { google } from 'googleapis';
+import pg from 'pg';
+import { createBus } from '../lib/bus/index.ts';
+import { loadConfig } from '../lib/config.ts';
+import { migrate } from '../lib/db/migrate.ts';
+import { createOrm, withTenant } from '../lib/db/orm.ts';
+import { serviceDatabaseUrl } from '../lib/db/roles.ts';
+import { enrollPositions, launchCampaign } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
+import { type GoogleFake, startGoogleFake } from '../test/fakes/google.ts';
+import { addressOf, type GmailCampaign, seedGmailCampaign } from '../test/helpers/pipeline-seed.ts';
+import { startWorkers } from '../workers/launcher.ts';
+import { WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
+import { createDatabase, databaseUrl, dropDatabase } from './lib/platform.ts';
+import { markdownTable } from './lib/report.ts';
+
+const ENROLMENTS = Number(process.env.BENCH_ENROLMENTS ?? 10_000);
+const MAILBOXES = 20;
+const TARGET_PER_S = 300;
+const PIPELINE_WORKERS = ['relay', 'scheduler', 'drafter', 'sender'];
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// one run may not take longer than this; the whole bench ends by itself
+const RUN_TIMEOUT_MS = 240_000;
+const BUDGET_MS = 900_000;
+
+const dbName = `prospectflow_bench_pipeline_${process.pid}`;
+const ownerUrl = databaseUrl(dbName);
+const secretsKey = randomBytes(32);
+
+interface Row {
+  run: string;
+  emails: number;
+  ms: number;
+  /** From the first email accepted to the last. */
+  sendingMs: number;
+  duplicates: number;
+  lost: number;
+  target: number | undefined;
+}
+
+/** Waits until every enrolled prospect's email is SENT (or the run times out), then reads the fake's log. */
+async function untilSent(
+  owner: pg.Pool,
+  fake: GoogleFake,
+  run: string,
+  seeded: GmailCampaign,
+  started: number,
+): Promise<Row> {
+  const expected = seeded.positionIds.length;
+  let firstSentAt: number | undefined;
+  let sent = 0;
+  while (sent < expected) {
+    if (performance.now() - started > RUN_TIMEOUT_MS) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { rows } = await owner.query<{ sent: number }>(
+      `SELECT count(*)::int AS sent FROM outreach.messages m
+       JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
+       WHERE e.campaign_id = $1 AND m.status = 'SENT'`,
+      [seeded.campaignId],
+    );
+    sent = rows[0]!.sent;
+    if (sent > 0 && firstSentAt === undefined) firstSentAt = performance.now();
+  }
+  const ms = performance.now() - started;
+  // the fake's log, this campaign's recipients only
+  const mine = fake.gmail.sent().filter((m) => seeded.emails.has(addressOf(m.headers.get('to'))));
+  const messageIds = new Set(mine.map((m) => m.headers.get('message-id')));
+  const recipients = new Set(mine.map((m) => addressOf(m.headers.get('to'))));
+  const duplicates = mine.length - Math.min(messageIds.size, recipients.size);
+  return {
+    run,
+    emails: recipients.size,
+    ms,
+    sendingMs: ms - ((firstSentAt ?? performance.now()) - started),
+    duplicates,
+    lost: expected - recipients.size,
+    target: TARGET_PER_S,
+  };
+}
+
+async function enrolAndLaunch(outreach: MikroORM, owner: pg.Pool, seeded: GmailCampaign): Promise<number> {
+  await withTenant(outreach, seeded.organisationId, (em) =>
+    enrollPositions(em, seeded.campaignId, seeded.positionIds, new Date()),
+  );
+  // the product must not wait for autovacuum's statistics after a bulk write: the bench does not hide it either
+  await owner.query('ANALYZE');
+  const started = performance.now();
+  await withTenant(outreach, seeded.organisationId, (em) =>
+    launchCampaign(em, seeded.campaignId, new Date()),
+  );
+  return started;
+}
+
+function workerEnv(fake: GoogleFake, dataDir: string): Record<string, string> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    NODE_ENV: 'production',
+    DATABASE_URL: ownerUrl,
+    AMQP_URL,
+    LOG_LEVEL: 'warn',
+    DATA_DIR: dataDir,
+    JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    SECRETS_KEY: secretsKey.toString('base64'),
+    TRACKING_SECRET: randomBytes(32).toString('base64url'),
+    PUBLIC_URL: 'https://prospectflow.bench.example',
+    GMAIL_API_URL: fake.gmailUrl,
+    GOOGLE_TOKEN_URL: fake.tokenUrl,
+    SCHEDULER_INTERVAL_MS: '50',
+  };
+}
+
+/** One process per worker, as docker-compose runs them. */
+async function startWorkerProcesses(env: Record<string, string>): Promise<() => Promise<void>> {
+  const children: ChildProcess[] = [];
+  const output: string[] = [];
+  for (const name of PIPELINE_WORKERS) {
+    const child = spawn(
+      process.execPath,
+      ['--max-semi-space-size=32', '--import', 'tsx', 'workers/main.ts', name],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    children.push(child);
+  }
+  // started when each has logged nothing fatal for a moment and is still running
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  const dead = children.find((c) => c.exitCode !== null);
+  if (dead) throw new Error(`a worker process exited at start:\n${output.join('').slice(-3000)}`);
+  return async () => {
+    await Promise.all(
+      children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(killer);
+      }),
+    );
+  };
+}
+
+/** The Gmail fake alone: as many sends through googleapis as it takes, 32 in flight over the 20 mailboxes. */
+async function baseline(fake: GoogleFake, count: number): Promise<Row> {
+  const clients = Array.from({ length: MAILBOXES }, (_, i) => {
+    const auth = new google.auth.OAuth2({
+      clientId: 'bench',
+      clientSecret: 'bench',
+      endpoints: { oauth2TokenUrl: fake.tokenUrl },
+    });
+    auth.setCredentials({ refresh_token: `refresh:baseline${i}@bench.fr` });
+    return google.gmail({ version: 'v1', auth, rootUrl: `${fake.gmailUrl}/` });
+  });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const raw = Buffer.from(
+          `From: baseline@bench.fr\r\nTo: r${i}@baseline.fr\r\nSubject: Hi\r\nMessage-ID: <b${i}@bench>\r\n\r\nHello\r\n`,
+        ).toString('base64url');
+        await clients[i % MAILBOXES]!.users.messages.send({ userId: 'me', requestBody: { raw } });
+      }
+    }),
+  );
+  const ms = performance.now() - started;
+  return {
+    run: 'baseline: the Gmail fake alone (googleapis, 32 in flight)',
+    emails: count,
+    ms,
+    sendingMs: ms,
+    duplicates: 0,
+    lost: 0,
+    target: undefined,
+  };
+}
+
+function report(rows: Row[]): string {
+  return markdownTable(
+    [
+      'run',
+      'emails',
+      'launch → last sent (s)',
+      'emails/s',
+      'sending phase emails/s',
+      'duplicates',
+      'lost',
+      'target',
+      'met',
+    ],
+    rows.map((r) => {
+      const rate = (r.emails * 1000) / r.ms;
+      const met =
+        r.target === undefined ? '—' : rate >= r.target && r.duplicates === 0 && r.lost === 0 ? 'yes' : 'no';
+      return [
+        r.run,
+        String(r.emails),
+        (r.ms / 1000).toFixed(1),
+        rate.toFixed(0),
+        ((r.emails * 1000) / Math.max(1, r.sendingMs)).toFixed(0),
+        String(r.duplicates),
+        String(r.lost),
+        r.target === undefined ? 'ceiling' : `≥ ${r.target}/s, 0 duplicates, 0 lost`,
+        met,
+      ];
+    }),
+  );
+}
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    console.error('bench:pipeline ran out of its time budget');
+    void dropDatabase(dbName).finally(() => process.exit(1));
+  }, BUDGET_MS);
+  watchdog.unref();
+
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'prospectflow-bench-pipeline-'));
+  await createDatabase(dbName);
+  await migrate(ownerUrl);
+  const owner = new pg.Pool({ connectionString: ownerUrl, max: 4 });
+  const fake = await startGoogleFake({ dir: dataDir, delegatedDomains: [] });
+  const outreach = await createOrm({
+    databaseUrl: serviceDatabaseUrl(ownerUrl, 'outreach'),
+    schema: 'outreach',
+    entities: WORKER_ENTITIES,
+    tenantEntities: WORKER_TENANT_ENTITIES,
+  });
+  const env = workerEnv(fake, dataDir);
+  const rows: Row[] = [];
+  try {
+    rows.push(await baseline(fake, ENROLMENTS));
+
+    const production = await seedGmailCampaign(owner, {
+      count: ENROLMENTS,
+      mailboxes: MAILBOXES,
+      secretsKey,
+    });
+    const stopProcesses = await startWorkerProcesses(env);
+    try {
+      const started = await enrolAndLaunch(outreach, owner, production);
+      rows.push(
+        await untilSent(
+          owner,
+          fake,
+          `production topology: ${PIPELINE_WORKERS.length} worker processes, RabbitMQ`,
+          production,
+          started,
+        ),
+      );
+    } finally {
+      await stopProcesses();
+    }
+
+    const inProcess = await seedGmailCampaign(owner, { count: ENROLMENTS, mailboxes: MAILBOXES, secretsKey });
+    const { NODE_ENV: _env, AMQP_URL: _amqp, ...rest } = env;
+    const config = loadConfig({ ...rest, NODE_ENV: 'development' });
+    const bus = await createBus();
+    const workers = await startWorkers(PIPELINE_WORKERS, config, bus);
+    try {
+      const started = await enrolAndLaunch(outreach, owner, inProcess);
+      rows.push(
+        await untilSent(
+          owner,
+          fake,
+          '`npm start`: every worker in one process, in-process bus',
+          inProcess,
+          started,
+        ),
+      );
+    } finally {
+      await workers.stop();
+      await bus.close();
+    }
+
+    console.log(
+      `\nbench:pipeline — ${ENROLMENTS.toLocaleString('en')} enrolments, ${MAILBOXES} Gmail mailboxes (local fake), one template step; PostgreSQL 127.0.0.1, ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)} at the end\n`,
+    );
+    console.log(report(rows));
+  } finally {
+    await outreach.close();
+    await owner.end();
+    await fake.close();
+    await dropDatabase(dbName);
+    await rm(dataDir, { recursive: true, force: true });
+    clearTimeout(watchdog);
+  }
+}
+
+await main();
