@@ -17,7 +17,7 @@ export const UNSUBSCRIBE_PREFIX = '/t/u/';
 export const ONE_CLICK_BODY_BYTES = 1024;
 const ALLOWED = 'GET, HEAD, POST';
 
-export function unsubscribeRoute(runtime: SubgraphRuntime<TrackingDeps>): Route {
+export function unsubscribeRoute(runtime: Pick<SubgraphRuntime<TrackingDeps>, 'deps' | 'log'>): Route {
   const { tokens, bus } = runtime.deps;
   return async (req, res, requestId) => {
     const target = req.url ?? '';
