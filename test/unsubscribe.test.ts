@@ -131,7 +131,8 @@ async function snapshot(organisationId: string) {
 
 /**
  * Unsubscribes another recipient of the organisation through the public port and waits until it took effect:
- * unsubscribes handed on before it have been taken by then (one queue, taken in order).
+ * the worker takes its queue in order, so what was handed on before has been taken up by then. (The worker
+ * tests check a repeated or foreign unsubscribe on its own, with no queue in between.)
  */
 async function unsubscribeSentinel(organisationId: string): Promise<void> {
   const sentinel = await sentEmail(organisationId);
