@@ -79,9 +79,8 @@ export function trackingProxy(runtime: GatewayRuntime): Route {
     }
     if (body.length > 0 || (method !== 'GET' && method !== 'HEAD')) headers['content-length'] = body.length;
 
-    let upstream: IncomingMessage;
-    try {
-      upstream = await new Promise<IncomingMessage>((resolve, reject) => {
+    const send = () =>
+      new Promise<IncomingMessage>((resolve, reject) => {
         const outgoing = request(
           { hostname, port, path, method, headers, agent, timeout: UPSTREAM_TIMEOUT_MS },
           resolve,
@@ -89,8 +88,20 @@ export function trackingProxy(runtime: GatewayRuntime): Route {
         outgoing.on('timeout', () =>
           outgoing.destroy(new Error('the tracking service did not answer in time')),
         );
-        outgoing.on('error', reject);
+        outgoing.on('error', (error: NodeJS.ErrnoException) => {
+          // a kept-alive connection the service closed as we reused it: try once more on a fresh one (tracking
+          // hits are idempotent, so even one that did arrive is harmless twice)
+          reject(
+            Object.assign(error, { staleConnection: outgoing.reusedSocket && error.code === 'ECONNRESET' }),
+          );
+        });
         outgoing.end(body.length > 0 ? body : undefined);
+      });
+    let upstream: IncomingMessage;
+    try {
+      upstream = await send().catch((error) => {
+        if (error.staleConnection) return send();
+        throw error;
       });
     } catch (error) {
       runtime.log.warn({ err: (error as Error).message, requestId }, 'tracking service unreachable');
