@@ -54,17 +54,19 @@ export async function startStack(
     await setServicePasswords(databaseUrl, databasePasswords);
 
     let config: Readonly<Config> = { ...base, databaseUrl, databasePasswords };
-    // one bus for the whole process: the workers now, the services as they come to publish or consume
-    bus = await createBus({
+    // one bus for the whole process: the services that publish (tracking) and the workers that consume
+    const sharedBus = await createBus({
       amqpUrl: config.amqpUrl,
       prefix: config.amqpPrefix,
       logger: createLogger('bus', config.logLevel),
     });
+    bus = sharedBus;
     log.info({ bus: bus.kind }, 'bus ready');
     for (const name of SUBGRAPHS) {
       subgraphs.push(
         await startSubgraph(SUBGRAPH_DEFINITIONS[name], config, {
           port: options.ephemeralPorts ? 0 : undefined,
+          bus: sharedBus,
         }),
       );
     }
@@ -77,7 +79,6 @@ export async function startStack(
       routes: gatewayRoutes,
     });
     // the workers run beside the services, on the process's one bus
-    const sharedBus = bus;
     workers = await startWorkers(WORKER_NAMES, config, sharedBus, options.clock).catch(async (error) => {
       await gateway.stop().catch(() => {});
       throw error;

@@ -11,6 +11,7 @@ import type { NonEmptyArray } from 'type-graphql';
 import { type Authenticator, authenticateForGraphQL, createAuthenticator } from '../auth/authenticate.ts';
 import { loadOrCreateKeys } from '../auth/keys.ts';
 import { createTokenService, type TokenService } from '../auth/tokens.ts';
+import type { Bus } from '../bus/index.ts';
 import type { Config, SubgraphName } from '../config.ts';
 import { createOrm } from '../db/orm.ts';
 import { serviceDatabaseUrl } from '../db/roles.ts';
@@ -39,6 +40,8 @@ export interface SubgraphDefinition<Deps> {
     orm: MikroORM;
     tokens: TokenService;
     log: Logger;
+    /** The process's bus, for subgraphs that publish work (absent when the caller gave none). */
+    bus: Bus | undefined;
   }) => Deps | Promise<Deps>;
 }
 
@@ -48,6 +51,7 @@ export interface SubgraphRuntime<Deps> {
   deps: Deps;
   log: Logger;
   authenticator: Authenticator;
+  bus: Bus | undefined;
 }
 
 export interface RunningSubgraph {
@@ -85,7 +89,7 @@ function transactionPlugin(): ApolloServerPlugin<RequestContext<any>> {
 export async function startSubgraph<Deps>(
   definition: SubgraphDefinition<Deps>,
   config: Readonly<Config>,
-  options: { port?: number; host?: string } = {},
+  options: { port?: number; host?: string; bus?: Bus } = {},
 ): Promise<RunningSubgraph> {
   const log = createLogger(definition.name, config.logLevel);
   const metrics = createMetrics(definition.name);
@@ -122,7 +126,7 @@ export async function startSubgraph<Deps>(
   );
   // per-request counts are readable by request id outside production (tests, finding N+1 queries)
   const queryCounts = createQueryCounts(metrics, { exposed: config.env !== 'production' });
-  const deps = (await definition.deps?.({ config, orm, tokens, log })) as Deps;
+  const deps = (await definition.deps?.({ config, orm, tokens, log, bus: options.bus })) as Deps;
   const schema = await buildSubgraphSchemaOnly(definition as SubgraphDefinition<unknown>);
   const formatErrorForClient = formatError((error) => log.error({ err: error }, 'unexpected error'), {
     production: config.env === 'production',
@@ -150,7 +154,10 @@ export async function startSubgraph<Deps>(
     metrics,
     bodyLimitBytes: config.limits.webhookBodyBytes,
     metricsAccess: config.metrics,
-    routes: [...(definition.routes?.({ config, orm, deps, log, authenticator }) ?? []), queryCounts.route()],
+    routes: [
+      ...(definition.routes?.({ config, orm, deps, log, authenticator, bus: options.bus }) ?? []),
+      queryCounts.route(),
+    ],
     context: async (req, requestId) => {
       const identity = await authenticateForGraphQL(authenticator, req.headers);
       return new RequestContext(orm, deps, requestId, identity, log, queryCounts);

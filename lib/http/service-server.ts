@@ -104,6 +104,11 @@ function urlOf(target: string | undefined): { pathname: string; search: string }
   return new URL(target ?? '/', 'http://localhost');
 }
 
+/** `/t/u/<token>` → `/t/u`, `/webhooks/pharow` as it is. */
+function routeLabel(pathname: string): string {
+  return pathname.split('/', 3).join('/');
+}
+
 /**
  * readBody's limits, for the body of every GraphQL request: the declared length is checked before
  * reading, the running size while reading, and the chunks are gathered from events, which costs less
@@ -259,6 +264,8 @@ export function createServiceServer<TContext extends BaseContext>(
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(await metrics.registry.metrics());
       } else {
+        // a route's paths may carry a token or an id (/t/u/<token>): label and log by their first two segments
+        route = routeLabel(url.pathname);
         let handled = false;
         for (const r of options.routes ?? []) {
           if (await r(req, res, requestId)) {
