@@ -16,7 +16,7 @@ export interface SentSeed {
 
 /** Step 0 of the enrolment was sent at `sentAt`; the enrolment waits for step 1. */
 export async function seedSent(
-  db: pg.Pool,
+  db: pg.Pool | pg.Client,
   seed: CampaignSeed,
   enrollmentIndex: number,
   sentAt = new Date(),
