@@ -197,4 +197,38 @@ describe('the inbox worker', () => {
     expect(events).toEqual([{ topic: 'MAILBOX_NEEDS_RECONNECT', payload: { mailboxId: seed.mailboxId } }]);
     expect((await round()).find((r) => r.mailboxId === seed.mailboxId)).toBeUndefined();
   });
+
+  it('Gmail unavailable or rate-limited: the mailbox is read again next round from the same point, nothing lost', async () => {
+    const seed = await seedDraftCampaign(db.owner, {
+      steps: [{ subject: 'Vos fournils', body: 'Bonjour' }, { body: 'Je reviens vers vous' }],
+      people: [{ firstName: 'Léa' }],
+    });
+    const mailbox = await asGmail(seed);
+    const lea = await sendThroughGmail(seed, 0, mailbox);
+    // only this mailbox is due in this test's rounds
+    await db.owner.query(
+      `UPDATE outreach.mailboxes SET inbox_checked_at = now() + interval '1 year' WHERE id <> $1`,
+      [seed.mailboxId],
+    );
+    expect((await round()).map((r) => r.mode)).toEqual(['started']);
+    fake.gmail.deliver(mailbox, replyMail(mailbox, lea.email, lea.rfcMessageId));
+    const { rows: before } = await db.owner.query('SELECT history_id FROM outreach.mailboxes WHERE id = $1', [
+      seed.mailboxId,
+    ]);
+
+    // googleapis retries a read 3 times: the fourth answer decides
+    fake.gmail.fail('history', { status: 503, reason: 'backendError' }, 4);
+    expect((await round()).map((r) => [r.mode, r.outcomes.length])).toEqual([['retry-later', 0]]);
+    const { rows: after } = await db.owner.query('SELECT history_id FROM outreach.mailboxes WHERE id = $1', [
+      seed.mailboxId,
+    ]);
+    expect(after[0].history_id).toBe(before[0].history_id);
+    expect(await statusOf(lea.enrollmentId)).toBe('ACTIVE');
+
+    fake.gmail.fail('history', { status: 429, reason: 'rateLimitExceeded' }, 4);
+    expect((await round()).map((r) => r.mode)).toEqual(['retry-later']);
+
+    const [read] = await round();
+    expect(read?.outcomes.map((o) => [o.kind, o.enrollmentStatus])).toEqual([['reply', 'REPLIED']]);
+  });
 });

@@ -6,6 +6,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { gmail_v1 } from 'googleapis';
 import { type EntityManager, rawQuery, withTenant } from '../../lib/db/orm.ts';
+import { isDatabaseUnavailable } from '../../lib/db/pool.ts';
 import { type GmailClients, gmailFailure } from '../../lib/google/gmail-client.ts';
 import type { Logger } from '../../lib/telemetry/logger.ts';
 import { type InboundOutcome, receiveInbound } from '../../subgraphs/outreach/services/inbound.ts';
@@ -54,6 +55,15 @@ interface MailboxRow {
   provider: string;
 }
 
+/**
+ * What is logged of a failure: its kind and code, never its message (a database error's message can quote the
+ * statement's values, that is the email's text).
+ */
+function errorSummary(err: unknown): { error: string; code?: string } {
+  const code = (err as { code?: unknown })?.code;
+  return { error: (err as Error)?.name ?? 'Error', ...(typeof code === 'string' ? { code } : {}) };
+}
+
 /** Claims up to `limit` due mailboxes; ids and organisation only. */
 export async function claimMailboxes(
   deps: Pick<InboxDeps, 'orm' | 'workerId'>,
@@ -77,7 +87,7 @@ export async function inboxRound(deps: InboxDeps, limits: InboxLimits): Promise<
     try {
       reads.push(await readMailbox(deps, limits, claim.organisationId, claim.mailboxId, now));
     } catch (err) {
-      deps.log.error({ err, mailboxId: claim.mailboxId }, 'inbox: mailbox read failed');
+      deps.log.error({ ...errorSummary(err), mailboxId: claim.mailboxId }, 'inbox: mailbox read failed');
       await release(deps, claim.organisationId, claim.mailboxId, undefined).catch(() => {});
     }
   }
@@ -266,13 +276,25 @@ async function fetchAndReceive(
   if (!data.raw || data.labelIds?.includes('SENT')) return undefined;
   const raw = Buffer.from(data.raw, 'base64url');
   const receivedAt = data.internalDate ? new Date(Number(data.internalDate)) : deps.clock();
-  const outcome = await withTenant(deps.orm, organisationId, (em) =>
-    receiveInbound(em, mailboxId, raw, {
-      providerMessageId,
-      threadId: data.threadId ?? undefined,
-      receivedAt,
-    }),
-  );
+  let outcome: InboundOutcome;
+  try {
+    outcome = await withTenant(deps.orm, organisationId, (em) =>
+      receiveInbound(em, mailboxId, raw, {
+        providerMessageId,
+        threadId: data.threadId ?? undefined,
+        receivedAt,
+      }),
+    );
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) throw err;
+    // one email that cannot be handled must not hold back the mailbox's later mail: logged (ids only), skipped,
+    // and looked at again by the next full resync
+    deps.log.error(
+      { ...errorSummary(err), mailboxId, providerMessageId },
+      'inbox: inbound email could not be handled',
+    );
+    return undefined;
+  }
   if (outcome.effect === 'handled')
     deps.log.info(
       {

@@ -534,7 +534,7 @@ async function writeOutcome(
       `UPDATE outreach.campaign_enrollments e SET status = s.status, stopped_reason = s.reason, next_run_at = NULL,
          updated_at = now()
        FROM unnest(?::uuid[], ?::text[], ?::text[]) AS s(id, status, reason)
-       WHERE e.id = s.id AND e.status = 'ACTIVE'`,
+       WHERE e.id = s.id AND e.status IN ('ACTIVE', 'PAUSED')`,
       [stopped.map((s) => s.enrollmentId), stopped.map((s) => s.status), stopped.map((s) => s.reason)],
     );
     await completeFinishedCampaigns(em, [...new Set(stopped.map((s) => s.campaignId))]);

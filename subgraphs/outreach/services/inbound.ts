@@ -66,10 +66,15 @@ interface Matched {
   campaign_id: string;
 }
 
+/** Text as PostgreSQL stores it: a NUL byte in a received email must not make it unstorable. */
+function storable(value: string | undefined, max: number): string | null {
+  return value === undefined ? null : value.replaceAll('\u0000', '').slice(0, max);
+}
+
 /** The key an email is handled once by in a mailbox. */
 function receiptKey(classified: Classified, raw: string | Buffer, providerMessageId?: string): string {
   if (providerMessageId) return providerMessageId;
-  if (classified.messageId) return `message-id:${classified.messageId}`.slice(0, 1000);
+  if (classified.messageId) return `message-id:${storable(classified.messageId, 980)}`;
   return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
 }
 
@@ -244,10 +249,10 @@ async function storeReply(
       matched.enrollment_id,
       matched.position_id,
       mailboxId,
-      classified.subject?.slice(0, 1000) ?? null,
-      classified.text?.slice(0, MAX_STORED_TEXT) ?? null,
-      classified.from ?? null,
-      classified.inReplyTo ?? null,
+      storable(classified.subject, 1000),
+      storable(classified.text, MAX_STORED_TEXT),
+      storable(classified.from, 320),
+      storable(classified.inReplyTo, 1000),
       options.threadId ?? matched.thread_id,
       key,
       options.receivedAt,
