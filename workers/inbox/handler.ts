@@ -55,6 +55,10 @@ interface MailboxRow {
   provider: string;
 }
 
+// Google's token endpoint refusing the mailbox's grant: the one answer that means "connect it again". A 401 from
+// the Gmail API itself, with a token just issued, is not taken as that by a reader: the next round tries again.
+const GRANT_REFUSED = /^(invalid_grant|invalid_client|unauthorized_client|access_denied)\b/;
+
 /**
  * What is logged of a failure: its kind and code, never its message (a database error's message can quote the
  * statement's values, that is the email's text).
@@ -169,7 +173,7 @@ async function readMailbox(
     return read;
   } catch (err) {
     const failure = gmailFailure(err, 'read');
-    if (failure.kind === 'auth-revoked') {
+    if (failure.kind === 'auth-revoked' && GRANT_REFUSED.test(failure.reason)) {
       await withTenant(deps.orm, organisationId, (em) => markNeedsReconnect(em, mailboxId, failure.reason));
       await release(deps, organisationId, mailboxId, { checkedAt: now });
       deps.log.warn({ mailboxId, organisationId }, 'inbox: Google refused the mailbox credentials');
