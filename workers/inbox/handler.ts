@@ -92,7 +92,8 @@ export async function inboxRound(deps: InboxDeps, limits: InboxLimits): Promise<
       reads.push(await readMailbox(deps, limits, claim.organisationId, claim.mailboxId, now));
     } catch (err) {
       deps.log.error({ ...errorSummary(err), mailboxId: claim.mailboxId }, 'inbox: mailbox read failed');
-      await release(deps, claim.organisationId, claim.mailboxId, undefined).catch(() => {});
+      // read again a poll interval later, from the same history point
+      await release(deps, claim.organisationId, claim.mailboxId, { checkedAt: now }).catch(() => {});
     }
   }
   return reads;
