@@ -109,6 +109,12 @@ async function statusOf(enrollmentId: string): Promise<string> {
 }
 
 describe('the inbox worker', () => {
+  it('reads each mailbox every INBOX_POLL_SECONDS, 60 by default', () => {
+    expect(loadConfig({}).inbox.pollSeconds).toBe(60);
+    expect(loadConfig({ INBOX_POLL_SECONDS: '15' }).inbox.pollSeconds).toBe(15);
+    expect(() => loadConfig({ INBOX_POLL_SECONDS: '0' })).toThrow(/INBOX_POLL_SECONDS/);
+  });
+
   it('starts from now, follows the history, resyncs after a 404 and reads each email once', async () => {
     const seed = await seedDraftCampaign(db.owner, {
       steps: [{ subject: 'Vos fournils', body: 'Bonjour' }, { body: 'Je reviens vers vous' }],
