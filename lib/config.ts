@@ -74,6 +74,8 @@ export interface Config {
   gateway: { subgraphConnections: number; dedupeSubgraphRequests: boolean };
   /** The scheduler looks for due tasks this often (and at once again while a round fills its batch). */
   scheduler: { intervalMs: number };
+  /** Each Gmail mailbox's inbox is read this often (replies, automatic replies, bounces). */
+  inbox: { pollSeconds: number };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -322,6 +324,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       dedupeSubgraphRequests: onOff(env, 'SUBGRAPH_DEDUPE', true),
     },
     scheduler: { intervalMs: int(env, 'SCHEDULER_INTERVAL_MS', 1000, 10, 3_600_000) },
+    inbox: { pollSeconds: int(env, 'INBOX_POLL_SECONDS', 60, 1, 86_400) },
   };
   if (config.trackingSecretPrevious && !config.trackingSecret) {
     invalid('TRACKING_SECRET_PREVIOUS', 'needs TRACKING_SECRET (the key that replaced it)');

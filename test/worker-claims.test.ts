@@ -176,6 +176,13 @@ describe("the worker role's walls", () => {
         worker_may: true,
       },
       {
+        proname: 'claim_inbox_mailboxes',
+        prosecdef: true,
+        proconfig: ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_custom_plan'],
+        result: 'TABLE(organisation_id uuid, id uuid)',
+        worker_may: true,
+      },
+      {
         proname: 'claim_outbox',
         prosecdef: true,
         proconfig: ['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_custom_plan'],

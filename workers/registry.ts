@@ -1,5 +1,6 @@
 // Every worker by name: `npm run start:worker -- <name>` runs one, `npm start` runs them all in-process.
 import { drafterWorker } from './drafter/consumer.ts';
+import { inboxWorker } from './inbox/index.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
 import { schedulerWorker } from './scheduler/index.ts';
@@ -9,6 +10,7 @@ export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   relay: relayWorker,
   scheduler: schedulerWorker,
   drafter: drafterWorker,
+  inbox: inboxWorker,
   unsubscribe: unsubscribeWorker,
 };
 

@@ -11,6 +11,7 @@ import { WorkflowStep } from './entities/workflow-step.entity.ts';
 import { CampaignResolver } from './resolvers/campaign.resolver.ts';
 import { CampaignAuthoringResolver } from './resolvers/campaign-authoring.resolver.ts';
 import { EnrollmentResolver, PositionEnrollmentsResolver } from './resolvers/enrollment.resolver.ts';
+import { InboundResolver } from './resolvers/inbound.resolver.ts';
 import { LifecycleResolver } from './resolvers/lifecycle.resolver.ts';
 import { MailboxResolver } from './resolvers/mailbox.resolver.ts';
 import { MessageResolver } from './resolvers/message.resolver.ts';
@@ -49,6 +50,7 @@ export const outreachSubgraph: SubgraphDefinition<OutreachDeps> = {
     StepAuthoringResolver,
     VariantPromptResolver,
     PreviewResolver,
+    InboundResolver,
   ],
   deps: ({ config }) => outreachDeps(config),
   orphanedTypes: [Mailbox, Prompt],

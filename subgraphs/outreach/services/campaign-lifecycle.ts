@@ -230,7 +230,8 @@ export async function launchCampaign(em: EntityManager, campaignId: string, now:
      active AS (
        SELECT e.id, coalesce(started.current_step_index, e.current_step_index) AS step_index
        FROM outreach.campaign_enrollments e LEFT JOIN started ON started.id = e.id
-       WHERE e.campaign_id = ? AND e.status = 'ACTIVE'
+       -- an enrolment paused by an automatic reply keeps its task: the scheduler holds it until resume_at
+       WHERE e.campaign_id = ? AND e.status IN ('ACTIVE', 'PAUSED')
      ),
      scheduled AS (
        INSERT INTO outreach.tasks AS t (organisation_id, id, enrollment_id, step_id, kind, scheduled_for)

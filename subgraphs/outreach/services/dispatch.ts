@@ -44,6 +44,8 @@ interface TaskRow {
   step_id: string;
   campaign_id: string;
   enrollment_status: string;
+  /** A PAUSED enrolment (an automatic reply) goes on from then. */
+  resume_at: string | null;
   /** The campaign's first step: its emails are the ones the campaign's daily limit counts. */
   first_step: boolean;
   enrollment_mailbox_id: string | null;
@@ -136,7 +138,7 @@ export async function dispatchTasks(
   // only tasks still leased to this worker: one whose lease expired and was claimed again is someone else's
   const tasks = await rawQuery<TaskRow>(
     em,
-    `SELECT t.id, t.kind, t.status, t.enrollment_id, t.step_id, e.campaign_id, e.status AS enrollment_status,
+    `SELECT t.id, t.kind, t.status, t.enrollment_id, t.step_id, e.campaign_id, e.status AS enrollment_status, e.resume_at,
        e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id,
        NOT EXISTS (SELECT 1 FROM outreach.workflow_steps earlier
                    WHERE earlier.organisation_id = s.organisation_id AND earlier.campaign_id = s.campaign_id
@@ -221,6 +223,7 @@ export async function dispatchTasks(
   const cancelled: string[] = [];
   const stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[] = [];
   const newAssignments: { enrollmentId: string; stepId: string; variantId: string }[] = [];
+  const resumed = new Map<string, string>();
 
   // the window as of `now`, once per campaign and zone
   const windows = new Map<string, { window: SendWindow; from: Date; end: Date }>();
@@ -237,7 +240,25 @@ export async function dispatchTasks(
 
   for (const task of tasks) {
     const campaign = campaigns.get(task.campaign_id);
-    if (campaign?.status !== 'RUNNING' || task.enrollment_status !== 'ACTIVE') {
+    // paused by an automatic reply: its waiting task waits until resume_at, then the enrolment goes on
+    if (campaign?.status === 'RUNNING' && task.enrollment_status === 'PAUSED' && task.resume_at !== null) {
+      const resumeAt = new Date(task.resume_at);
+      if (resumeAt.getTime() > now.getTime()) {
+        // one already dispatched is handed on again below: the sender holds a paused enrolment's email
+        if (task.status === 'PENDING') {
+          later.push({ id: task.id, at: resumeAt });
+          continue;
+        }
+      } else {
+        resumed.set(task.enrollment_id, campaign.id);
+        for (const t of tasks) if (t.enrollment_id === task.enrollment_id) t.enrollment_status = 'ACTIVE';
+      }
+    }
+    if (
+      campaign?.status !== 'RUNNING' ||
+      (task.enrollment_status !== 'ACTIVE' &&
+        !(task.enrollment_status === 'PAUSED' && task.resume_at !== null))
+    ) {
       cancelled.push(task.id);
       continue;
     }
@@ -337,6 +358,7 @@ export async function dispatchTasks(
   }
 
   await writeOutcome(em, options, {
+    resumed,
     queued,
     again,
     later,
@@ -411,6 +433,8 @@ async function writeOutcome(
   em: EntityManager,
   options: DispatchOptions,
   outcome: {
+    /** Enrolments whose pause ended: enrolment id → campaign id. */
+    resumed: Map<string, string>;
     queued: { id: string; mailboxId: string | null; variantId: string | null; sendAt: Date | null }[];
     again: string[];
     later: { id: string; at: Date }[];
@@ -420,7 +444,23 @@ async function writeOutcome(
   },
 ): Promise<void> {
   const leasedUntil = new Date(options.now.getTime() + options.queuedLeaseSeconds * 1000);
-  const { queued, again, later, cancelled, stopped, newAssignments } = outcome;
+  const { resumed, queued, again, later, cancelled, stopped, newAssignments } = outcome;
+  if (resumed.size > 0) {
+    const back = await rawQuery<{ id: string; campaign_id: string }>(
+      em,
+      `UPDATE outreach.campaign_enrollments SET status = 'ACTIVE', resume_at = NULL, updated_at = now()
+       WHERE id = ANY (?::uuid[]) AND status = 'PAUSED' RETURNING id, campaign_id`,
+      [[...resumed.keys()]],
+    );
+    await recordEvents(
+      em,
+      back.map((e) => ({
+        event: ENROLLMENT_CHANGED,
+        campaignId: e.campaign_id,
+        payload: { enrollmentId: e.id },
+      })),
+    );
+  }
   if (newAssignments.length > 0) {
     await rawQuery(
       em,
@@ -494,7 +534,7 @@ async function writeOutcome(
       `UPDATE outreach.campaign_enrollments e SET status = s.status, stopped_reason = s.reason, next_run_at = NULL,
          updated_at = now()
        FROM unnest(?::uuid[], ?::text[], ?::text[]) AS s(id, status, reason)
-       WHERE e.id = s.id AND e.status = 'ACTIVE'`,
+       WHERE e.id = s.id AND e.status IN ('ACTIVE', 'PAUSED')`,
       [stopped.map((s) => s.enrollmentId), stopped.map((s) => s.status), stopped.map((s) => s.reason)],
     );
     await completeFinishedCampaigns(em, [...new Set(stopped.map((s) => s.campaignId))]);
