@@ -72,6 +72,8 @@ export interface Config {
   gateway: { subgraphConnections: number; dedupeSubgraphRequests: boolean };
   /** The scheduler looks for due tasks this often (and at once again while a round fills its batch). */
   scheduler: { intervalMs: number };
+  /** The sender: sends in flight per process and per mailbox, a send's lease, attempts before giving up. */
+  sender: { concurrency: number; perMailbox: number; leaseSeconds: number; maxAttempts: number };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -308,6 +310,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       dedupeSubgraphRequests: onOff(env, 'SUBGRAPH_DEDUPE', true),
     },
     scheduler: { intervalMs: int(env, 'SCHEDULER_INTERVAL_MS', 1000, 10, 3_600_000) },
+    sender: {
+      concurrency: int(env, 'SENDER_CONCURRENCY', 32, 1, 1000),
+      perMailbox: int(env, 'SENDER_PER_MAILBOX', 2, 1, 10),
+      // longer than a send's HTTP timeout (half of it): a lease never ends while its send may still be in flight
+      leaseSeconds: int(env, 'SENDER_LEASE_SECONDS', 120, 2, 3600),
+      maxAttempts: int(env, 'SENDER_MAX_ATTEMPTS', 8, 1, 100),
+    },
   };
   if (config.trackingSecretPrevious && !config.trackingSecret) {
     invalid('TRACKING_SECRET_PREVIOUS', 'needs TRACKING_SECRET (the key that replaced it)');

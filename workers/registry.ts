@@ -3,11 +3,13 @@ import { drafterWorker } from './drafter/consumer.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
 import { schedulerWorker } from './scheduler/index.ts';
+import { senderWorker } from './sender/consumer.ts';
 
 export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   relay: relayWorker,
   scheduler: schedulerWorker,
   drafter: drafterWorker,
+  sender: senderWorker,
 };
 
 export const WORKER_NAMES: readonly string[] = Object.keys(WORKERS);
