@@ -9,8 +9,8 @@ ALTER TABLE outreach.messages
   ADD COLUMN attempts int NOT NULL DEFAULT 0 CHECK (attempts >= 0);
 -- messages left in SENDING by a sender that died
 CREATE INDEX messages_sending ON outreach.messages (leased_until) WHERE status = 'SENDING';
--- a mailbox's daily cap and spacing: what it sent, by time
-CREATE INDEX messages_mailbox_sent ON outreach.messages (organisation_id, mailbox_id, sent_at)
+-- a mailbox's daily cap and spacing: what it sent or is sending, by time (a claim stamps sent_at)
+CREATE INDEX messages_mailbox_sending ON outreach.messages (organisation_id, mailbox_id, sent_at)
   WHERE status IN ('SENT', 'SENDING');
 -- the earlier emails of an enrolment's thread (In-Reply-To, References, Gmail's threadId)
 CREATE INDEX messages_enrollment_step ON outreach.messages (organisation_id, enrollment_id, step_index)
