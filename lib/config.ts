@@ -26,6 +26,8 @@ export interface Config {
   databasePasswords: Partial<Record<SubgraphName | 'gateway' | 'worker', string>>;
   embeddedPgPort: number | undefined;
   amqpUrl: string | undefined;
+  /** Prefixes every queue and exchange name on the broker, so several deployments (or test runs) share one. */
+  amqpPrefix: string;
   redisUrl: string | undefined;
   /** Prepended to every Redis key, so several deployments can share one Redis. */
   redisKeyPrefix: string;
@@ -150,6 +152,13 @@ function redisKeyPrefix(raw: string | undefined): string {
   return raw;
 }
 
+function amqpPrefix(raw: string | undefined): string {
+  if (raw === undefined) return '';
+  if (!/^[\w.-]{1,64}$/.test(raw))
+    invalid('AMQP_PREFIX', 'must be 1-64 letters, digits or . - _ (e.g. "staging.")');
+  return raw;
+}
+
 /** `RATE_LIMITS="ingestPharow=10/60,read=6000/60"`: overrides merged over the defaults. */
 export function parseRateLimits(raw: string | undefined): Record<string, RateLimitRule> {
   const rates = { ...DEFAULT_RATE_LIMITS };
@@ -259,6 +268,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     ),
     embeddedPgPort: env.EMBEDDED_PG_PORT ? int(env, 'EMBEDDED_PG_PORT', 0, 1, 65535) : undefined,
     amqpUrl: url(env, 'AMQP_URL'),
+    amqpPrefix: amqpPrefix(text(env, 'AMQP_PREFIX')),
     redisUrl: url(env, 'REDIS_URL'),
     redisKeyPrefix: redisKeyPrefix(text(env, 'REDIS_KEY_PREFIX')),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

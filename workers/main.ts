@@ -24,7 +24,11 @@ await runMain(async () => {
   const { createBus } = await import('../lib/bus/index.ts');
   const { createLogger } = await import('../lib/telemetry/logger.ts');
   const { startWorkers } = await import('./launcher.ts');
-  const bus = await createBus({ amqpUrl: config.amqpUrl, logger: createLogger('bus', config.logLevel) });
+  const bus = await createBus({
+    amqpUrl: config.amqpUrl,
+    prefix: config.amqpPrefix,
+    logger: createLogger('bus', config.logLevel),
+  });
   const workers = await startWorkers([name], config, bus).catch(async (error) => {
     await bus.close();
     throw error;

@@ -127,12 +127,12 @@ export interface SendingCampaign extends CampaignSeed {
  * (or stays OUTBOX), without spacing, and each enrolment's first step due now.
  */
 export async function seedSendingCampaign(
-  stack: SendingStack,
+  stack: Pick<SendingStack, 'db' | 'clock'>,
   options: {
     steps: StepSeed[];
     people: PersonSeed[];
     provider?: 'GMAIL' | 'OUTBOX';
-    requireApproval?: boolean;
+    organisationId?: string;
   },
 ): Promise<SendingCampaign> {
   const seed = await seedDraftCampaign(stack.db.owner, options);
