@@ -175,7 +175,14 @@ it('sends every email exactly once although the sender is killed five times mid-
       'SELECT kind, status, count(*)::int, min(scheduled_for) AS first, max(leased_until) AS lease FROM outreach.tasks WHERE organisation_id = $1 GROUP BY 1, 2',
       [organisationId],
     );
-    console.log('DEBUG', atKills, sentCount(), new Date(), JSON.stringify(m.rows), JSON.stringify(t.rows));
+    console.log(
+      'the run did not finish: sent at each kill, sent, now, messages, tasks:',
+      atKills,
+      sentCount(),
+      new Date(),
+      JSON.stringify(m.rows),
+      JSON.stringify(t.rows),
+    );
     throw error;
   });
 

@@ -4,6 +4,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { withTenant } from '../lib/db/orm.ts';
+import { approveMessage } from '../subgraphs/outreach/services/review.ts';
 import { outboxFolder } from '../workers/sender/transport.ts';
 import type { StoredMessage } from './fakes/gmail-store.ts';
 import {
@@ -14,6 +16,7 @@ import {
   seedSendingCampaign,
   startSendingStack,
 } from './helpers/sending.ts';
+import { eventually } from './helpers/wait.ts';
 
 let stack: SendingStack;
 const DAY = 86_400_000;
@@ -190,7 +193,6 @@ describe('sending a campaign through Gmail', () => {
     const campaign = await oneEmail();
     // drafted, not yet handed to the sender
     await stack.scheduler.runOnce();
-    const { eventually } = await import('./helpers/wait.ts');
     await eventually(async () => (await messagesOf(campaign)).length === 1, 10_000);
     const enrollmentId = campaign.enrollments[0]!.id;
     await stack.db.owner.query(
@@ -208,6 +210,65 @@ describe('sending a campaign through Gmail', () => {
       status: 'UNSUBSCRIBED',
       stopped_reason: 'SUPPRESSED_UNSUBSCRIBED',
     });
+  });
+});
+
+describe('the handoff to the sender', () => {
+  it('sends an approved draft once approved, not before', async () => {
+    const campaign = await seedSendingCampaign(stack, {
+      steps: [{ subject: 'Une idée pour {{company.name}}', body: 'Bonjour {{firstName}},\n\nUne idée.' }],
+      people: [{ firstName: 'Inès' }],
+    });
+    await stack.db.owner.query('UPDATE outreach.campaigns SET require_approval = true WHERE id = $1', [
+      campaign.campaignId,
+    ]);
+    await stack.settle();
+    const [draft] = await messagesOf(campaign);
+    expect(draft!.status).toBe('AWAITING_APPROVAL');
+    expect(sentBy(campaign)).toHaveLength(0);
+
+    await withTenant(stack.orm, campaign.organisationId, (em) =>
+      approveMessage(em, draft!.id, { subject: 'Une idée, Inès' }, { userId: null, at: stack.clock.now() }),
+    );
+    await stack.settle();
+    const sent = sentBy(campaign);
+    expect(sent).toHaveLength(1);
+    expect((await simpleParser(sent[0]!.raw)).subject).toBe('Une idée, Inès');
+    expect((await messagesOf(campaign))[0]!.status).toBe('SENT');
+  });
+
+  it('never sends the drafted email of an enrolment that stopped meanwhile, and says why', async () => {
+    const campaign = await oneEmail();
+    await stack.scheduler.runOnce();
+    await eventually(async () => (await messagesOf(campaign)).length === 1, 10_000);
+    // the prospect answered elsewhere: the enrolment is over
+    await stack.db.owner.query(
+      "UPDATE outreach.campaign_enrollments SET status = 'REPLIED', stopped_reason = 'REPLIED' WHERE id = $1",
+      [campaign.enrollments[0]!.id],
+    );
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(0);
+    const [message] = await messagesOf(campaign);
+    expect(message!.status).toBe('FAILED');
+    expect(message!.error).toBe('Not sent: the enrolment stopped (REPLIED)');
+  });
+
+  it('keeps the email of a mailbox to reconnect until it is connected again', async () => {
+    const campaign = await oneEmail();
+    await stack.scheduler.runOnce();
+    await eventually(async () => (await messagesOf(campaign)).length === 1, 10_000);
+    await stack.db.owner.query("UPDATE outreach.mailboxes SET status = 'NEEDS_RECONNECT' WHERE id = $1", [
+      campaign.mailboxId,
+    ]);
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(0);
+    expect((await messagesOf(campaign))[0]!.status).toBe('QUEUED');
+    await stack.db.owner.query("UPDATE outreach.mailboxes SET status = 'ACTIVE' WHERE id = $1", [
+      campaign.mailboxId,
+    ]);
+    stack.clock.advance(3_600_000);
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(1);
   });
 });
 
