@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { withTenant } from '../lib/db/orm.ts';
+import { launchCampaign, pauseCampaign } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
 import { approveMessage } from '../subgraphs/outreach/services/review.ts';
 import { outboxFolder } from '../workers/sender/transport.ts';
 import type { StoredMessage } from './fakes/gmail-store.ts';
@@ -251,6 +252,23 @@ describe('the handoff to the sender', () => {
     const [message] = await messagesOf(campaign);
     expect(message!.status).toBe('FAILED');
     expect(message!.error).toBe('Not sent: the enrolment stopped (REPLIED)');
+  });
+
+  it('holds a paused campaign’s drafted email and sends it once the campaign is launched again', async () => {
+    const campaign = await oneEmail();
+    await stack.scheduler.runOnce();
+    await eventually(async () => (await messagesOf(campaign)).length === 1, 10_000);
+    const asTenant = <T>(fn: Parameters<typeof withTenant<T>>[2]) =>
+      withTenant(stack.orm, campaign.organisationId, fn);
+    await asTenant((em) => pauseCampaign(em, campaign.campaignId, stack.clock.now()));
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(0);
+    expect((await messagesOf(campaign))[0]!.status).toBe('QUEUED');
+
+    await asTenant((em) => launchCampaign(em, campaign.campaignId, stack.clock.now()));
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(1);
+    expect((await messagesOf(campaign))[0]!.status).toBe('SENT');
   });
 
   it('keeps the email of a mailbox to reconnect until it is connected again', async () => {

@@ -162,6 +162,10 @@ export async function seedSendingCampaign(
      WHERE id = $1`,
     [seed.mailboxId, provider, provider === 'GMAIL' ? 'OAUTH' : 'NONE', sealed],
   );
+  await stack.db.owner.query(
+    'INSERT INTO outreach.campaign_mailboxes (organisation_id, campaign_id, mailbox_id) VALUES ($1, $2, $3)',
+    [seed.organisationId, seed.campaignId, seed.mailboxId],
+  );
   await startFirstStep(stack.db.owner, seed, stack.clock.now());
   return { ...seed, mailboxEmail };
 }

@@ -33,3 +33,23 @@ export async function queueSendTasks(
   );
   return rows.map((r) => r.id);
 }
+
+/**
+ * A relaunched campaign's drafted emails go again: the SEND tasks a pause cancelled, of messages still QUEUED in
+ * its ACTIVE enrolments, are PENDING again, due at greatest(send_at, `now`). Caller's transaction (the launch).
+ */
+export async function restoreSendTasks(em: EntityManager, campaignId: string, now: Date): Promise<number> {
+  const rows = await rawQuery<{ id: string }>(
+    em,
+    `UPDATE outreach.tasks t SET status = 'PENDING', scheduled_for = greatest(m.send_at, ?::timestamptz),
+       leased_by = NULL, leased_until = NULL, updated_at = now()
+     FROM outreach.messages m, outreach.campaign_enrollments e
+     WHERE t.kind = 'SEND' AND t.status = 'CANCELLED'
+       AND m.organisation_id = t.organisation_id AND m.id = t.message_id AND m.status = 'QUEUED'
+       AND e.organisation_id = t.organisation_id AND e.id = t.enrollment_id AND e.campaign_id = ?
+       AND e.status = 'ACTIVE'
+     RETURNING t.id`,
+    [now, campaignId],
+  );
+  return rows.length;
+}
