@@ -353,6 +353,24 @@ describe('when Gmail fails', () => {
     expect((await messagesOf(campaign))[0]!.status).toBe('SENT');
   });
 
+  it('an unknown outcome, then the enrolment stopped: not found in the mailbox, so never sent', async () => {
+    const campaign = await oneEmail();
+    stack.google.gmail.fail('send', { status: 502 });
+    await stack.settle();
+    expect((await messagesOf(campaign))[0]!.status).toBe('SENDING');
+    await stack.db.owner.query(
+      "UPDATE outreach.campaign_enrollments SET status = 'REPLIED', stopped_reason = 'REPLIED' WHERE id = $1",
+      [campaign.enrollments[0]!.id],
+    );
+    const lookups = stack.google.gmail.calls.list;
+    stack.clock.advance(3_600_000);
+    await stack.settle();
+    expect(stack.google.gmail.calls.list).toBe(lookups + 1);
+    expect(sentBy(campaign)).toHaveLength(0);
+    const [message] = await messagesOf(campaign);
+    expect(message).toMatchObject({ status: 'FAILED', error: 'Not sent: the enrolment stopped (REPLIED)' });
+  });
+
   it('400: the email is FAILED with Google’s reason and the enrolment stops', async () => {
     const campaign = await oneEmail();
     stack.google.gmail.fail('send', { status: 400, reason: 'invalidArgument', message: 'Invalid To header' });

@@ -111,6 +111,15 @@ export async function attemptSend(deps: SenderDeps, job: SendJob): Promise<SendR
       return failed(deps, job, error, 'read', true);
     }
     if (job.lastChance) return { kind: 'failed', job, reason: `Not sent after ${job.attempt - 1} attempts` };
+    // not sent, and things changed since it was claimed: back to QUEUED, through the checks again at once
+    if (!job.sendIfMissing)
+      return {
+        kind: 'retry',
+        job,
+        at: deps.clock(),
+        reason: 'Held back: checked again before sending',
+        maybeSent: false,
+      };
   }
   let raw: Buffer;
   try {

@@ -51,6 +51,8 @@ interface TaskRow {
   position_id: string;
   /** A SEND task's mailbox status: its email waits while the mailbox needs reconnecting. */
   send_mailbox_status: string | null;
+  /** A SEND task's message status: one in SENDING may have gone, and only the sender's lookup can tell. */
+  send_message_status: string | null;
 }
 
 interface MailboxRow {
@@ -144,6 +146,8 @@ export async function dispatchTasks(
        e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id,
        (SELECT mb.status FROM outreach.mailboxes mb WHERE t.kind = 'SEND' AND mb.organisation_id = t.organisation_id
           AND mb.id = t.mailbox_id) AS send_mailbox_status,
+       (SELECT m.status FROM outreach.messages m WHERE t.kind = 'SEND' AND m.organisation_id = t.organisation_id
+          AND m.id = t.message_id) AS send_message_status,
        NOT EXISTS (SELECT 1 FROM outreach.workflow_steps earlier
                    WHERE earlier.organisation_id = s.organisation_id AND earlier.campaign_id = s.campaign_id
                      AND earlier.index < s.index) AS first_step
@@ -245,6 +249,14 @@ export async function dispatchTasks(
 
   for (const task of tasks) {
     const campaign = campaigns.get(task.campaign_id);
+    // an email that may have gone is settled by the sender (a lookup first), whatever changed since
+    if (task.send_message_status === 'SENDING') {
+      if (task.status === 'PENDING')
+        queued.push({ id: task.id, mailboxId: null, variantId: null, sendAt: null });
+      else again.push(task.id);
+      result.queued.push({ taskId: task.id, kind: task.kind });
+      continue;
+    }
     if (campaign?.status !== 'RUNNING' || task.enrollment_status !== 'ACTIVE') {
       cancelled.push(task.id);
       // a paused campaign keeps its drafted emails for its relaunch; a stopped enrolment does not

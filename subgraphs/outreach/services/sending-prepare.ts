@@ -57,6 +57,11 @@ export interface SendJob {
   threadId: string | null;
   /** A send may have happened before (a lease that ran out, an unknown outcome): look it up first. */
   lookupFirst: boolean;
+  /**
+   * Whether it may be sent if the lookup does not find it: false when its campaign, enrolment or address changed
+   * since it was claimed (it then goes back to QUEUED, and through the checks again).
+   */
+  sendIfMissing: boolean;
   /** This attempt's number (1 for the first). */
   attempt: number;
   /** Past the last attempt: if the lookup does not find it, the message is FAILED instead of sent again. */
@@ -165,9 +170,16 @@ export async function prepareSends(
   const rows = await rawQuery<Row>(em, READ_SQL, [taskIds]);
 
   const defer: { taskId: string; at: Date }[] = [];
-  const cancel: string[] = [];
+  // tasks with nothing left to do: DONE when their message went, else CANCELLED
+  const close: string[] = [];
   const fail: SendFailure[] = [];
-  const claim: { row: Row; mailbox: MailboxRow; lookupFirst: boolean; rfc: string }[] = [];
+  const claim: {
+    row: Row;
+    mailbox: MailboxRow;
+    lookupFirst: boolean;
+    sendIfMissing: boolean;
+    rfc: string;
+  }[] = [];
 
   // deliveries of tasks that are done, or not ours to run now (another delivery deferred it)
   const live = rows.filter((r) => {
@@ -220,7 +232,7 @@ export async function prepareSends(
     const mailbox = row.mailbox_id ? mailboxes.get(row.mailbox_id) : undefined;
     if (row.message_status === 'SENT') {
       // sent, and the task's move lost (or a second delivery): finish the task
-      cancel.push(row.task_id);
+      close.push(row.task_id);
       prepared.set(row.task_id, { outcome: 'skipped' });
       continue;
     }
@@ -241,18 +253,26 @@ export async function prepareSends(
         prepared.set(row.task_id, { outcome: 'deferred', until: at });
         continue;
       }
-      claim.push({ row, mailbox, lookupFirst: true, rfc: row.rfc_message_id ?? newMessageId(mailbox) });
+      const mayGo =
+        campaign.status === 'RUNNING' && row.enrollment_status === 'ACTIVE' && !suppressedBy(row.email);
+      claim.push({
+        row,
+        mailbox,
+        lookupFirst: true,
+        sendIfMissing: mayGo,
+        rfc: row.rfc_message_id ?? newMessageId(mailbox),
+      });
       continue;
     }
     if (row.message_status !== 'QUEUED') {
       // FAILED, BOUNCED, REJECTED…: nothing to send any more
-      cancel.push(row.task_id);
+      close.push(row.task_id);
       prepared.set(row.task_id, { outcome: 'cancelled' });
       continue;
     }
     // a paused campaign keeps its queued emails; its task waits for the launch that restores it
     if (campaign.status !== 'RUNNING') {
-      cancel.push(row.task_id);
+      close.push(row.task_id);
       prepared.set(row.task_id, { outcome: 'cancelled' });
       continue;
     }
@@ -319,7 +339,13 @@ export async function prepareSends(
     }
     day.used++;
     day.last = now;
-    claim.push({ row, mailbox, lookupFirst: false, rfc: row.rfc_message_id ?? newMessageId(mailbox) });
+    claim.push({
+      row,
+      mailbox,
+      lookupFirst: false,
+      sendIfMissing: true,
+      rfc: row.rfc_message_id ?? newMessageId(mailbox),
+    });
   }
 
   const leasedUntil = new Date(now.getTime() + options.leaseMs);
@@ -361,6 +387,7 @@ export async function prepareSends(
         references: thread.map((m) => m.rfc_message_id),
         threadId: thread.at(-1)?.thread_id ?? null,
         lookupFirst: c.lookupFirst,
+        sendIfMissing: c.sendIfMissing,
         attempt,
         lastChance: attempt > options.maxAttempts,
         leasedUntil,
@@ -377,14 +404,14 @@ export async function prepareSends(
       [defer.map((d) => d.taskId), defer.map((d) => d.at)],
     );
   }
-  if (cancel.length > 0) {
+  if (close.length > 0) {
     await rawQuery(
       em,
       `UPDATE outreach.tasks t SET status = CASE WHEN m.status = 'SENT' THEN 'DONE' ELSE 'CANCELLED' END,
          leased_by = NULL, leased_until = NULL, updated_at = now()
        FROM outreach.messages m
        WHERE t.id = ANY (?::uuid[]) AND m.organisation_id = t.organisation_id AND m.id = t.message_id`,
-      [cancel],
+      [close],
     );
   }
   // events last: from here to commit each campaign's stream row stays locked
