@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { withTenant } from '../lib/db/orm.ts';
 import { launchCampaign, pauseCampaign } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
 import { approveMessage } from '../subgraphs/outreach/services/review.ts';
+import { prepareSends } from '../subgraphs/outreach/services/sending-prepare.ts';
 import { outboxFolder } from '../workers/sender/transport.ts';
 import type { StoredMessage } from './fakes/gmail-store.ts';
 import {
@@ -285,6 +286,35 @@ describe('the handoff to the sender', () => {
       campaign.mailboxId,
     ]);
     stack.clock.advance(3_600_000);
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(1);
+  });
+});
+
+describe('tenancy', () => {
+  it("never claims another organisation's send, whatever organisation a queue message names", async () => {
+    const campaign = await oneEmail();
+    const other = await oneEmail();
+    await stack.scheduler.runOnce();
+    await eventually(async () => (await messagesOf(campaign)).length === 1, 10_000);
+    const { rows } = await stack.db.owner.query<{ id: string }>(
+      "SELECT id FROM outreach.tasks WHERE kind = 'SEND' AND message_id = $1",
+      [(await messagesOf(campaign))[0]!.id],
+    );
+    const prepared = await withTenant(stack.orm, other.organisationId, (em) =>
+      prepareSends(em, other.organisationId, [rows[0]!.id], {
+        workerId: 'sender-test',
+        now: stack.clock.now(),
+        leaseMs: 60_000,
+        maxAttempts: 8,
+      }),
+    );
+    expect(prepared.size).toBe(0);
+    expect((await messagesOf(campaign))[0]).toMatchObject({
+      status: 'QUEUED',
+      rfc_message_id: null,
+      attempts: 0,
+    });
     await stack.settle();
     expect(sentBy(campaign)).toHaveLength(1);
   });
