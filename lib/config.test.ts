@@ -77,6 +77,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_CACHE_SECONDS: '-1' })).toThrow(/AUTH_CACHE_SECONDS/);
   });
 
+  it("reads the sender's settings and the broker prefix, and refuses bad ones in one line", () => {
+    expect(loadConfig({}).sender).toEqual({
+      concurrency: 32,
+      perMailbox: 2,
+      leaseSeconds: 120,
+      maxAttempts: 8,
+    });
+    expect(loadConfig({}).amqpPrefix).toBe('');
+    expect(
+      loadConfig({
+        SENDER_CONCURRENCY: '64',
+        SENDER_PER_MAILBOX: '1',
+        SENDER_LEASE_SECONDS: '300',
+        SENDER_MAX_ATTEMPTS: '3',
+        AMQP_PREFIX: 'staging.',
+      }),
+    ).toMatchObject({
+      sender: { concurrency: 64, perMailbox: 1, leaseSeconds: 300, maxAttempts: 3 },
+      amqpPrefix: 'staging.',
+    });
+    expect(() => loadConfig({ SENDER_CONCURRENCY: '0' })).toThrow(/^SENDER_CONCURRENCY /);
+    expect(() => loadConfig({ SENDER_LEASE_SECONDS: '1' })).toThrow(/^SENDER_LEASE_SECONDS /);
+    expect(() => loadConfig({ AMQP_PREFIX: 'a b' })).toThrow(/^AMQP_PREFIX /);
+  });
+
   it("reads the scheduler's interval", () => {
     expect(loadConfig({}).scheduler.intervalMs).toBe(1000);
     expect(loadConfig({ SCHEDULER_INTERVAL_MS: '250' }).scheduler.intervalMs).toBe(250);

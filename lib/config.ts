@@ -76,6 +76,8 @@ export interface Config {
   scheduler: { intervalMs: number };
   /** Each Gmail mailbox's inbox is read this often (replies, automatic replies, bounces). */
   inbox: { pollSeconds: number };
+  /** The sender: sends in flight per process and per mailbox, a send's lease, attempts before giving up. */
+  sender: { concurrency: number; perMailbox: number; leaseSeconds: number; maxAttempts: number };
 }
 
 // Per-organisation, per-operation limits. `write` and `read` are the fallbacks for mutations and queries.
@@ -152,6 +154,13 @@ function redisKeyPrefix(raw: string | undefined): string {
   return raw;
 }
 
+function amqpPrefix(raw: string | undefined): string {
+  if (raw === undefined) return '';
+  if (!/^[\w.-]{1,64}$/.test(raw))
+    invalid('AMQP_PREFIX', 'must be 1-64 letters, digits or . - _ (e.g. "staging.")');
+  return raw;
+}
+
 /** `RATE_LIMITS="ingestPharow=10/60,read=6000/60"`: overrides merged over the defaults. */
 export function parseRateLimits(raw: string | undefined): Record<string, RateLimitRule> {
   const rates = { ...DEFAULT_RATE_LIMITS };
@@ -196,18 +205,6 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   return { kind: 'cidrs', cidrs };
 }
 
-/** SECRETS_KEY: exactly 32 bytes, base64 (`openssl rand -base64 32`). */
-function amqpPrefix(raw: string | undefined): string {
-  if (raw === undefined) return '';
-  if (!/^[a-z0-9][a-z0-9-]{0,39}\.$/.test(raw)) {
-    invalid(
-      'AMQP_PREFIX',
-      'must be lower-case letters, digits and dashes ending with a dot (e.g. "staging.")',
-    );
-  }
-  return raw;
-}
-
 function trackingSecret(env: Env, name: string): string | undefined {
   const value = text(env, name);
   if (value !== undefined && (value.length < 32 || value.length > 512 || /\s/.test(value))) {
@@ -216,6 +213,7 @@ function trackingSecret(env: Env, name: string): string | undefined {
   return value;
 }
 
+/** SECRETS_KEY: exactly 32 bytes, base64 (`openssl rand -base64 32`). */
 function secretsKey(raw: string | undefined): Buffer | undefined {
   if (raw === undefined) return undefined;
   const key = Buffer.from(raw.trim(), 'base64');
@@ -325,6 +323,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     scheduler: { intervalMs: int(env, 'SCHEDULER_INTERVAL_MS', 1000, 10, 3_600_000) },
     inbox: { pollSeconds: int(env, 'INBOX_POLL_SECONDS', 60, 1, 86_400) },
+    sender: {
+      concurrency: int(env, 'SENDER_CONCURRENCY', 32, 1, 1000),
+      perMailbox: int(env, 'SENDER_PER_MAILBOX', 2, 1, 10),
+      // longer than a send's HTTP timeout (half of it): a lease never ends while its send may still be in flight
+      leaseSeconds: int(env, 'SENDER_LEASE_SECONDS', 120, 2, 3600),
+      maxAttempts: int(env, 'SENDER_MAX_ATTEMPTS', 8, 1, 100),
+    },
   };
   if (config.trackingSecretPrevious && !config.trackingSecret) {
     invalid('TRACKING_SECRET_PREVIOUS', 'needs TRACKING_SECRET (the key that replaced it)');

@@ -268,7 +268,7 @@ describe('a campaign authored through the API', () => {
           `SELECT t.status, t.mailbox_id, t.send_at, e.mailbox_id AS enrollment_mailbox, e.next_run_at
            FROM outreach.tasks t JOIN outreach.campaign_enrollments e
              ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
-           WHERE e.campaign_id = $1`,
+           WHERE e.campaign_id = $1 AND t.kind = 'DRAFT'`,
           [createCampaign.id],
         );
         return rows;

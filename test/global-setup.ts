@@ -54,6 +54,8 @@ export default async function setup(project: TestProject) {
     // sign-ups, logins and reset requests all come from 127.0.0.1 here
     RATE_LIMITS: 'signUp=100000/60,login=100000/60,requestPasswordReset=100000/60',
     GOOGLE_TOKEN_URL: google.tokenUrl,
+    // the stack's sender talks to the fake Gmail, never to Google
+    GMAIL_API_URL: google.gmailUrl,
     GOOGLE_SERVICE_ACCOUNT_KEY: google.serviceAccountFile,
     // prompt steps can be saved; nothing at authoring time calls OpenAI
     OPENAI_API_KEY: 'sk-test-not-used',

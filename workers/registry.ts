@@ -4,12 +4,14 @@ import { inboxWorker } from './inbox/index.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
 import { schedulerWorker } from './scheduler/index.ts';
+import { senderWorker } from './sender/consumer.ts';
 import { unsubscribeWorker } from './unsubscribe/consumer.ts';
 
 export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   relay: relayWorker,
   scheduler: schedulerWorker,
   drafter: drafterWorker,
+  sender: senderWorker,
   inbox: inboxWorker,
   unsubscribe: unsubscribeWorker,
 };

@@ -34,7 +34,14 @@ async function rabbitmqctl(...args: string[]): Promise<void> {
   await run('rabbitmqctl', ['-q', ...args], { timeout: 120_000 });
 }
 
+// The broker must be this machine's, controllable with rabbitmqctl (CI's is); elsewhere the test says so and skips.
+const controllable = await rabbitmqctl('status').then(
+  () => true,
+  () => false,
+);
+
 beforeAll(async () => {
+  if (!controllable) return;
   db = await workerDatabase('broker');
   fake = await startGoogleFake({ dir: await mkdtemp(path.join(tmpdir(), 'broker-')), delegatedDomains: [] });
   outreach = await createOrm({
@@ -49,6 +56,7 @@ afterAll(async () => {
   await outreach?.close();
   await fake?.close();
   await db?.drop();
+  if (!controllable) return;
   // this run's queues, whatever state the test ended in
   const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name']).catch(() => ({ stdout: '' }));
   for (const name of stdout.split('\n').map((l) => l.trim()))
@@ -74,7 +82,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   return false;
 }
 
-describe('RabbitMQ restarted in the middle of a campaign', () => {
+describe.skipIf(!controllable)('RabbitMQ restarted in the middle of a campaign', () => {
   it('every prospect gets exactly one email, and sending resumes within 30 s of the broker coming back', async () => {
     const campaign = await seedGmailCampaign(db.owner, { count: PROSPECTS, mailboxes: 4, secretsKey });
     // slow enough that the broker goes away with most of the campaign still to send

@@ -17,6 +17,7 @@ import { type Bus, PermanentError, sendWork } from '../../lib/bus/index.ts';
 import { type EntityManager, isUuid, rawQuery, withTenant } from '../../lib/db/orm.ts';
 import { type EventToRecord, recordEvents } from '../../lib/outbox/outbox.ts';
 import { loadProspects } from '../../subgraphs/outreach/services/prospects.ts';
+import { queueSendTasks } from '../../subgraphs/outreach/services/sending-handoff.ts';
 import {
   bodyToHtml,
   type ProspectData,
@@ -455,6 +456,11 @@ async function writeMessages(em: EntityManager, drafts: MessageToWrite[]): Promi
       ],
     );
   }
+  // the emails that may go now are handed to the sender
+  await queueSendTasks(
+    em,
+    written.filter((r) => r.status === 'QUEUED').map((r) => r.id),
+  );
   const failed = written.filter((r) => !r.draft.ok);
   if (failed.length > 0) {
     // the reason in full stays on the message; the enrolment names the cause as other stops do

@@ -5,6 +5,7 @@ import { type EntityManager, isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { AppError, badInput, ErrorCode, notFound } from '../../../lib/errors.ts';
 import { recordEvents } from '../../../lib/outbox/outbox.ts';
 import { nextOpening, scheduleProblem } from './calendar.ts';
+import { restoreSendTasks } from './sending-handoff.ts';
 import {
   CAMPAIGN_SCHEDULE_COLUMNS,
   type CampaignSchedule,
@@ -217,7 +218,11 @@ export async function launchCampaign(em: EntityManager, campaignId: string, now:
      WHERE id = ?`,
     [now, campaign.id],
   );
-  if (campaign.status === 'PAUSED') await respaceHeldDrafts(em, campaign, now);
+  if (campaign.status === 'PAUSED') {
+    await respaceHeldDrafts(em, campaign, now);
+    // drafted emails held by the pause go to the sender again
+    await restoreSendTasks(em, campaign.id, now);
+  }
   const runAt = firstRunAt(campaign, now);
   await rawQuery(
     em,

@@ -51,6 +51,10 @@ interface TaskRow {
   enrollment_mailbox_id: string | null;
   email: string | null;
   position_id: string;
+  /** A SEND task's mailbox status: its email waits while the mailbox needs reconnecting. */
+  send_mailbox_status: string | null;
+  /** A SEND task's message status: one in SENDING may have gone, and only the sender's lookup can tell. */
+  send_message_status: string | null;
 }
 
 interface MailboxRow {
@@ -77,6 +81,8 @@ interface VariantRow {
 const DISPATCHED = `('QUEUED', 'RUNNING', 'DONE')`;
 // no active mailbox to send from (one to reconnect): look again in an hour
 const NO_MAILBOX_RETRY_MS = 3_600_000;
+// a drafted email whose mailbox needs reconnecting: look again a few minutes later
+const SEND_MAILBOX_RETRY_MS = 600_000;
 
 /** A number in [0, 1) fixed by the key: the same enrolment and step always draw the same. */
 export function stableFraction(key: string): number {
@@ -140,6 +146,10 @@ export async function dispatchTasks(
     em,
     `SELECT t.id, t.kind, t.status, t.enrollment_id, t.step_id, e.campaign_id, e.status AS enrollment_status, e.resume_at,
        e.mailbox_id AS enrollment_mailbox_id, e.email::text AS email, e.position_id,
+       (SELECT mb.status FROM outreach.mailboxes mb WHERE t.kind = 'SEND' AND mb.organisation_id = t.organisation_id
+          AND mb.id = t.mailbox_id) AS send_mailbox_status,
+       (SELECT m.status FROM outreach.messages m WHERE t.kind = 'SEND' AND m.organisation_id = t.organisation_id
+          AND m.id = t.message_id) AS send_message_status,
        NOT EXISTS (SELECT 1 FROM outreach.workflow_steps earlier
                    WHERE earlier.organisation_id = s.organisation_id AND earlier.campaign_id = s.campaign_id
                      AND earlier.index < s.index) AS first_step
@@ -221,6 +231,8 @@ export async function dispatchTasks(
   const again: string[] = [];
   const later: { id: string; at: Date }[] = [];
   const cancelled: string[] = [];
+  // SEND tasks of stopped enrolments: their emails will never go
+  const unsent: string[] = [];
   const stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[] = [];
   const newAssignments: { enrollmentId: string; stepId: string; variantId: string }[] = [];
   const resumed = new Map<string, string>();
@@ -240,6 +252,14 @@ export async function dispatchTasks(
 
   for (const task of tasks) {
     const campaign = campaigns.get(task.campaign_id);
+    // an email that may have gone is settled by the sender (a lookup first), whatever changed since
+    if (task.send_message_status === 'SENDING') {
+      if (task.status === 'PENDING')
+        queued.push({ id: task.id, mailboxId: null, variantId: null, sendAt: null });
+      else again.push(task.id);
+      result.queued.push({ taskId: task.id, kind: task.kind });
+      continue;
+    }
     // paused by an automatic reply: its waiting task waits until resume_at, then the enrolment goes on
     if (campaign?.status === 'RUNNING' && task.enrollment_status === 'PAUSED' && task.resume_at !== null) {
       const resumeAt = new Date(task.resume_at);
@@ -260,11 +280,15 @@ export async function dispatchTasks(
         !(task.enrollment_status === 'PAUSED' && task.resume_at !== null))
     ) {
       cancelled.push(task.id);
+      // a paused campaign keeps its drafted emails for its relaunch; a stopped enrolment does not
+      if (task.kind === 'SEND' && !['ACTIVE', 'PAUSED'].includes(task.enrollment_status))
+        unsent.push(task.id);
       continue;
     }
     const suppressed = suppressedBy(task.email);
     if (suppressed) {
       cancelled.push(task.id);
+      if (task.kind === 'SEND') unsent.push(task.id);
       stopped.push({
         enrollmentId: task.enrollment_id,
         campaignId: campaign.id,
@@ -277,6 +301,10 @@ export async function dispatchTasks(
     if (task.status !== 'PENDING') {
       again.push(task.id);
       result.queued.push({ taskId: task.id, kind: task.kind });
+      continue;
+    }
+    if (task.kind === 'SEND' && task.send_mailbox_status && task.send_mailbox_status !== 'ACTIVE') {
+      later.push({ id: task.id, at: new Date(now.getTime() + SEND_MAILBOX_RETRY_MS) });
       continue;
     }
     if (task.kind !== 'DRAFT') {
@@ -363,6 +391,7 @@ export async function dispatchTasks(
     again,
     later,
     cancelled,
+    unsent,
     stopped,
     newAssignments,
   });
@@ -439,12 +468,13 @@ async function writeOutcome(
     again: string[];
     later: { id: string; at: Date }[];
     cancelled: string[];
+    unsent: string[];
     stopped: { enrollmentId: string; campaignId: string; status: string; reason: string }[];
     newAssignments: { enrollmentId: string; stepId: string; variantId: string }[];
   },
 ): Promise<void> {
   const leasedUntil = new Date(options.now.getTime() + options.queuedLeaseSeconds * 1000);
-  const { resumed, queued, again, later, cancelled, stopped, newAssignments } = outcome;
+  const { resumed, queued, again, later, cancelled, unsent, stopped, newAssignments } = outcome;
   if (resumed.size > 0) {
     const back = await rawQuery<{ id: string; campaign_id: string }>(
       em,
@@ -526,6 +556,20 @@ async function writeOutcome(
       `UPDATE outreach.tasks SET status = 'CANCELLED', leased_by = NULL, leased_until = NULL, updated_at = now()
        WHERE id = ANY (?::uuid[])`,
       [cancelled],
+    );
+  }
+  if (unsent.length > 0) {
+    // as stopAddress keeps them: never sent, and why
+    await rawQuery(
+      em,
+      `UPDATE outreach.messages m SET status = 'FAILED', updated_at = now(),
+         error = 'Not sent: the enrolment stopped (' || coalesce(s.reason, e.stopped_reason, e.status) || ')'
+       FROM outreach.tasks t
+       JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+       LEFT JOIN unnest(?::uuid[], ?::text[]) AS s(enrollment_id, reason) ON s.enrollment_id = e.id
+       WHERE t.id = ANY (?::uuid[]) AND m.organisation_id = t.organisation_id AND m.id = t.message_id
+         AND m.status = 'QUEUED'`,
+      [stopped.map((s) => s.enrollmentId), stopped.map((s) => s.reason), unsent],
     );
   }
   if (stopped.length > 0) {

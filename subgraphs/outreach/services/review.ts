@@ -5,6 +5,7 @@ import { DRAFTED, ENROLLMENT_CHANGED } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { AppError, badInput, ErrorCode, notFound } from '../../../lib/errors.ts';
 import { recordEvent } from '../../../lib/outbox/outbox.ts';
+import { queueSendTasks } from './sending-handoff.ts';
 import { advanceEnrollment } from './sequence.ts';
 import { bodyToHtml } from './templates.ts';
 
@@ -89,6 +90,7 @@ export async function approveMessage(
     ],
   );
   if (!approved) throw await notAwaiting(em, messageId);
+  await queueSendTasks(em, [messageId], reviewer.at);
   await recordEvent(em, DRAFTED, {
     campaignId: approved.campaign_id,
     payload: { enrollmentId: approved.enrollment_id, messageId },
