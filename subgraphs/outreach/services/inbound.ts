@@ -11,6 +11,7 @@ import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { type Classified, classifyInbound, type InboundKind } from '../../../lib/mail/classify.ts';
 import { recordEvent } from '../../../lib/outbox/outbox.ts';
 import { addWindowDays } from './calendar.ts';
+import { queueSendTasks } from './sending-handoff.ts';
 import { CAMPAIGN_SCHEDULE_COLUMNS, type CampaignSchedule, prospectTimezones, windowOf } from './sequence.ts';
 import { stopAddress } from './stops.ts';
 
@@ -362,17 +363,7 @@ async function sendAgain(
     matched.id,
   ]);
   // one SEND task per enrolment and step: whatever it did before, it now sends the copy
-  await rawQuery(
-    em,
-    `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for, mailbox_id,
-       send_at, message_id)
-     VALUES (public.current_organisation_id(), ?, ?, ?, 'SEND', 'PENDING', ?, ?, ?, ?)
-     ON CONFLICT (organisation_id, enrollment_id, step_id, kind) DO UPDATE
-     SET status = 'PENDING', scheduled_for = EXCLUDED.scheduled_for, mailbox_id = EXCLUDED.mailbox_id,
-       send_at = EXCLUDED.send_at, message_id = EXCLUDED.message_id, leased_by = NULL, leased_until = NULL,
-       attempts = 0, last_error = NULL, updated_at = now()`,
-    [randomUUID(), matched.enrollment_id, matched.step_id, sendAt, copy.mailbox_id, sendAt, copy.id],
-  );
+  await queueSendTasks(em, [copy.id], sendAt);
   await recordEvent(em, ENROLLMENT_CHANGED, {
     campaignId: matched.campaign_id,
     payload: { enrollmentId: matched.enrollment_id },

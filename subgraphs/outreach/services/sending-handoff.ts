@@ -36,7 +36,7 @@ export async function queueSendTasks(
 
 /**
  * A relaunched campaign's drafted emails go again: the SEND tasks a pause cancelled, of messages still QUEUED in
- * its ACTIVE enrolments, are PENDING again, due at greatest(send_at, `now`). Caller's transaction (the launch).
+ * its running enrolments (ACTIVE, or PAUSED by an automatic reply), are PENDING again, due at greatest(send_at, `now`). Caller's transaction (the launch).
  */
 export async function restoreSendTasks(em: EntityManager, campaignId: string, now: Date): Promise<number> {
   const rows = await rawQuery<{ id: string }>(
@@ -47,7 +47,7 @@ export async function restoreSendTasks(em: EntityManager, campaignId: string, no
      WHERE t.kind = 'SEND' AND t.status = 'CANCELLED'
        AND m.organisation_id = t.organisation_id AND m.id = t.message_id AND m.status = 'QUEUED'
        AND e.organisation_id = t.organisation_id AND e.id = t.enrollment_id AND e.campaign_id = ?
-       AND e.status = 'ACTIVE'
+       AND e.status IN ('ACTIVE', 'PAUSED')
      RETURNING t.id`,
     [now, campaignId],
   );
