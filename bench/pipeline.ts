@@ -7,7 +7,6 @@
 // and lost emails (enrolled prospects never reached: must be 0). The baseline row is the Gmail fake alone, sent
 // to through googleapis as fast as it goes: the ceiling any sender on this machine works under.
 import 'reflect-metadata';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { serviceDatabaseUrl } from '../lib/db/roles.ts';
 import { enrollPositions, launchCampaign } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
 import { type GoogleFake, startGoogleFake } from '../test/fakes/google.ts';
 import { addressOf, type GmailCampaign, seedGmailCampaign } from '../test/helpers/pipeline-seed.ts';
+import { startWorkerProcesses } from '../test/helpers/worker-processes.ts';
 import { startWorkers } from '../workers/launcher.ts';
 import { WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
 import { createDatabase, databaseUrl, dropDatabase } from './lib/platform.ts';
@@ -111,7 +111,6 @@ function workerEnv(fake: GoogleFake, dataDir: string): Record<string, string> {
     NODE_ENV: 'production',
     DATABASE_URL: ownerUrl,
     AMQP_URL,
-    LOG_LEVEL: 'warn',
     DATA_DIR: dataDir,
     JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -121,38 +120,6 @@ function workerEnv(fake: GoogleFake, dataDir: string): Record<string, string> {
     GMAIL_API_URL: fake.gmailUrl,
     GOOGLE_TOKEN_URL: fake.tokenUrl,
     SCHEDULER_INTERVAL_MS: '50',
-  };
-}
-
-/** One process per worker, as docker-compose runs them. */
-async function startWorkerProcesses(env: Record<string, string>): Promise<() => Promise<void>> {
-  const children: ChildProcess[] = [];
-  const output: string[] = [];
-  for (const name of PIPELINE_WORKERS) {
-    const child = spawn(
-      process.execPath,
-      ['--max-semi-space-size=32', '--import', 'tsx', 'workers/main.ts', name],
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    children.push(child);
-  }
-  // started when each has logged nothing fatal for a moment and is still running
-  await new Promise((resolve) => setTimeout(resolve, 4000));
-  const dead = children.find((c) => c.exitCode !== null);
-  if (dead) throw new Error(`a worker process exited at start:\n${output.join('').slice(-3000)}`);
-  return async () => {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(killer);
-      }),
-    );
   };
 }
 
@@ -252,7 +219,13 @@ async function main() {
       mailboxes: MAILBOXES,
       secretsKey,
     });
-    const stopProcesses = await startWorkerProcesses(env);
+    // ready when each has logged "worker started": the launch is not timed against module loading
+    const processes = await startWorkerProcesses(
+      PIPELINE_WORKERS,
+      env,
+      // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of every worker process into <dir> when it stops
+      process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [],
+    );
     try {
       const started = await enrolAndLaunch(outreach, owner, production);
       rows.push(
@@ -265,12 +238,12 @@ async function main() {
         ),
       );
     } finally {
-      await stopProcesses();
+      await processes.stop();
     }
 
     const inProcess = await seedGmailCampaign(owner, { count: ENROLMENTS, mailboxes: MAILBOXES, secretsKey });
     const { NODE_ENV: _env, AMQP_URL: _amqp, ...rest } = env;
-    const config = loadConfig({ ...rest, NODE_ENV: 'development' });
+    const config = loadConfig({ ...rest, NODE_ENV: 'development', LOG_LEVEL: 'warn' });
     const bus = await createBus();
     const workers = await startWorkers(PIPELINE_WORKERS, config, bus);
     try {

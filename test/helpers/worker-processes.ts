@@ -17,13 +17,15 @@ const READY_TIMEOUT_MS = 30_000;
 export async function startWorkerProcesses(
   names: readonly string[],
   env: Record<string, string>,
+  /** Node flags before the script (`--cpu-prof`…). */
+  nodeArgs: readonly string[] = [],
 ): Promise<WorkerProcesses> {
   const children = new Map<string, ChildProcess>();
   const lines: string[] = [];
 
   const start = (name: string) =>
     new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', name], {
+      const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'workers/main.ts', name], {
         env: { ...process.env, LOG_LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

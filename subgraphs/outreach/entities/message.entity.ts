@@ -47,8 +47,17 @@ export class Message {
   @Property({ type: 'text', nullable: true })
   bodyHtml?: string | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The email's Message-ID header, angle brackets included (set when it is first sent; a reply names it in In-Reply-To)",
+  })
   @Property({ type: 'text', nullable: true })
   rfcMessageId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Who wrote it, for a RECEIVED message (a reply)' })
+  @Property({ type: 'text', nullable: true })
+  fromEmail?: string | null;
 
   @Field(() => String, { nullable: true })
   @Property({ type: 'text', nullable: true })
