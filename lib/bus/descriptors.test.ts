@@ -32,7 +32,17 @@ describe('queue and event descriptors', () => {
     expect(new Set(names).size).toBe(names.length);
     const allowed = new Set<number>(Object.values(RETRY_DELAYS));
     for (const queue of QUEUES) expect(queue.retryDelaysMs.every((ms) => allowed.has(ms))).toBe(true);
-    expect(EVENTS.map((e) => e.name)).toEqual(['DRAFTED', 'APPROVAL_NEEDED', 'FAILED', 'ENROLLMENT_CHANGED']);
+    expect(EVENTS.map((e) => e.name)).toEqual([
+      'DRAFTED',
+      'APPROVAL_NEEDED',
+      'FAILED',
+      'ENROLLMENT_CHANGED',
+      'SENT',
+      'REPLIED',
+      'BOUNCED',
+      'UNSUBSCRIBED',
+      'MAILBOX_NEEDS_RECONNECT',
+    ]);
     expect(Object.values(TASK_QUEUES).every((q) => QUEUES.includes(q))).toBe(true);
     expect(EVENTS[0].routingKey('c-1')).toBe('campaign.c-1.DRAFTED');
     expect(EVENTS[0].pattern).toBe('campaign.*.DRAFTED');

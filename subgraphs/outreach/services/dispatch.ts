@@ -6,15 +6,15 @@ import { createHash } from 'node:crypto';
 import { ENROLLMENT_CHANGED } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { recordEvents } from '../../../lib/outbox/outbox.ts';
-import { emailDomain } from '../../../lib/validation/email.ts';
 import { currentOrNextWindow, localDay, nextOpening, type SendWindow } from './calendar.ts';
 import {
-  CAMPAIGN_SCHEDULE_COLUMNS,
   type CampaignSchedule,
   completeFinishedCampaigns,
+  lockCampaignsOfTasks,
   prospectTimezones,
   windowOf,
 } from './sequence.ts';
+import { suppressionLookup } from './stops.ts';
 
 export interface DispatchOptions {
   /** The worker whose claim this is: a task whose lease another worker took over is left alone. */
@@ -123,24 +123,8 @@ export async function dispatchTasks(
   const result: DispatchResult = { queued: [], rescheduled: 0, cancelled: 0 };
   if (taskIds.length === 0) return result;
 
-  // campaigns first, locked in id order (as launch, pause and sends lock them), then the tasks
-  const campaignIds = await rawQuery<{ campaign_id: string }>(
-    em,
-    `SELECT DISTINCT e.campaign_id FROM outreach.tasks t
-     JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
-     WHERE t.id = ANY (?::uuid[])`,
-    [taskIds],
-  );
-  const campaigns = new Map(
-    (
-      await rawQuery<CampaignSchedule>(
-        em,
-        `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c WHERE c.id = ANY (?::uuid[])
-         ORDER BY c.id FOR NO KEY UPDATE`,
-        [campaignIds.map((r) => r.campaign_id)],
-      )
-    ).map((c) => [c.id, c]),
-  );
+  // campaigns first, locked in id order (as launch, pause and the other workers lock them), then the tasks
+  const campaigns = await lockCampaignsOfTasks(em, taskIds);
   // only tasks still leased to this worker: one whose lease expired and was claimed again is someone else's
   const tasks = await rawQuery<TaskRow>(
     em,
@@ -163,22 +147,10 @@ export async function dispatchTasks(
   );
   if (tasks.length === 0) return result;
 
-  const emails = [...new Set(tasks.map((t) => t.email).filter((e): e is string => !!e))];
-  const suppressions = await rawQuery<{ value: string; kind: string; reason: string }>(
+  const suppressedBy = await suppressionLookup(
     em,
-    `SELECT lower(value) AS value, kind, reason FROM crm.suppressions
-     WHERE value = ANY (?::citext[]) OR (kind = 'DOMAIN' AND value = ANY (?::citext[]))`,
-    [emails, [...new Set(emails.map(emailDomain))]],
+    tasks.map((t) => t.email),
   );
-  const suppressedBy = (email: string | null): string | undefined => {
-    if (!email) return undefined;
-    const lower = email.toLowerCase();
-    const domain = emailDomain(lower);
-    return (
-      suppressions.find((s) => s.kind === 'EMAIL' && s.value === lower)?.reason ??
-      suppressions.find((s) => s.kind === 'DOMAIN' && s.value === domain)?.reason
-    );
-  };
 
   const live = tasks.filter((t) => campaigns.get(t.campaign_id)?.status === 'RUNNING');
   const campaignMailboxes = await rawQuery<{ campaign_id: string; mailbox_id: string }>(

@@ -10,13 +10,8 @@ import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
 import { emailDomain } from '../../../lib/validation/email.ts';
 import { isOpen, localDay, nextOpening, type SendWindow } from './calendar.ts';
-import {
-  CAMPAIGN_SCHEDULE_COLUMNS,
-  type CampaignSchedule,
-  completeFinishedCampaigns,
-  prospectTimezones,
-  windowOf,
-} from './sequence.ts';
+import { completeFinishedCampaigns, lockCampaignsOfTasks, prospectTimezones, windowOf } from './sequence.ts';
+import { suppressionLookup } from './stops.ts';
 
 export interface SendOptions {
   /** The sender claiming: its name goes on the message's lease. */
@@ -149,24 +144,8 @@ export async function prepareSends(
   const prepared = new Map<string, Prepared>();
   if (taskIds.length === 0) return prepared;
 
-  // campaigns first, locked in id order (as launch, pause, the scheduler and recordSent lock them)
-  const campaignIds = await rawQuery<{ campaign_id: string }>(
-    em,
-    `SELECT DISTINCT e.campaign_id FROM outreach.tasks t
-     JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
-     WHERE t.id = ANY (?::uuid[])`,
-    [taskIds],
-  );
-  const campaigns = new Map(
-    (
-      await rawQuery<CampaignSchedule>(
-        em,
-        `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c WHERE c.id = ANY (?::uuid[])
-         ORDER BY c.id FOR NO KEY UPDATE`,
-        [campaignIds.map((r) => r.campaign_id)],
-      )
-    ).map((c) => [c.id, c]),
-  );
+  // campaigns first, locked in id order (as launch, pause and the other workers lock them), then the tasks
+  const campaigns = await lockCampaignsOfTasks(em, taskIds);
   const rows = await rawQuery<Row>(em, READ_SQL, [taskIds]);
 
   const defer: { taskId: string; at: Date }[] = [];
@@ -188,21 +167,10 @@ export async function prepareSends(
     return false;
   });
 
-  const emails = [...new Set(live.map((r) => r.email).filter((e): e is string => !!e))];
-  const suppressions = await rawQuery<{ value: string; kind: string; reason: string }>(
+  const suppressedBy = await suppressionLookup(
     em,
-    `SELECT lower(value) AS value, kind, reason FROM crm.suppressions
-     WHERE value = ANY (?::citext[]) OR (kind = 'DOMAIN' AND value = ANY (?::citext[]))`,
-    [emails, [...new Set(emails.map(emailDomain))]],
+    live.map((r) => r.email),
   );
-  const suppressedBy = (email: string | null): string | undefined => {
-    if (!email) return undefined;
-    const lower = email.toLowerCase();
-    return (
-      suppressions.find((s) => s.kind === 'EMAIL' && s.value === lower)?.reason ??
-      suppressions.find((s) => s.kind === 'DOMAIN' && s.value === emailDomain(lower))?.reason
-    );
-  };
 
   const mailboxIds = [...new Set(live.map((r) => r.mailbox_id).filter((id): id is string => !!id))].sort();
   // locked: two senders never count one mailbox's day, nor space its sends, at the same time

@@ -25,6 +25,27 @@ export interface CampaignSchedule {
 export const CAMPAIGN_SCHEDULE_COLUMNS = `c.id, c.status, c.timezone, c.days, c.start_hour, c.end_hour, c.daily_limit,
   c.use_prospect_timezone`;
 
+/**
+ * The campaigns of these tasks, locked in id order until the end of the transaction: launch, pause, the
+ * scheduler and the sender all take a campaign before its enrolments and tasks, so they queue up instead of
+ * deadlocking.
+ */
+export async function lockCampaignsOfTasks(
+  em: EntityManager,
+  taskIds: readonly string[],
+): Promise<Map<string, CampaignSchedule>> {
+  const rows = await rawQuery<CampaignSchedule>(
+    em,
+    `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c
+     WHERE c.id IN (SELECT e.campaign_id FROM outreach.tasks t
+                    JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+                    WHERE t.id = ANY (?::uuid[]))
+     ORDER BY c.id FOR NO KEY UPDATE`,
+    [taskIds],
+  );
+  return new Map(rows.map((c) => [c.id, c]));
+}
+
 /** The campaign's window, in another zone when the prospect's is used. */
 export function windowOf(campaign: CampaignSchedule, timezone = campaign.timezone): SendWindow {
   return { timezone, days: campaign.days, startHour: campaign.start_hour, endHour: campaign.end_hour };

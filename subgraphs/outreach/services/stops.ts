@@ -6,7 +6,7 @@ import { BOUNCED, ENROLLMENT_CHANGED, REPLIED, UNSUBSCRIBED } from '../../../lib
 import type { EventDescriptor } from '../../../lib/bus/descriptors.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
-import { normaliseEmail } from '../../../lib/validation/email.ts';
+import { emailDomain, normaliseEmail } from '../../../lib/validation/email.ts';
 import { completeFinishedCampaigns } from './sequence.ts';
 
 export type StopCause = 'REPLIED' | 'BOUNCED' | 'UNSUBSCRIBED' | 'COMPLAINED';
@@ -36,6 +36,31 @@ const SUPPRESSION: Partial<Record<StopCause, string>> = {
   UNSUBSCRIBED: 'UNSUBSCRIBED',
   COMPLAINED: 'COMPLAINED',
 };
+
+/**
+ * Reads the suppressions of these addresses (by address, or by domain) in one query; the function it returns
+ * gives an address's suppression reason, the address's own before its domain's, or undefined.
+ */
+export async function suppressionLookup(
+  em: EntityManager,
+  emails: readonly (string | null)[],
+): Promise<(email: string | null) => string | undefined> {
+  const wanted = [...new Set(emails.filter((e): e is string => !!e).map((e) => e.toLowerCase()))];
+  const rows = await rawQuery<{ value: string; kind: string; reason: string }>(
+    em,
+    `SELECT lower(value) AS value, kind, reason FROM crm.suppressions
+     WHERE value = ANY (?::citext[]) OR (kind = 'DOMAIN' AND value = ANY (?::citext[]))`,
+    [wanted, [...new Set(wanted.map(emailDomain))]],
+  );
+  return (email) => {
+    if (!email) return undefined;
+    const lower = email.toLowerCase();
+    return (
+      rows.find((s) => s.kind === 'EMAIL' && s.value === lower)?.reason ??
+      rows.find((s) => s.kind === 'DOMAIN' && s.value === emailDomain(lower))?.reason
+    );
+  };
+}
 
 export interface StopInput {
   cause: StopCause;
