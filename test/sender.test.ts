@@ -5,7 +5,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { withTenant } from '../lib/db/orm.ts';
-import { launchCampaign, pauseCampaign } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
+import {
+  launchCampaign,
+  pauseCampaign,
+  unenroll,
+} from '../subgraphs/outreach/services/campaign-lifecycle.ts';
 import { approveMessage } from '../subgraphs/outreach/services/review.ts';
 import { prepareSends } from '../subgraphs/outreach/services/sending-prepare.ts';
 import { outboxFolder } from '../workers/sender/transport.ts';
@@ -253,6 +257,20 @@ describe('the handoff to the sender', () => {
     const [message] = await messagesOf(campaign);
     expect(message!.status).toBe('FAILED');
     expect(message!.error).toBe('Not sent: the enrolment stopped (REPLIED)');
+  });
+
+  it('never sends the drafted email of a prospect taken out of the campaign, and says why', async () => {
+    const campaign = await oneEmail();
+    await stack.scheduler.runOnce();
+    await eventually(async () => (await messagesOf(campaign)).length === 1, 10_000);
+    await withTenant(stack.orm, campaign.organisationId, (em) => unenroll(em, campaign.enrollments[0]!.id));
+    await stack.settle();
+    expect(sentBy(campaign)).toHaveLength(0);
+    const [message] = await messagesOf(campaign);
+    expect(message).toMatchObject({
+      status: 'FAILED',
+      error: 'Not sent: the enrolment stopped (UNENROLLED)',
+    });
   });
 
   it('holds a paused campaign’s drafted email and sends it once the campaign is launched again', async () => {

@@ -312,8 +312,8 @@ export async function pauseCampaign(em: EntityManager, campaignId: string, now: 
 }
 
 /**
- * Takes one enrolment out of its campaign: STOPPED, its tasks not yet drafted cancelled. An enrolment that
- * already ended is left as it is. Returns its campaign's id.
+ * Takes one enrolment out of its campaign: STOPPED, its pending tasks cancelled and its unsent drafts kept as not
+ * sent. An enrolment that already ended is left as it is. Returns its campaign's id.
  */
 export async function unenroll(em: EntityManager, enrollmentId: string): Promise<string> {
   if (!isUuid(enrollmentId)) throw notFound('Enrollment');
@@ -338,6 +338,14 @@ export async function unenroll(em: EntityManager, enrollmentId: string): Promise
     em,
     `UPDATE outreach.tasks SET status = 'CANCELLED', leased_by = NULL, leased_until = NULL, updated_at = now()
      WHERE enrollment_id = ? AND status IN ('PENDING', 'QUEUED')`,
+    [enrollmentId],
+  );
+  // drafts that will never go are kept, with why, as when a reply or a bounce stops a prospect
+  await rawQuery(
+    em,
+    `UPDATE outreach.messages SET status = 'FAILED', error = 'Not sent: the enrolment stopped (UNENROLLED)',
+       updated_at = now()
+     WHERE enrollment_id = ? AND direction = 'OUTBOUND' AND status IN ('DRAFTING', 'AWAITING_APPROVAL', 'QUEUED')`,
     [enrollmentId],
   );
   await completeFinishedCampaigns(em, [found.campaign_id]);
