@@ -17,7 +17,8 @@ import {
   unenroll,
 } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
 import { dispatchTasks } from '../subgraphs/outreach/services/dispatch.ts';
-import { type Advanced, advanceEnrollment, recordSent } from '../subgraphs/outreach/services/sequence.ts';
+import { recordSentMany } from '../subgraphs/outreach/services/sending-record.ts';
+import { type Advanced, advanceEnrollment } from '../subgraphs/outreach/services/sequence.ts';
 import { createWorkerOrm, WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
 import { claimTasks } from '../workers/scheduler/handler.ts';
 import { createScheduler, type Scheduler } from '../workers/scheduler/index.ts';
@@ -174,7 +175,15 @@ async function draft(organisationId: string, taskId: string): Promise<string> {
 /** The drafter, then the sender: the task's message sent at `sentAt`. */
 async function draftAndSend(organisationId: string, taskId: string, sentAt: Date): Promise<Advanced | null> {
   const messageId = await draft(organisationId, taskId);
-  return withTenant(workerOrm, organisationId, (em) => recordSent(em, messageId, sentAt));
+  return recordSent(organisationId, messageId, sentAt);
+}
+
+/** The sender's record of one email sent: how its enrolment moved on, or null when nothing changed. */
+async function recordSent(organisationId: string, messageId: string, sentAt: Date): Promise<Advanced | null> {
+  const [advanced] = await withTenant(workerOrm, organisationId, (em) =>
+    recordSentMany(em, [{ messageId, sentAt }]),
+  );
+  return advanced ?? null;
 }
 
 /** Waits until the draft queue has delivered `count` messages in all. */
@@ -233,9 +242,7 @@ describe('a three-step campaign over a week', () => {
 
     // the sender reporting the same send again changes nothing
     const { rows } = await db.owner.query('SELECT id FROM outreach.messages WHERE task_id = $1', [last.id]);
-    expect(
-      await withTenant(workerOrm, c.organisationId, (em) => recordSent(em, rows[0].id, new Date())),
-    ).toBeNull();
+    expect(await recordSent(c.organisationId, rows[0].id, new Date())).toBeNull();
     const tasks = await tasksOf(c.campaignId);
     expect(tasks.map((t) => t.status)).toEqual(['DONE', 'DONE', 'DONE']);
     expect(tasks[0].enrollment_status).toBe('COMPLETED');

@@ -14,7 +14,7 @@ import {
   prospectTimezones,
   windowOf,
 } from './sequence.ts';
-import { suppressionLookup } from './stops.ts';
+import { stoppedStatus, suppressionLookup } from './stops.ts';
 
 export interface DispatchOptions {
   /** The worker whose claim this is: a task whose lease another worker took over is left alone. */
@@ -104,13 +104,6 @@ export function pickVariant<V extends { id: string; weight: number }>(
     if (point < 0) return v;
   }
   return variants.at(-1);
-}
-
-/** What a suppression does to the enrolment it stops. */
-function stoppedStatus(reason: string): string {
-  if (reason === 'BOUNCED') return 'BOUNCED';
-  if (reason === 'UNSUBSCRIBED' || reason === 'COMPLAINED') return 'UNSUBSCRIBED';
-  return 'STOPPED';
 }
 
 /** Runs one organisation's claimed tasks through the rules; call in that organisation's tenant transaction. */

@@ -11,7 +11,7 @@ import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts'
 import { emailDomain } from '../../../lib/validation/email.ts';
 import { isOpen, localDay, nextOpening, type SendWindow } from './calendar.ts';
 import { completeFinishedCampaigns, lockCampaignsOfTasks, prospectTimezones, windowOf } from './sequence.ts';
-import { suppressionLookup } from './stops.ts';
+import { stoppedStatus, suppressionLookup } from './stops.ts';
 
 export interface SendOptions {
   /** The sender claiming: its name goes on the message's lease. */
@@ -125,13 +125,6 @@ const READ_SQL = `
   WHERE t.id = ANY (?::uuid[]) AND t.kind = 'SEND'
   ORDER BY t.id
   FOR UPDATE OF t, m`;
-
-/** What a suppression does to the enrolment it stops (as the scheduler does). */
-function stoppedStatus(reason: string): string {
-  if (reason === 'BOUNCED') return 'BOUNCED';
-  if (reason === 'UNSUBSCRIBED' || reason === 'COMPLAINED') return 'UNSUBSCRIBED';
-  return 'STOPPED';
-}
 
 /** Runs one organisation's SEND tasks through the checks and claims the messages that may go now. */
 export async function prepareSends(

@@ -1,24 +1,10 @@
-// Phase 3 of a send, in one organisation's tenant transaction for a batch of outcomes: sent emails are SENT and
-// their enrolments move on (recordSentMany, the batched recordSent); a send Gmail asked to slow down goes back
-// to QUEUED with its Message-ID and the mailbox pauses; a send whose fate is unknown stays SENDING until its
-// retry, which looks it up first; a revoked mailbox needs reconnecting; a refused send is FAILED with Google's
-// reason and stops its enrolment.
-import { randomUUID } from 'node:crypto';
-import { ENROLLMENT_CHANGED, SENT } from '../../../lib/bus/catalog.ts';
+import { SENT } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
-import { addWindowDays } from './calendar.ts';
 import { markNeedsReconnect } from './mailbox-health.ts';
 import type { SendJob } from './sending-prepare.ts';
 import { writeFailures } from './sending-prepare.ts';
-import {
-  type Advanced,
-  CAMPAIGN_SCHEDULE_COLUMNS,
-  type CampaignSchedule,
-  completeFinishedCampaigns,
-  prospectTimezones,
-  windowOf,
-} from './sequence.ts';
+import { type Advanced, advanceEnrollments } from './sequence.ts';
 
 export type SendResult =
   | { kind: 'sent'; job: SendJob; providerMessageId: string; threadId: string | null; sentAt: Date }
@@ -167,7 +153,7 @@ export async function recordSendResults(
 }
 
 /**
- * recordSent for many messages of one organisation in a fixed number of statements: each message SENT at its
+ * Emails of the sequence that went out, for many messages of one organisation in a fixed number of statements: each message SENT at its
  * `sentAt` (with Gmail's ids), its draft task DONE, its enrolment moved on to the next step (or COMPLETED), a
  * SENT event for each message that became SENT here. Calling it again for the same messages changes nothing.
  * `alsoRecord` are the caller's events, recorded with these, last in the transaction.
@@ -215,7 +201,7 @@ export async function recordSentMany(
       );
     }
     const changed: EventToRecord[] = [];
-    const campaignOf = await advanceMany(
+    const campaignOf = await advanceEnrollments(
       em,
       updated
         .filter((u) => u.step_index !== null)
@@ -236,154 +222,4 @@ export async function recordSentMany(
   }
   await recordEvents(em, events);
   return advanced;
-}
-
-/**
- * advanceEnrollment for many enrolments: each ACTIVE one not yet past its step gets its next step's draft task
- * (due `delay_days` window days after `at`) or is COMPLETED. Returns every enrolment's campaign.
- */
-async function advanceMany(
-  em: EntityManager,
-  moves: { enrollmentId: string; afterStepIndex: number; at: Date }[],
-  advanced: Advanced[],
-  events: EventToRecord[],
-): Promise<Map<string, string>> {
-  const campaignOf = new Map<string, string>();
-  if (moves.length === 0) return campaignOf;
-  // one move per enrolment: the furthest step
-  const byEnrollment = new Map<string, (typeof moves)[number]>();
-  for (const m of moves) {
-    const kept = byEnrollment.get(m.enrollmentId);
-    if (!kept || kept.afterStepIndex < m.afterStepIndex) byEnrollment.set(m.enrollmentId, m);
-  }
-  const ids = [...byEnrollment.keys()];
-  await rawQuery(
-    em,
-    `SELECT 1 FROM outreach.campaigns WHERE id IN (
-       SELECT campaign_id FROM outreach.campaign_enrollments WHERE id = ANY (?::uuid[]))
-     ORDER BY id FOR NO KEY UPDATE`,
-    [ids],
-  );
-  const rows = await rawQuery<
-    CampaignSchedule & {
-      enrollment_id: string;
-      enrollment_status: string;
-      position_id: string;
-      current_step_index: number | null;
-    }
-  >(
-    em,
-    `SELECT e.id AS enrollment_id, e.status AS enrollment_status, e.position_id, e.current_step_index,
-       ${CAMPAIGN_SCHEDULE_COLUMNS}
-     FROM outreach.campaign_enrollments e
-     JOIN outreach.campaigns c ON c.organisation_id = e.organisation_id AND c.id = e.campaign_id
-     WHERE e.id = ANY (?::uuid[])
-     ORDER BY e.id
-     FOR UPDATE OF e`,
-    [ids],
-  );
-  for (const r of rows) campaignOf.set(r.enrollment_id, r.id);
-  const moving = rows.filter((r) => {
-    const move = byEnrollment.get(r.enrollment_id)!;
-    return (
-      r.enrollment_status === 'ACTIVE' &&
-      (r.current_step_index === null || r.current_step_index <= move.afterStepIndex)
-    );
-  });
-  if (moving.length === 0) return campaignOf;
-  const nextSteps = new Map(
-    (
-      await rawQuery<{ enrollment_id: string; id: string; index: number; delay_days: number }>(
-        em,
-        `SELECT DISTINCT ON (m.enrollment_id) m.enrollment_id, s.id, s.index, s.delay_days
-         FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS m(enrollment_id, campaign_id, after_index)
-         JOIN outreach.workflow_steps s ON s.campaign_id = m.campaign_id AND s.index > m.after_index
-         ORDER BY m.enrollment_id, s.index`,
-        [
-          moving.map((r) => r.enrollment_id),
-          moving.map((r) => r.id),
-          moving.map((r) => byEnrollment.get(r.enrollment_id)!.afterStepIndex),
-        ],
-      )
-    ).map((s) => [s.enrollment_id, s]),
-  );
-  const campaigns = new Map(moving.map((r) => [r.id, r]));
-  const zones = new Map<string, string>();
-  for (const campaign of campaigns.values()) {
-    const positions = moving.filter((r) => r.id === campaign.id).map((r) => r.position_id);
-    for (const [position, zone] of await prospectTimezones(em, campaign, positions))
-      zones.set(position, zone);
-  }
-  const tasks: { id: string; enrollmentId: string; stepId: string; status: string; dueAt: Date }[] = [];
-  const steps: { enrollmentId: string; index: number; nextRunAt: Date | null }[] = [];
-  const completed: string[] = [];
-  for (const r of moving) {
-    const next = nextSteps.get(r.enrollment_id);
-    if (!next) {
-      completed.push(r.enrollment_id);
-      advanced.push({
-        enrollmentId: r.enrollment_id,
-        status: 'COMPLETED',
-        nextStepIndex: null,
-        nextRunAt: null,
-      });
-      continue;
-    }
-    const at = byEnrollment.get(r.enrollment_id)!.at;
-    const dueAt = addWindowDays(windowOf(r, zones.get(r.position_id)), at, next.delay_days);
-    const running = r.status === 'RUNNING';
-    // a paused campaign keeps the task cancelled; launching it again restores it, due no earlier than now
-    tasks.push({
-      id: randomUUID(),
-      enrollmentId: r.enrollment_id,
-      stepId: next.id,
-      status: running ? 'PENDING' : 'CANCELLED',
-      dueAt,
-    });
-    steps.push({ enrollmentId: r.enrollment_id, index: next.index, nextRunAt: running ? dueAt : null });
-    advanced.push({
-      enrollmentId: r.enrollment_id,
-      status: 'ACTIVE',
-      nextStepIndex: next.index,
-      nextRunAt: running ? dueAt : null,
-    });
-  }
-  if (tasks.length > 0) {
-    await rawQuery(
-      em,
-      `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for)
-       SELECT public.current_organisation_id(), n.id, n.enrollment_id, n.step_id, 'DRAFT', n.status, n.due_at
-       FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::timestamptz[]) AS n(id, enrollment_id, step_id, status, due_at)
-       ON CONFLICT (organisation_id, enrollment_id, step_id, kind) DO NOTHING`,
-      [
-        tasks.map((t) => t.id),
-        tasks.map((t) => t.enrollmentId),
-        tasks.map((t) => t.stepId),
-        tasks.map((t) => t.status),
-        tasks.map((t) => t.dueAt),
-      ],
-    );
-    await rawQuery(
-      em,
-      `UPDATE outreach.campaign_enrollments e SET current_step_index = s.index, next_run_at = s.next_run_at,
-         updated_at = now()
-       FROM unnest(?::uuid[], ?::int[], ?::timestamptz[]) AS s(id, index, next_run_at) WHERE e.id = s.id`,
-      [steps.map((s) => s.enrollmentId), steps.map((s) => s.index), steps.map((s) => s.nextRunAt)],
-    );
-  }
-  if (completed.length > 0) {
-    await rawQuery(
-      em,
-      `UPDATE outreach.campaign_enrollments SET status = 'COMPLETED', next_run_at = NULL, updated_at = now()
-       WHERE id = ANY (?::uuid[])`,
-      [completed],
-    );
-    await completeFinishedCampaigns(em, [
-      ...new Set(moving.filter((r) => completed.includes(r.enrollment_id)).map((r) => r.id)),
-    ]);
-  }
-  for (const r of moving) {
-    events.push({ event: ENROLLMENT_CHANGED, campaignId: r.id, payload: { enrollmentId: r.enrollment_id } });
-  }
-  return campaignOf;
 }

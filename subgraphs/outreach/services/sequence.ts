@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ENROLLMENT_CHANGED } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { notFound } from '../../../lib/errors.ts';
-import { recordEvent } from '../../../lib/outbox/outbox.ts';
+import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
 import { addWindowDays, type SendWindow } from './calendar.ts';
 import { timezoneOfLocation } from './prospect-timezone.ts';
 
@@ -86,48 +86,161 @@ export interface Advanced {
 }
 
 /**
- * An email of the sequence went out: the message is SENT at `sentAt`, its draft task DONE, and the enrolment
- * moves on to its next step. Calling it again for the same message changes nothing.
+ * Moves ACTIVE enrolments past a step as of `at` (emails sent, or a rejected draft that goes on): each one not
+ * yet past its step gets its next step's draft task, due `delay_days` window days later, or is COMPLETED. The
+ * moved ones are added to `advanced` and their ENROLLMENT_CHANGED events to `events`, for the caller to record
+ * last in its transaction; an enrolment already past its step, or stopped, is left as it is. Returns every
+ * enrolment's campaign.
  */
-export async function recordSent(
+export async function advanceEnrollments(
   em: EntityManager,
-  messageId: string,
-  sentAt: Date,
-): Promise<Advanced | null> {
-  const [sent] = await rawQuery<{ enrollment_id: string; step_id: string | null; step_index: number | null }>(
-    em,
-    `UPDATE outreach.messages m SET status = 'SENT', sent_at = ?, updated_at = now()
-     WHERE m.id = ? AND m.direction = 'OUTBOUND' AND m.status IN ('QUEUED', 'SENDING')
-     RETURNING m.enrollment_id, m.step_id,
-       coalesce(m.step_index, (SELECT s.index FROM outreach.workflow_steps s WHERE s.id = m.step_id)) AS step_index`,
-    [sentAt, messageId],
-  );
-  if (!sent) {
-    const [existing] = await rawQuery<{ status: string }>(
-      em,
-      'SELECT status FROM outreach.messages WHERE id = ?',
-      [messageId],
-    );
-    if (!existing) throw notFound('Message');
-    // already recorded (a redelivered send): nothing more to do
-    return null;
+  moves: { enrollmentId: string; afterStepIndex: number; at: Date }[],
+  advanced: Advanced[],
+  events: EventToRecord[],
+): Promise<Map<string, string>> {
+  const campaignOf = new Map<string, string>();
+  if (moves.length === 0) return campaignOf;
+  // one move per enrolment: the furthest step
+  const byEnrollment = new Map<string, (typeof moves)[number]>();
+  for (const m of moves) {
+    const kept = byEnrollment.get(m.enrollmentId);
+    if (!kept || kept.afterStepIndex < m.afterStepIndex) byEnrollment.set(m.enrollmentId, m);
   }
-  if (sent.step_id) {
+  const ids = [...byEnrollment.keys()];
+  await rawQuery(
+    em,
+    `SELECT 1 FROM outreach.campaigns WHERE id IN (
+       SELECT campaign_id FROM outreach.campaign_enrollments WHERE id = ANY (?::uuid[]))
+     ORDER BY id FOR NO KEY UPDATE`,
+    [ids],
+  );
+  const rows = await rawQuery<
+    CampaignSchedule & {
+      enrollment_id: string;
+      enrollment_status: string;
+      position_id: string;
+      current_step_index: number | null;
+    }
+  >(
+    em,
+    `SELECT e.id AS enrollment_id, e.status AS enrollment_status, e.position_id, e.current_step_index,
+       ${CAMPAIGN_SCHEDULE_COLUMNS}
+     FROM outreach.campaign_enrollments e
+     JOIN outreach.campaigns c ON c.organisation_id = e.organisation_id AND c.id = e.campaign_id
+     WHERE e.id = ANY (?::uuid[])
+     ORDER BY e.id
+     FOR UPDATE OF e`,
+    [ids],
+  );
+  for (const r of rows) campaignOf.set(r.enrollment_id, r.id);
+  const moving = rows.filter((r) => {
+    const move = byEnrollment.get(r.enrollment_id)!;
+    return (
+      r.enrollment_status === 'ACTIVE' &&
+      (r.current_step_index === null || r.current_step_index <= move.afterStepIndex)
+    );
+  });
+  if (moving.length === 0) return campaignOf;
+  const nextSteps = new Map(
+    (
+      await rawQuery<{ enrollment_id: string; id: string; index: number; delay_days: number }>(
+        em,
+        `SELECT DISTINCT ON (m.enrollment_id) m.enrollment_id, s.id, s.index, s.delay_days
+         FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS m(enrollment_id, campaign_id, after_index)
+         JOIN outreach.workflow_steps s ON s.campaign_id = m.campaign_id AND s.index > m.after_index
+         ORDER BY m.enrollment_id, s.index`,
+        [
+          moving.map((r) => r.enrollment_id),
+          moving.map((r) => r.id),
+          moving.map((r) => byEnrollment.get(r.enrollment_id)!.afterStepIndex),
+        ],
+      )
+    ).map((s) => [s.enrollment_id, s]),
+  );
+  const campaigns = new Map(moving.map((r) => [r.id, r]));
+  const zones = new Map<string, string>();
+  for (const campaign of campaigns.values()) {
+    const positions = moving.filter((r) => r.id === campaign.id).map((r) => r.position_id);
+    for (const [position, zone] of await prospectTimezones(em, campaign, positions))
+      zones.set(position, zone);
+  }
+  const tasks: { id: string; enrollmentId: string; stepId: string; status: string; dueAt: Date }[] = [];
+  const steps: { enrollmentId: string; index: number; nextRunAt: Date | null }[] = [];
+  const completed: string[] = [];
+  for (const r of moving) {
+    const next = nextSteps.get(r.enrollment_id);
+    if (!next) {
+      completed.push(r.enrollment_id);
+      advanced.push({
+        enrollmentId: r.enrollment_id,
+        status: 'COMPLETED',
+        nextStepIndex: null,
+        nextRunAt: null,
+      });
+      continue;
+    }
+    const at = byEnrollment.get(r.enrollment_id)!.at;
+    const dueAt = addWindowDays(windowOf(r, zones.get(r.position_id)), at, next.delay_days);
+    const running = r.status === 'RUNNING';
+    // a paused campaign keeps the task cancelled; launching it again restores it, due no earlier than now
+    tasks.push({
+      id: randomUUID(),
+      enrollmentId: r.enrollment_id,
+      stepId: next.id,
+      status: running ? 'PENDING' : 'CANCELLED',
+      dueAt,
+    });
+    steps.push({ enrollmentId: r.enrollment_id, index: next.index, nextRunAt: running ? dueAt : null });
+    advanced.push({
+      enrollmentId: r.enrollment_id,
+      status: 'ACTIVE',
+      nextStepIndex: next.index,
+      nextRunAt: running ? dueAt : null,
+    });
+  }
+  if (tasks.length > 0) {
     await rawQuery(
       em,
-      `UPDATE outreach.tasks SET status = 'DONE', leased_by = NULL, leased_until = NULL, updated_at = now()
-       WHERE enrollment_id = ? AND step_id = ? AND kind = 'DRAFT' AND status IN ('PENDING', 'QUEUED', 'RUNNING')`,
-      [sent.enrollment_id, sent.step_id],
+      `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for)
+       SELECT public.current_organisation_id(), n.id, n.enrollment_id, n.step_id, 'DRAFT', n.status, n.due_at
+       FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::timestamptz[]) AS n(id, enrollment_id, step_id, status, due_at)
+       ON CONFLICT (organisation_id, enrollment_id, step_id, kind) DO NOTHING`,
+      [
+        tasks.map((t) => t.id),
+        tasks.map((t) => t.enrollmentId),
+        tasks.map((t) => t.stepId),
+        tasks.map((t) => t.status),
+        tasks.map((t) => t.dueAt),
+      ],
+    );
+    await rawQuery(
+      em,
+      `UPDATE outreach.campaign_enrollments e SET current_step_index = s.index, next_run_at = s.next_run_at,
+         updated_at = now()
+       FROM unnest(?::uuid[], ?::int[], ?::timestamptz[]) AS s(id, index, next_run_at) WHERE e.id = s.id`,
+      [steps.map((s) => s.enrollmentId), steps.map((s) => s.index), steps.map((s) => s.nextRunAt)],
     );
   }
-  if (sent.step_index === null) return null;
-  return advanceEnrollment(em, sent.enrollment_id, sent.step_index, sentAt);
+  if (completed.length > 0) {
+    await rawQuery(
+      em,
+      `UPDATE outreach.campaign_enrollments SET status = 'COMPLETED', next_run_at = NULL, updated_at = now()
+       WHERE id = ANY (?::uuid[])`,
+      [completed],
+    );
+    await completeFinishedCampaigns(em, [
+      ...new Set(moving.filter((r) => completed.includes(r.enrollment_id)).map((r) => r.id)),
+    ]);
+  }
+  for (const r of moving) {
+    events.push({ event: ENROLLMENT_CHANGED, campaignId: r.id, payload: { enrollmentId: r.enrollment_id } });
+  }
+  return campaignOf;
 }
 
 /**
- * Moves an ACTIVE enrolment past step `afterStepIndex` as of `at` (an email sent, or a rejected draft that
- * goes on): the next step's draft task is due `delayDays` window days later, or the enrolment is COMPLETED.
- * An enrolment already past that step, or stopped, is left as it is.
+ * advanceEnrollments for one enrolment, its event recorded: what it is afterwards (as it was when it was not
+ * moved).
  */
 export async function advanceEnrollment(
   em: EntityManager,
@@ -135,87 +248,25 @@ export async function advanceEnrollment(
   afterStepIndex: number,
   at: Date,
 ): Promise<Advanced> {
-  await lockCampaignOf(em, 'enrollment', enrollmentId);
-  const [row] = await rawQuery<
-    CampaignSchedule & {
-      enrollment_status: string;
-      position_id: string;
-      current_step_index: number | null;
-      // the driver gives timestamps as text
-      next_run_at: string | null;
-    }
-  >(
-    em,
-    `SELECT e.status AS enrollment_status, e.position_id, e.current_step_index, e.next_run_at,
-       ${CAMPAIGN_SCHEDULE_COLUMNS}
-     FROM outreach.campaign_enrollments e
-     JOIN outreach.campaigns c ON c.organisation_id = e.organisation_id AND c.id = e.campaign_id
-     WHERE e.id = ?
-     FOR UPDATE OF e`,
-    [enrollmentId],
-  );
-  if (!row) throw notFound('Enrollment');
-  const unchanged: Advanced = {
+  const advanced: Advanced[] = [];
+  const events: EventToRecord[] = [];
+  const campaignOf = await advanceEnrollments(em, [{ enrollmentId, afterStepIndex, at }], advanced, events);
+  if (!campaignOf.has(enrollmentId)) throw notFound('Enrollment');
+  await recordEvents(em, events);
+  if (advanced[0]) return advanced[0];
+  const [row] = await rawQuery<{
+    status: string;
+    current_step_index: number | null;
+    next_run_at: string | null;
+  }>(em, 'SELECT status, current_step_index, next_run_at FROM outreach.campaign_enrollments WHERE id = ?', [
     enrollmentId,
-    status: row.enrollment_status,
-    nextStepIndex: row.current_step_index,
-    nextRunAt: row.next_run_at === null ? null : new Date(row.next_run_at),
+  ]);
+  return {
+    enrollmentId,
+    status: row!.status,
+    nextStepIndex: row!.current_step_index,
+    nextRunAt: row!.next_run_at === null ? null : new Date(row!.next_run_at),
   };
-  if (row.enrollment_status !== 'ACTIVE') return unchanged;
-  if (row.current_step_index !== null && row.current_step_index > afterStepIndex) return unchanged;
-
-  const [next] = await rawQuery<{ id: string; index: number; delay_days: number }>(
-    em,
-    `SELECT id, index, delay_days FROM outreach.workflow_steps
-     WHERE campaign_id = ? AND index > ? ORDER BY index LIMIT 1`,
-    [row.id, afterStepIndex],
-  );
-  let result: Advanced;
-  if (next) {
-    const zone = (await prospectTimezones(em, row, [row.position_id])).get(row.position_id);
-    const dueAt = addWindowDays(windowOf(row, zone), at, next.delay_days);
-    const running = row.status === 'RUNNING';
-    // a paused campaign keeps the task cancelled; launching it again restores it, due no earlier than now
-    await rawQuery(
-      em,
-      `INSERT INTO outreach.tasks (organisation_id, id, enrollment_id, step_id, kind, status, scheduled_for)
-       VALUES (public.current_organisation_id(), ?, ?, ?, 'DRAFT', ?, ?)
-       ON CONFLICT (organisation_id, enrollment_id, step_id, kind) DO NOTHING`,
-      [randomUUID(), enrollmentId, next.id, running ? 'PENDING' : 'CANCELLED', dueAt],
-    );
-    await rawQuery(
-      em,
-      `UPDATE outreach.campaign_enrollments SET current_step_index = ?, next_run_at = ?, updated_at = now()
-       WHERE id = ?`,
-      [next.index, running ? dueAt : null, enrollmentId],
-    );
-    result = { enrollmentId, status: 'ACTIVE', nextStepIndex: next.index, nextRunAt: running ? dueAt : null };
-  } else {
-    await rawQuery(
-      em,
-      `UPDATE outreach.campaign_enrollments SET status = 'COMPLETED', next_run_at = NULL, updated_at = now()
-       WHERE id = ?`,
-      [enrollmentId],
-    );
-    await completeFinishedCampaigns(em, [row.id]);
-    result = { enrollmentId, status: 'COMPLETED', nextStepIndex: null, nextRunAt: null };
-  }
-  await recordEvent(em, ENROLLMENT_CHANGED, { campaignId: row.id, payload: { enrollmentId } });
-  return result;
-}
-
-/**
- * Locks the campaign of a message or an enrolment before anything of it: launch, pause and the scheduler
- * take the campaign first too, so a send and a dispatch of one campaign queue up instead of deadlocking.
- */
-async function lockCampaignOf(em: EntityManager, of: 'message' | 'enrollment', id: string): Promise<void> {
-  const owner =
-    of === 'message'
-      ? `SELECT e.campaign_id FROM outreach.messages m
-         JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
-         WHERE m.id = ?`
-      : 'SELECT campaign_id FROM outreach.campaign_enrollments WHERE id = ?';
-  await rawQuery(em, `SELECT 1 FROM outreach.campaigns WHERE id = (${owner}) FOR NO KEY UPDATE`, [id]);
 }
 
 /**

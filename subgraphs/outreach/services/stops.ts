@@ -37,6 +37,13 @@ const SUPPRESSION: Partial<Record<StopCause, string>> = {
   COMPLAINED: 'COMPLAINED',
 };
 
+/** What a suppression (its reason) does to an enrolment found running for its address. */
+export function stoppedStatus(reason: string): string {
+  if (reason === 'BOUNCED') return 'BOUNCED';
+  if (reason === 'UNSUBSCRIBED' || reason === 'COMPLAINED') return 'UNSUBSCRIBED';
+  return 'STOPPED';
+}
+
 /**
  * Reads the suppressions of these addresses (by address, or by domain) in one query; the function it returns
  * gives an address's suppression reason, the address's own before its domain's, or undefined.
