@@ -8,6 +8,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Config } from '../config.ts';
 
 const VERSION = 1;
 const MAC_BYTES = 16;
@@ -117,6 +118,19 @@ export async function loadTrackingKeys(options: {
   const key = (await readFile(file, 'utf8')).trim();
   if (key.length < 32) throw new Error(`${file} does not hold a tracking key of at least 32 characters`);
   return [key];
+}
+
+/** The signer of this deployment's tokens (TRACKING_SECRET, TRACKING_SECRET_PREVIOUS, or the generated key). */
+export async function trackingSigner(
+  config: Pick<Config, 'trackingSecret' | 'trackingSecretPrevious' | 'dataDir'>,
+): Promise<TokenSigner> {
+  return createTokenSigner(
+    await loadTrackingKeys({
+      current: config.trackingSecret,
+      previous: config.trackingSecretPrevious,
+      dataDir: config.dataDir,
+    }),
+  );
 }
 
 /** The public URL of a token: `${publicUrl}/t/u/<token>` and so on. */

@@ -2,7 +2,7 @@
 // accepted unsubscribes are handed to.
 import type { Bus } from '../../lib/bus/index.ts';
 import type { Config } from '../../lib/config.ts';
-import { createTokenSigner, loadTrackingKeys, type TokenSigner } from '../../lib/tracking/tokens.ts';
+import { type TokenSigner, trackingSigner } from '../../lib/tracking/tokens.ts';
 
 export interface TrackingDeps {
   tokens: TokenSigner;
@@ -16,10 +16,5 @@ export async function trackingDeps(runtime: {
   const { config, bus } = runtime;
   // without a bus an unsubscribe could be answered and then lost: refuse to start instead
   if (!bus) throw new Error('the tracking service publishes unsubscribes: start it with the process bus');
-  const keys = await loadTrackingKeys({
-    current: config.trackingSecret,
-    previous: config.trackingSecretPrevious,
-    dataDir: config.dataDir,
-  });
-  return { tokens: createTokenSigner(keys), bus };
+  return { tokens: await trackingSigner(config), bus };
 }

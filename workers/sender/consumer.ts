@@ -3,11 +3,9 @@
 import { SEND_QUEUE } from '../../lib/bus/catalog.ts';
 import { consumeWork } from '../../lib/bus/index.ts';
 import { withTenant } from '../../lib/db/orm.ts';
-import { AppError, ErrorCode } from '../../lib/errors.ts';
 import { createGmailClients } from '../../lib/google/gmail-client.ts';
-import { createSecretBox } from '../../lib/secrets/secret-box.ts';
-import { loadOrCreateSecretsKey } from '../../lib/secrets/secrets-key.ts';
-import { createTokenSigner, loadTrackingKeys } from '../../lib/tracking/tokens.ts';
+import { trackingSigner } from '../../lib/tracking/tokens.ts';
+import { outreachDeps } from '../../subgraphs/outreach/deps.ts';
 import { recordSendResults, type SendResult } from '../../subgraphs/outreach/services/sending-record.ts';
 import { createBatcher } from '../drafter/batcher.ts';
 import { type RunningWorker, type WorkerDefinition, type WorkerRuntime, workerId } from '../runtime.ts';
@@ -21,20 +19,9 @@ const MAX_BATCH = 200;
 export async function startSender(runtime: WorkerRuntime): Promise<RunningWorker> {
   const { config } = runtime;
   const settings = config.sender;
-  // a key generated in a container's data directory would not open the credentials the outreach service sealed
-  if (config.env === 'production' && !config.secretsKey)
-    throw new AppError(
-      ErrorCode.ConfigInvalid,
-      'SECRETS_KEY is required in production to send through Gmail',
-    );
-  const key = await loadOrCreateSecretsKey({ configured: config.secretsKey, dataDir: config.dataDir });
-  const signer = createTokenSigner(
-    await loadTrackingKeys({
-      current: config.trackingSecret,
-      previous: config.trackingSecretPrevious,
-      dataDir: config.dataDir,
-    }),
-  );
+  // the same key as the outreach service that sealed the credentials (required in production)
+  const { secrets } = await outreachDeps(config);
+  const signer = await trackingSigner(config);
   const id = workerId('sender');
   const leaseMs = settings.leaseSeconds * 1000;
   const record = createBatcher<SendResult, void>(async (organisationId, results) => {
@@ -50,7 +37,7 @@ export async function startSender(runtime: WorkerRuntime): Promise<RunningWorker
     publicUrl: config.publicUrl,
     transports: {
       // half the lease: a send still waiting for Gmail's answer never outlives the lease that makes it ours
-      GMAIL: gmailTransport(createGmailClients(createSecretBox(key), config.gmail), leaseMs / 2),
+      GMAIL: gmailTransport(createGmailClients(secrets, config.gmail), leaseMs / 2),
       OUTBOX: outboxTransport(config.dataDir),
     },
     slots: createSendSlots(settings.concurrency, settings.perMailbox),
