@@ -2,7 +2,7 @@
 // service account. Both get their access tokens from one token URL (GOOGLE_TOKEN_URL), so a local server
 // can stand in for Google.
 import { readFile } from 'node:fs/promises';
-import { google } from 'googleapis';
+import { JWT, OAuth2Client } from 'google-auth-library';
 import type { Config } from '../config.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
@@ -20,7 +20,7 @@ export const GMAIL_SCOPES = [
 
 const GOOGLE_TOKEN_ORIGIN = 'https://oauth2.googleapis.com';
 
-type AuthClient = InstanceType<typeof google.auth.OAuth2> | InstanceType<typeof google.auth.JWT>;
+type AuthClient = OAuth2Client | JWT;
 
 /** Why Google refused, from its OAuth error body (`invalid_grant: Token has been expired or revoked.`). */
 export class GoogleAuthRefused extends Error {
@@ -71,7 +71,7 @@ export async function gmailAuthClient(
   settings: GoogleSettings,
 ): Promise<AuthClient> {
   if (credentials.kind === 'OAUTH') {
-    const client = new google.auth.OAuth2({
+    const client = new OAuth2Client({
       clientId: credentials.clientId,
       clientSecret: credentials.clientSecret,
       ...(settings.tokenUrl ? { endpoints: { oauth2TokenUrl: settings.tokenUrl } } : {}),
@@ -84,7 +84,7 @@ export async function gmailAuthClient(
     throw new DelegationUnavailable('GOOGLE_SERVICE_ACCOUNT_KEY is not configured on the server');
   }
   const account = await readServiceAccount(settings.serviceAccountKey);
-  const client = new google.auth.JWT({
+  const client = new JWT({
     email: account.client_email,
     key: account.private_key,
     scopes: GMAIL_SCOPES,

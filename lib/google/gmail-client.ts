@@ -1,9 +1,11 @@
 // Gmail API clients per mailbox, for the sender and the inbox: credentials opened from their sealed form,
 // clients kept while the credentials stay the same (so access tokens are reused), and every failure sorted
 // into what the caller must do about it.
-import { type gmail_v1, google } from 'googleapis';
+// only the Gmail API: the `googleapis` index loads every Google API (seconds of start-up per process)
+import { gmail_v1 } from 'googleapis/build/src/apis/gmail/v1.js';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { type GoogleSettings, gmailAuthClient, openGmailCredentials } from './gmail-auth.ts';
+import { keepAliveAdapter } from './http-adapter.ts';
 
 export interface MailboxAccess {
   organisationId: string;
@@ -21,7 +23,14 @@ export interface GmailClients {
 /** Clients kept at most: beyond, the least recently used is dropped (and makes a new access token later). */
 const MAX_CLIENTS = 1000;
 
+type GmailOptions = NonNullable<ConstructorParameters<typeof gmail_v1.Gmail>[0]>;
+
+/** Connections kept open to Gmail per process, shared by every mailbox's client. */
+const MAX_SOCKETS = 64;
+
 export function createGmailClients(secrets: SecretBox, settings: GoogleSettings): GmailClients {
+  // gaxios' own option types are stricter than what the adapter reads from them
+  const adapter = keepAliveAdapter(MAX_SOCKETS) as unknown as GmailOptions['adapter'];
   const clients = new Map<string, { sealed: string; gmail: Promise<gmail_v1.Gmail> }>();
   return {
     forMailbox(access) {
@@ -39,9 +48,9 @@ export function createGmailClients(secrets: SecretBox, settings: GoogleSettings)
           access.credentialsEncrypted,
         );
         const auth = await gmailAuthClient(credentials, access.email, settings);
-        return google.gmail({
-          version: 'v1',
+        return new gmail_v1.Gmail({
           auth,
+          adapter,
           // a path in rootUrl is dropped by googleapis: GMAIL_API_URL is an origin
           ...(settings.apiUrl ? { rootUrl: `${settings.apiUrl.replace(/\/+$/, '')}/` } : {}),
         });

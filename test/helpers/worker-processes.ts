@@ -12,7 +12,7 @@ export interface WorkerProcesses {
   stop(): Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 30_000;
+const READY_TIMEOUT_MS = 90_000;
 
 export async function startWorkerProcesses(
   names: readonly string[],

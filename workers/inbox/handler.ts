@@ -4,7 +4,7 @@
 // in the mailbox's tenant transaction, one email per transaction, and the new history id is stored last, so a
 // crash at any point only makes the next round read some emails again (each is handled once per mailbox).
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { gmail_v1 } from 'googleapis';
+import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/v1.js';
 import { type EntityManager, rawQuery, withTenant } from '../../lib/db/orm.ts';
 import { isDatabaseUnavailable } from '../../lib/db/pool.ts';
 import { type GmailClients, gmailFailure } from '../../lib/google/gmail-client.ts';

@@ -63,31 +63,45 @@ export function scheduleProblem(window: SendWindow): string | undefined {
   return undefined;
 }
 
-/** The wall-clock time at an instant in a zone. */
-export function localTime(timezone: string, at: Date): LocalTime {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timezone).formatToParts(at)) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  return {
-    year: parts.year,
-    month: parts.month,
-    day: parts.day,
-    hour: parts.hour,
-    minute: parts.minute,
-    second: parts.second,
-    millisecond: ((at.getTime() % 1000) + 1000) % 1000,
-  };
-}
+const MINUTE_MS = 60_000;
+/** Offsets looked up, per zone and minute: a zone's offset only changes on a whole minute. */
+const offsets = new Map<string, number>();
+const MAX_OFFSETS = 50_000;
 
 function wallClockMs(t: LocalTime): number {
   return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second, t.millisecond);
 }
 
-/** The zone's offset from UTC at an instant, in ms. */
+/** The zone's offset from UTC at an instant, in ms (Intl asked once per zone and minute). */
 function offsetAt(timezone: string, ms: number): number {
-  const at = new Date(ms);
-  return wallClockMs(localTime(timezone, at)) - ms;
+  const minute = Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+  const key = `${timezone} ${minute}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    const parts: Record<string, number> = {};
+    for (const p of formatter(timezone).formatToParts(new Date(minute))) {
+      if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    }
+    const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+    offset = wall - minute;
+    if (offsets.size >= MAX_OFFSETS) offsets.clear();
+    offsets.set(key, offset);
+  }
+  return offset;
+}
+
+/** The wall-clock time at an instant in a zone. */
+export function localTime(timezone: string, at: Date): LocalTime {
+  const wall = new Date(at.getTime() + offsetAt(timezone, at.getTime()));
+  return {
+    year: wall.getUTCFullYear(),
+    month: wall.getUTCMonth() + 1,
+    day: wall.getUTCDate(),
+    hour: wall.getUTCHours(),
+    minute: wall.getUTCMinutes(),
+    second: wall.getUTCSeconds(),
+    millisecond: wall.getUTCMilliseconds(),
+  };
 }
 
 /**
