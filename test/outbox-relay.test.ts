@@ -119,7 +119,9 @@ describe.each([{ kind: 'memory' }, { kind: 'rabbitmq' }] as const)('outbox relay
       messageId,
     });
     const { rows } = await db.owner.query(
-      'SELECT topic, published_at IS NOT NULL AS published FROM outreach.outbox WHERE campaign_id = $1 ORDER BY sequence',
+      `SELECT o.topic, o.sequence <= s.published_sequence AS published
+       FROM outreach.outbox o JOIN outreach.outbox_streams s ON s.campaign_id = o.campaign_id
+       WHERE o.campaign_id = $1 ORDER BY o.sequence`,
       [seed.campaignId],
     );
     expect(rows).toEqual([

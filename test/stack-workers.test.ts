@@ -42,8 +42,13 @@ describe('workers in the all-in-one process', () => {
     await eventually(
       () =>
         withClient(ownerClient(), async (c) => {
-          const { rows } = await c.query('SELECT published_at FROM outreach.outbox WHERE id = $1', [eventId]);
-          return rows[0]?.published_at != null;
+          const { rows } = await c.query(
+            `SELECT o.sequence <= s.published_sequence AS published
+             FROM outreach.outbox o JOIN outreach.outbox_streams s ON s.campaign_id = o.campaign_id
+             WHERE o.id = $1`,
+            [eventId],
+          );
+          return rows[0]?.published === true;
         }),
       10_000,
     );

@@ -80,14 +80,6 @@ export async function relayStream(deps: RelayDeps, claim: StreamClaim): Promise<
     published = Number(row.sequence);
   }
   await withTenant(deps.orm, claim.organisationId, async (em) => {
-    if (published > claim.publishedSequence) {
-      await rawQuery(
-        em,
-        `UPDATE outreach.outbox SET published_at = now()
-         WHERE campaign_id = ? AND sequence > ? AND sequence <= ? AND published_at IS NULL`,
-        [claim.campaignId, claim.publishedSequence, published],
-      );
-    }
     if (failure) {
       const [row] = await rawQuery<{ attempts: number }>(
         em,
