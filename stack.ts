@@ -77,6 +77,8 @@ export async function startStack(
     const gateway = await startGateway(config, {
       port: options.ephemeralPorts ? 0 : undefined,
       routes: gatewayRoutes,
+      // live subscriptions hear the process's events, also on the in-process bus
+      bus: sharedBus,
     });
     // the workers run beside the services, on the process's one bus
     workers = await startWorkers(WORKER_NAMES, config, sharedBus, options.clock).catch(async (error) => {

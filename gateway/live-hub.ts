@@ -1,0 +1,360 @@
+// Fan-out of domain events to live subscribers. One bus subscription per gateway process; subscribers
+// with the same subscription (document, variables, campaign) and the same identity class form a group,
+// and a group resolves each event once, whatever its size.
+import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
+import type { Identity } from '../lib/auth/identity.ts';
+import type { Bus, Consumer, DomainEvent } from '../lib/bus/index.ts';
+import type { Logger } from '../lib/telemetry/logger.ts';
+import type { GatewayContext } from './gateway.ts';
+import {
+  type ActivityEvent,
+  activityQuery,
+  type LiveOperation,
+  type PayloadQuery,
+  shapePayload,
+  statsQuery,
+} from './live-payload.ts';
+
+export const ACTIVITY_KINDS: ReadonlySet<string> = new Set([
+  'DRAFTED',
+  'APPROVAL_NEEDED',
+  'SENT',
+  'OPENED',
+  'CLICKED',
+  'REPLIED',
+  'BOUNCED',
+  'UNSUBSCRIBED',
+  'FAILED',
+  'ENROLLMENT_CHANGED',
+]);
+
+/** Events after which a campaign's counters may have moved. */
+export const STATS_TRIGGERS: ReadonlySet<string> = new Set([
+  'STATS_CHANGED',
+  'SENT',
+  'OPENED',
+  'CLICKED',
+  'REPLIED',
+  'BOUNCED',
+  'UNSUBSCRIBED',
+]);
+
+/** Routing keys are `campaign.<campaignId>.<NAME>`. */
+export const LIVE_EVENT_PATTERNS = ['campaign.*.*'];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Payloads waiting for one slow client; past this it is dropped rather than buffered without end. */
+const MAX_QUEUED_PER_SUBSCRIBER = 256;
+/** Events waiting for one group's resolution; past this the group skips events (and says so in the log). */
+const MAX_PENDING_PER_GROUP = 1000;
+
+export type RunQuery = (
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  context: GatewayContext,
+) => Promise<ExecutionResult>;
+
+/** One subscriber's stream: what graphql-ws iterates; `return()` (complete or socket closed) leaves the group. */
+class Subscriber implements AsyncGenerator<ExecutionResult> {
+  private queue: ExecutionResult[] = [];
+  private waiting:
+    | { resolve: (r: IteratorResult<ExecutionResult>) => void; reject: (error: Error) => void }
+    | undefined;
+  private failure: Error | undefined;
+  private done = false;
+
+  constructor(
+    readonly context: GatewayContext,
+    private readonly leave: (s: Subscriber) => void,
+  ) {}
+
+  push(result: ExecutionResult): void {
+    if (this.done) return;
+    if (this.waiting) {
+      const { resolve } = this.waiting;
+      this.waiting = undefined;
+      resolve({ value: result, done: false });
+      return;
+    }
+    if (this.queue.length >= MAX_QUEUED_PER_SUBSCRIBER) {
+      this.fail(new Error('This subscriber fell too far behind; subscribe again'));
+      return;
+    }
+    this.queue.push(result);
+  }
+
+  fail(error: Error): void {
+    this.failure = error;
+    this.queue = [];
+    this.finish();
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    const value = this.queue.shift();
+    if (value) return Promise.resolve({ value, done: false });
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.queue = [];
+    this.finish();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    await this.return();
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.return();
+  }
+
+  private finish() {
+    if (this.done) return;
+    this.done = true;
+    this.leave(this);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (this.failure) waiting?.reject(this.failure);
+    else waiting?.resolve({ value: undefined, done: true });
+  }
+}
+
+interface Group {
+  key: string;
+  campaignId: string;
+  organisationId: string;
+  op: LiveOperation;
+  members: Set<Subscriber>;
+  /** activity queries by which ids the event carries */
+  queries: Map<string, PayloadQuery | undefined>;
+  chain: Promise<void>;
+  pending: number;
+}
+
+/** Who may share one resolution: the verified identity without its credentials (user, organisation, role; or key, scopes). */
+export function identityClassOf(identity: Identity): string {
+  return JSON.stringify(
+    identity.kind === 'user'
+      ? ['user', identity.userId, identity.organisationId, identity.role]
+      : ['apiKey', identity.apiKeyId, identity.organisationId, [...identity.scopes].sort().join(',')],
+  );
+}
+
+export interface LiveHubOptions {
+  bus: Bus;
+  /** The client-facing schema with its Subscription type, on which payloads are shaped. */
+  schema: GraphQLSchema;
+  runQuery: RunQuery;
+  log: Logger;
+  /** At most one campaignStats push per campaign in this interval. */
+  statsIntervalMs: number;
+}
+
+export class LiveHub {
+  private readonly groups = new Map<string, Group>();
+  private readonly byCampaign = new Map<string, Set<Group>>();
+  private readonly stats = new Map<
+    string,
+    { lastAt: number; timer: NodeJS.Timeout | undefined; organisations: Set<string> }
+  >();
+  private consumer: Consumer | undefined;
+
+  constructor(private readonly options: LiveHubOptions) {}
+
+  async start(): Promise<void> {
+    this.consumer = await this.options.bus.subscribeEvents(LIVE_EVENT_PATTERNS, (event, key) =>
+      this.onEvent(event, key),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.close();
+    for (const state of this.stats.values()) clearTimeout(state.timer);
+    this.stats.clear();
+    for (const group of this.groups.values()) for (const m of group.members) await m.return();
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.members.size;
+    return n;
+  }
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  /** A new subscriber of a checked operation on a campaign the caller may see. */
+  join(op: LiveOperation, campaignId: string, context: GatewayContext): AsyncGenerator<ExecutionResult> {
+    const identity = context.identity!;
+    const key = JSON.stringify([
+      identityClassOf(identity),
+      campaignId,
+      op.document.loc?.source.body,
+      op.operation.name?.value ?? '',
+      op.variables,
+    ]);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = {
+        key,
+        campaignId,
+        organisationId: identity.organisationId,
+        op,
+        members: new Set(),
+        queries: new Map(),
+        chain: Promise.resolve(),
+        pending: 0,
+      };
+      this.groups.set(key, group);
+      const campaignGroups = this.byCampaign.get(campaignId) ?? new Set();
+      this.byCampaign.set(campaignId, campaignGroups);
+      campaignGroups.add(group);
+    }
+    const joined = group;
+    const subscriber = new Subscriber(context, (s) => this.leave(joined, s));
+    group.members.add(subscriber);
+    // campaignStats starts with the current totals, for this subscriber alone
+    if (op.fieldName === 'campaignStats') {
+      this.resolveStats(group, campaignId, subscriber.context).then(
+        (payload) => subscriber.push(payload),
+        (err) => this.options.log.warn({ err: String(err) }, 'live stats could not be read'),
+      );
+    }
+    return subscriber;
+  }
+
+  private leave(group: Group, subscriber: Subscriber) {
+    group.members.delete(subscriber);
+    if (group.members.size > 0) return;
+    this.groups.delete(group.key);
+    const campaignGroups = this.byCampaign.get(group.campaignId);
+    campaignGroups?.delete(group);
+    if (campaignGroups?.size === 0) {
+      this.byCampaign.delete(group.campaignId);
+      const state = this.stats.get(group.campaignId);
+      if (state) clearTimeout(state.timer);
+      this.stats.delete(group.campaignId);
+    }
+  }
+
+  private onEvent(event: DomainEvent, routingKey: string): void {
+    const [, campaignId, type] = routingKey.split('.');
+    if (!campaignId || !type || !UUID.test(campaignId)) return;
+    const groups = this.byCampaign.get(campaignId);
+    if (!groups) return;
+    const organisationId = event.organisationId;
+    if (ACTIVITY_KINDS.has(type)) {
+      const activity: ActivityEvent = {
+        kind: type,
+        at: typeof event.at === 'string' ? event.at : new Date().toISOString(),
+        campaignId,
+        messageId: idOf(event.messageId),
+        enrollmentId: idOf(event.enrollmentId),
+      };
+      for (const group of groups) {
+        // an organisation only ever hears its own campaigns' events
+        if (group.organisationId !== organisationId || group.op.fieldName !== 'campaignActivity') continue;
+        this.enqueue(group, () => this.resolveActivity(group, activity));
+      }
+    }
+    if (STATS_TRIGGERS.has(type)) this.scheduleStats(campaignId, organisationId);
+  }
+
+  private enqueue(group: Group, task: () => Promise<ExecutionResult>) {
+    if (group.pending >= MAX_PENDING_PER_GROUP) {
+      this.options.log.warn({ campaignId: group.campaignId }, 'live group behind: event skipped');
+      return;
+    }
+    group.pending++;
+    // one group's events are delivered in the order they came
+    group.chain = group.chain
+      .then(task)
+      .then(
+        (payload) => {
+          for (const member of group.members) member.push(payload);
+        },
+        (err) => this.options.log.warn({ err: String(err) }, 'live event could not be resolved'),
+      )
+      .finally(() => {
+        group.pending--;
+      });
+  }
+
+  private representative(group: Group): GatewayContext | undefined {
+    return group.members.values().next().value?.context;
+  }
+
+  private async resolveActivity(group: Group, event: ActivityEvent): Promise<ExecutionResult> {
+    const present = { message: !!event.messageId, enrollment: !!event.enrollmentId };
+    const mask = `${present.message}:${present.enrollment}`;
+    if (!group.queries.has(mask)) group.queries.set(mask, activityQuery(group.op, present));
+    const query = group.queries.get(mask);
+    const value: Record<string, unknown> = { kind: event.kind, at: event.at };
+    const context = this.representative(group);
+    if (!query || !context) return shapePayload(this.options.schema, group.op, value);
+    const result = await this.options.runQuery(query.document, query.variables(event), context);
+    Object.assign(value, result.data ?? {});
+    return shapePayload(this.options.schema, group.op, value, result.errors);
+  }
+
+  private async resolveStats(
+    group: Group,
+    campaignId: string,
+    context: GatewayContext,
+  ): Promise<ExecutionResult> {
+    let query = group.queries.get('stats');
+    if (!query) {
+      query = statsQuery(group.op);
+      group.queries.set('stats', query);
+    }
+    const result = await this.options.runQuery(
+      query.document,
+      query.variables({ kind: 'STATS_CHANGED', at: '', campaignId }),
+      context,
+    );
+    const campaign = result.data?.campaign as { stats?: unknown } | null | undefined;
+    return shapePayload(this.options.schema, group.op, campaign?.stats ?? null, result.errors);
+  }
+
+  /** At most one push per campaign and interval: changes in between are folded into the next one. */
+  private scheduleStats(campaignId: string, organisationId: string) {
+    let state = this.stats.get(campaignId);
+    if (!state) {
+      state = { lastAt: 0, timer: undefined, organisations: new Set() };
+      this.stats.set(campaignId, state);
+    }
+    state.organisations.add(organisationId);
+    if (state.timer) return;
+    const current = state;
+    const delay = Math.max(0, current.lastAt + this.options.statsIntervalMs - Date.now());
+    current.timer = setTimeout(() => {
+      current.timer = undefined;
+      current.lastAt = Date.now();
+      const organisations = current.organisations;
+      current.organisations = new Set();
+      for (const group of this.byCampaign.get(campaignId) ?? []) {
+        if (group.op.fieldName !== 'campaignStats' || !organisations.has(group.organisationId)) continue;
+        this.enqueue(group, async () => {
+          const context = this.representative(group);
+          if (!context) throw new Error('group left');
+          return this.resolveStats(group, campaignId, context);
+        });
+      }
+    }, delay);
+  }
+}
+
+function idOf(value: unknown): string | undefined {
+  return typeof value === 'string' && UUID.test(value) ? value : undefined;
+}
