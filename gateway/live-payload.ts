@@ -9,6 +9,7 @@ import {
   execute,
   type FieldNode,
   type FragmentDefinitionNode,
+  GraphQLError,
   type GraphQLFieldResolver,
   GraphQLIncludeDirective,
   type GraphQLSchema,
@@ -226,10 +227,9 @@ export function shapePayload(
     fieldResolver: fromSource,
   }) as ExecutionResult;
   if (!errors.length) return result;
-  const carried = errors.map((e) => ({
-    message: e.message,
-    path: [op.responseKey, ...(e.path ?? [])],
-    extensions: e.extensions,
-  }));
+  const carried = errors.map(
+    (e) =>
+      new GraphQLError(e.message, { path: [op.responseKey, ...(e.path ?? [])], extensions: e.extensions }),
+  );
   return { ...result, errors: [...carried, ...(result.errors ?? [])] } as ExecutionResult;
 }

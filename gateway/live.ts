@@ -242,10 +242,16 @@ export async function serveLive(options: {
           if (Array.isArray(error)) return error as GraphQLError[];
           throw error;
         }
-        const found = await runQuery(CAMPAIGN_QUERY, { id: campaignId }, state.context);
-        const campaign = (found.data as { campaign?: { id: string } | null } | undefined)?.campaign;
-        if (!campaign) return [liveError(ErrorCode.NotFound, 'Campaign not found', { campaignId })];
+        // the slot is taken before the campaign check, so concurrent subscribes count too
         state.subscriptions++;
+        let campaign: { id: string } | null | undefined;
+        try {
+          const found = await runQuery(CAMPAIGN_QUERY, { id: campaignId }, state.context);
+          campaign = (found.data as { campaign?: { id: string } | null } | undefined)?.campaign;
+        } finally {
+          if (!campaign) state.subscriptions--;
+        }
+        if (!campaign) return [liveError(ErrorCode.NotFound, 'Campaign not found', { campaignId })];
         const stream = hub.join(op, campaignId, state.context);
         const release = stream.return.bind(stream);
         stream.return = (value) => {
@@ -310,7 +316,16 @@ function checkOperation(
     throw liveError(ErrorCode.BadUserInput, (error as Error).message);
   }
   const errors = validate(schema, document, rules);
-  if (errors.length) throw errors;
+  if (errors.length) {
+    // coded as the HTTP path codes them
+    throw errors.map(
+      (e) =>
+        new GraphQLError(e.message, {
+          nodes: e.nodes,
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED', ...e.extensions },
+        }),
+    );
+  }
   const operation = getOperationAST(document, payload.operationName ?? undefined);
   if (!operation) throw liveError(ErrorCode.BadUserInput, 'Unable to identify the operation');
   if (operation.operation !== 'subscription') {
