@@ -2,16 +2,20 @@
 // connect, what each organisation hears, and payload fields resolved through the federated graph.
 import { randomUUID } from 'node:crypto';
 import { type Client, createClient } from 'graphql-ws';
+import { decodeJwt } from 'jose';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { type RunningGateway, startGateway } from '../gateway/gateway.ts';
+import { loadOrCreateKeys } from '../lib/auth/keys.ts';
+import { createTokenService } from '../lib/auth/tokens.ts';
 import { type Bus, createBus, eventRoutingKey } from '../lib/bus/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
 import { ownerClient } from './helpers/db.ts';
 import { type CampaignSeed, seedDraftCampaign } from './helpers/drafts.ts';
 import { type SentSeed, seedSent } from './helpers/inbound-mail.ts';
+import { addMember } from './helpers/mail.ts';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const silent = { warn() {}, error() {} };
@@ -52,10 +56,16 @@ beforeAll(async () => {
     LOG_LEVEL: 'fatal',
     DATABASE_URL: inject('databaseUrl'),
     DATA_DIR: inject('dataDir'),
+    AUTH_CACHE_SECONDS: '1',
   });
   gateway = await startGateway(
     { ...config, subgraphUrls: inject('subgraphUrls') as any },
-    { port: 0, host: '127.0.0.1', bus, live: { statsIntervalMs: 1000, maxSubscriptionsPerSocket: 3 } },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      bus,
+      live: { statsIntervalMs: 1000, maxSubscriptionsPerSocket: 3, recheckMs: 300 },
+    },
   );
   wsUrl = `ws://127.0.0.1:${gateway.port}/graphql`;
   [a, b] = await Promise.all([organisationWithCampaign(), organisationWithCampaign()]);
@@ -168,6 +178,40 @@ describe('graphql-ws authentication', () => {
       { token: a.token },
     );
     expect((await connectRaw({ authorization: `Bearer ${created.createApiKey.secret}` })).code).toBe(4403);
+  });
+
+  it('closes with 4401 when the access token expires, so the client comes back with a fresh one', async () => {
+    const keys = await loadOrCreateKeys({ dataDir: inject('dataDir') });
+    const shortLived = await createTokenService({ ...keys, ttlSeconds: 2 });
+    const claims = decodeJwt(a.token) as any;
+    const { token } = await shortLived.sign({
+      sub: claims.sub,
+      email: claims.email,
+      organisation_id: claims.organisation_id,
+      role: claims.role,
+      sg: claims.sg,
+    });
+    const started = Date.now();
+    const { acked, socket } = await connectRaw({ authorization: `Bearer ${token}` });
+    expect(acked).toBe(true);
+    const code = await new Promise<number>((resolve) => socket.on('close', resolve));
+    expect(code).toBe(4401);
+    expect(Date.now() - started).toBeLessThan(3500);
+  });
+
+  it('closes with 4401 once the membership is removed', async () => {
+    const member = await addMember(a.token, 'VIEWER');
+    const { acked, socket } = await connectRaw({ authorization: `Bearer ${member.accessToken}` });
+    expect(acked).toBe(true);
+    const closed = new Promise<number>((resolve) => socket.on('close', resolve));
+    await ok<any, any>(
+      'mutation($id: ID!) { removeMember(userId: $id) { status } }',
+      { id: member.user.id },
+      {
+        token: a.token,
+      },
+    );
+    expect(await closed).toBe(4401);
   });
 });
 
