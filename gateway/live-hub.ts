@@ -8,9 +8,10 @@ import type { Logger } from '../lib/telemetry/logger.ts';
 import type { GatewayContext } from './gateway.ts';
 import {
   type ActivityEvent,
-  activityQuery,
+  activityBatch,
   type LiveOperation,
   type PayloadQuery,
+  payloadVariables,
   shapePayload,
   statsQuery,
 } from './live-payload.ts';
@@ -47,6 +48,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_QUEUED_PER_SUBSCRIBER = 256;
 /** Events waiting for one group's resolution; past this the group skips events (and says so in the log). */
 const MAX_PENDING_PER_GROUP = 1000;
+/** Events resolved together in one internal query, at most. */
+const MAX_BATCH = 100;
 
 export type RunQuery = (
   document: DocumentNode,
@@ -129,14 +132,21 @@ class Subscriber implements AsyncGenerator<ExecutionResult> {
   }
 }
 
+interface PendingActivity {
+  group: Group;
+  event: ActivityEvent;
+  settle: { resolve: (payload: ExecutionResult) => void; reject: (error: Error) => void };
+}
+
 interface Group {
   key: string;
   campaignId: string;
   organisationId: string;
   op: LiveOperation;
+  /** Groups of one shape (identity class, document, the variables payloads read) resolve events together. */
+  shape: string;
   members: Set<Subscriber>;
-  /** activity queries by which ids the event carries */
-  queries: Map<string, PayloadQuery | undefined>;
+  queries: Map<string, PayloadQuery>;
   chain: Promise<void>;
   pending: number;
 }
@@ -168,6 +178,9 @@ export class LiveHub {
     { lastAt: number; timer: NodeJS.Timeout | undefined; organisations: Set<string> }
   >();
   private consumer: Consumer | undefined;
+  /** Activity events of this tick, resolved together on the next (see flushActivity). */
+  private batch: PendingActivity[] = [];
+  private flushing = false;
 
   constructor(private readonly options: LiveHubOptions) {}
 
@@ -197,13 +210,10 @@ export class LiveHub {
   /** A new subscriber of a checked operation on a campaign the caller may see. */
   join(op: LiveOperation, campaignId: string, context: GatewayContext): AsyncGenerator<ExecutionResult> {
     const identity = context.identity!;
-    const key = JSON.stringify([
-      identityClassOf(identity),
-      campaignId,
-      op.document.loc?.source.body,
-      op.operation.name?.value ?? '',
-      op.variables,
-    ]);
+    const who = identityClassOf(identity);
+    const text = op.document.loc?.source.body;
+    const name = op.operation.name?.value ?? '';
+    const key = JSON.stringify([who, campaignId, text, name, op.variables]);
     let group = this.groups.get(key);
     if (!group) {
       group = {
@@ -211,6 +221,7 @@ export class LiveHub {
         campaignId,
         organisationId: identity.organisationId,
         op,
+        shape: JSON.stringify([who, text, name, payloadVariables(op)]),
         members: new Set(),
         queries: new Map(),
         chain: Promise.resolve(),
@@ -265,7 +276,7 @@ export class LiveHub {
       for (const group of groups) {
         // an organisation only ever hears its own campaigns' events
         if (group.organisationId !== organisationId || group.op.fieldName !== 'campaignActivity') continue;
-        this.enqueue(group, () => this.resolveActivity(group, activity));
+        this.queueActivity(group, activity);
       }
     }
     if (STATS_TRIGGERS.has(type)) this.scheduleStats(campaignId, organisationId);
@@ -295,17 +306,53 @@ export class LiveHub {
     return group.members.values().next().value?.context;
   }
 
-  private async resolveActivity(group: Group, event: ActivityEvent): Promise<ExecutionResult> {
-    const present = { message: !!event.messageId, enrollment: !!event.enrollmentId };
-    const mask = `${present.message}:${present.enrollment}`;
-    if (!group.queries.has(mask)) group.queries.set(mask, activityQuery(group.op, present));
-    const query = group.queries.get(mask);
-    const value: Record<string, unknown> = { kind: event.kind, at: event.at };
-    const context = this.representative(group);
-    if (!query || !context) return shapePayload(this.options.schema, group.op, value);
-    const result = await this.options.runQuery(query.document, query.variables(event), context);
-    Object.assign(value, result.data ?? {});
-    return shapePayload(this.options.schema, group.op, value, result.errors);
+  /** The event joins this tick's batch; the group delivers its payloads in the order events came. */
+  private queueActivity(group: Group, event: ActivityEvent) {
+    let settle!: PendingActivity['settle'];
+    const payload = new Promise<ExecutionResult>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    this.batch.push({ group, event, settle });
+    this.enqueue(group, () => payload);
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => this.flushActivity());
+  }
+
+  /** One internal query per shape for all of this tick's events, however many groups and campaigns. */
+  private flushActivity() {
+    this.flushing = false;
+    const byShape = new Map<string, PendingActivity[]>();
+    for (const entry of this.batch.splice(0)) {
+      const list = byShape.get(entry.group.shape) ?? [];
+      byShape.set(entry.group.shape, list);
+      list.push(entry);
+    }
+    for (const entries of byShape.values()) {
+      for (let i = 0; i < entries.length; i += MAX_BATCH) {
+        void this.resolveActivities(entries.slice(i, i + MAX_BATCH));
+      }
+    }
+  }
+
+  private async resolveActivities(entries: PendingActivity[]): Promise<void> {
+    try {
+      const { op } = entries[0]!.group;
+      const events = entries.map((e) => e.event);
+      const batch = activityBatch(op, events);
+      const context = entries.map((e) => this.representative(e.group)).find((c) => c !== undefined);
+      const result =
+        batch.document && context
+          ? await this.options.runQuery(batch.document, batch.variables, context)
+          : {};
+      const parts = batch.split(result);
+      entries.forEach((entry, i) => {
+        const value = { kind: entry.event.kind, at: entry.event.at, ...parts[i]!.data };
+        entry.settle.resolve(shapePayload(this.options.schema, entry.group.op, value, parts[i]!.errors));
+      });
+    } catch (error) {
+      for (const entry of entries) entry.settle.reject(error as Error);
+    }
   }
 
   private async resolveStats(

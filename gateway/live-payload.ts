@@ -147,36 +147,94 @@ export interface PayloadQuery {
   variables: (event: ActivityEvent) => Record<string, unknown>;
 }
 
-/**
- * The internal query resolving an activity's entity fields, given which ids the event carries; undefined
- * when the selection needs none (only kind and at).
- */
-export function activityQuery(
+/** The entity fields one event needs, aliased apart by `prefix`, and the id variables they read. */
+function activitySelections(
   op: LiveOperation,
-  present: { message: boolean; enrollment: boolean },
-): PayloadQuery | undefined {
-  if (!op.field.selectionSet) return undefined;
+  event: ActivityEvent,
+  prefix: string,
+): { selections: FieldNode[]; ids: Record<string, string | undefined> } {
   const selections: FieldNode[] = [];
-  const ids = new Set<string>();
+  const ids: Record<string, string | undefined> = {};
+  if (!op.field.selectionSet) return { selections, ids };
+  const idOf: Record<EntityField, string | undefined> = {
+    campaign: event.campaignId,
+    message: event.messageId,
+    enrollment: event.enrollmentId,
+  };
   for (const field of fieldsOf(op, op.field.selectionSet)) {
     const entity = field.name.value as EntityField;
     if (!(entity in ENTITY_FIELDS) || !field.selectionSet) continue;
-    if (entity !== 'campaign' && !present[entity]) continue;
-    const { lookup, variable: id } = ENTITY_FIELDS[entity];
-    ids.add(id);
-    selections.push(lookupField(field.alias?.value ?? entity, lookup, id, field.selectionSet));
+    // an event without a message (ENROLLMENT_CHANGED) leaves the field null, with no lookup
+    if (!idOf[entity]) continue;
+    const id = `${prefix}_${entity}`;
+    ids[id] = idOf[entity];
+    const key = field.alias?.value ?? entity;
+    selections.push(lookupField(`${prefix}_${key}`, ENTITY_FIELDS[entity].lookup, id, field.selectionSet));
   }
-  if (selections.length === 0) return undefined;
-  const document = queryOf(op, selections, [...ids]);
+  return { selections, ids };
+}
+
+export interface ActivityBatch {
+  /** undefined when the selection needs nothing but the event's own fields (kind, at) */
+  document: DocumentNode | undefined;
+  variables: Record<string, unknown>;
+  /** Each event's fetched fields by the client's response keys, and the errors under them. */
+  split(result: ExecutionResult): { data: Record<string, unknown>; errors: GraphQLError[] }[];
+}
+
+/**
+ * One internal query for several events of subscriptions with the same selection (and the same values of
+ * the variables it uses): each event's lookups under their own aliases, so the query planner fetches the
+ * entities of all of them together, one request per subgraph.
+ */
+export function activityBatch(op: LiveOperation, events: ActivityEvent[]): ActivityBatch {
+  const selections: FieldNode[] = [];
+  const variables: Record<string, unknown> = { ...op.variables };
+  const prefixes = events.map((_, i) => `_live${i}`);
+  const idNames: string[] = [];
+  events.forEach((event, i) => {
+    const part = activitySelections(op, event, prefixes[i]!);
+    selections.push(...part.selections);
+    Object.assign(variables, part.ids);
+    idNames.push(...Object.keys(part.ids));
+  });
+  const document = selections.length ? queryOf(op, selections, idNames) : undefined;
   return {
     document,
-    variables: (event) => ({
-      ...op.variables,
-      [ENTITY_FIELDS.campaign.variable]: event.campaignId,
-      [ENTITY_FIELDS.message.variable]: event.messageId,
-      [ENTITY_FIELDS.enrollment.variable]: event.enrollmentId,
-    }),
+    variables,
+    split(result) {
+      const parts = events.map(() => ({ data: {} as Record<string, unknown>, errors: [] as GraphQLError[] }));
+      const indexOf = (key: string) => Number(/^_live(\d+)_/.exec(key)?.[1] ?? -1);
+      for (const [key, value] of Object.entries(result.data ?? {})) {
+        const i = indexOf(key);
+        if (parts[i]) parts[i].data[key.slice(prefixes[i]!.length + 1)] = value;
+      }
+      for (const error of result.errors ?? []) {
+        const [first, ...rest] = error.path ?? [];
+        const i = typeof first === 'string' ? indexOf(first) : -1;
+        const path = parts[i] ? [(first as string).slice(prefixes[i]!.length + 1), ...rest] : undefined;
+        const carried = new GraphQLError(error.message, { path, extensions: error.extensions });
+        // an error outside any one event's fields concerns them all
+        for (const [j, part] of parts.entries()) if (j === i || i < 0) part.errors.push(carried);
+      }
+      return parts;
+    },
   };
+}
+
+/** Which client variables an event's lookups read: subscriptions share a batch only when these agree. */
+export function payloadVariables(op: LiveOperation): Record<string, unknown> {
+  const probe = activityBatch(op, [
+    { kind: '', at: '', campaignId: 'c', messageId: 'm', enrollmentId: 'e' },
+  ]).document;
+  const values: Record<string, unknown> = {};
+  if (!probe) return values;
+  const definition = probe.definitions[0] as OperationDefinitionNode;
+  for (const d of definition.variableDefinitions ?? []) {
+    const name = d.variable.name.value;
+    if (name in op.variables) values[name] = op.variables[name];
+  }
+  return values;
 }
 
 /** The internal query reading a campaign's current stats with the subscription's selection. */
