@@ -38,8 +38,9 @@ const SUBSCRIPTION = `subscription Live($id: ID!) {
 // ---------------------------------------------------------------- the subscribers' process
 interface ClientSetup {
   url: string;
-  /** per campaign: the API key its subscribers use, so each campaign is one identity's group */
-  campaigns: { id: string; key: string }[];
+  /** one READ API key for all: subscribers of one identity share resolutions */
+  key: string;
+  campaigns: { id: string }[];
   perCampaign: number;
 }
 type ToClient = { type: 'connect'; setup: ClientSetup } | { type: 'collect' } | { type: 'reset' };
@@ -53,7 +54,7 @@ async function runClients() {
   const send = (m: FromClient) => process.send!(m);
   process.on('message', async (m: ToClient) => {
     if (m.type === 'connect') {
-      const { url, campaigns, perCampaign } = m.setup;
+      const { url, key, campaigns, perCampaign } = m.setup;
       let connected = 0;
       let failed = 0;
       const opening: Promise<void>[] = [];
@@ -64,7 +65,7 @@ async function runClients() {
               const client = createClient({
                 url,
                 webSocketImpl: WebSocket,
-                connectionParams: { authorization: `Bearer ${campaign.key}` },
+                connectionParams: { authorization: `Bearer ${key}` },
                 retryAttempts: 0,
                 lazy: false,
                 keepAlive: 0,
@@ -170,8 +171,8 @@ async function main() {
   });
   const stack = await startStack(config, {
     ephemeralPorts: true,
-    // every subscriber comes from 127.0.0.1, 100 per API key
-    live: { maxSocketsPerIp: 20_000, maxSocketsPerIdentity: 1_000 },
+    // every subscriber comes from 127.0.0.1 with the same API key
+    live: { maxSocketsPerIp: 20_000, maxSocketsPerIdentity: 20_000 },
   });
   const child = fork(new URL(import.meta.url).pathname, ['--clients'], {
     execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
@@ -192,7 +193,14 @@ async function main() {
     const organisationId: string = session.signUp.organisation.id;
     const owner = new pg.Client({ connectionString: databaseUrl(dbName) });
     await owner.connect();
-    const campaigns: { id: string; key: string; messageId: string; enrollmentId: string }[] = [];
+    const created = await graphql(
+      url,
+      'mutation { createApiKey(name: "live bench", scopes: [READ]) { secret } }',
+      {},
+      session.signUp.accessToken,
+    );
+    const key: string = created.createApiKey.secret;
+    const campaigns: { id: string; messageId: string; enrollmentId: string }[] = [];
     for (let i = 0; i < CAMPAIGNS; i++) {
       const seed = await seedDraftCampaign(owner, {
         organisationId,
@@ -200,15 +208,8 @@ async function main() {
         people: [{ firstName: 'Léa', companyName: `Boulangerie ${i}` }],
       });
       const sent = await seedSent(owner, seed, 0);
-      const key = await graphql(
-        url,
-        'mutation($name: String!) { createApiKey(name: $name, scopes: [READ]) { secret } }',
-        { name: `live ${i}` },
-        session.signUp.accessToken,
-      );
       campaigns.push({
         id: seed.campaignId,
-        key: key.createApiKey.secret,
         messageId: sent.messageId,
         enrollmentId: sent.enrollmentId,
       });
@@ -250,7 +251,7 @@ async function main() {
       const adding = perCampaign - connectedSoFar / CAMPAIGNS;
       const reply = await ask(
         child,
-        { type: 'connect', setup: { url: url.replace('http', 'ws'), campaigns, perCampaign: adding } },
+        { type: 'connect', setup: { url: url.replace('http', 'ws'), key, campaigns, perCampaign: adding } },
         'connected',
       );
       connectedSoFar += reply.sockets;
@@ -263,9 +264,11 @@ async function main() {
       const added = total - (results.at(-1)?.subscribers ?? 0);
       child.send({ type: 'reset' });
 
-      // warm-up: plans and connections ready before measuring
-      for (const c of campaigns) await publish(c);
-      await collect(total, 10_000);
+      // warm-up: query plans (one per batch size) and connections made before measuring
+      for (let round = 0; round < 2; round++) {
+        await Promise.all(campaigns.map(publish));
+        await collect(total, 30_000);
+      }
 
       // single events, one at a time on campaigns in turn: every subscriber of that campaign receives it
       const single: number[] = [];

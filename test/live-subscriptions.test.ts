@@ -319,6 +319,39 @@ describe('campaignActivity', () => {
     for (const s of subs) expect(s.results.at(-1).data.campaignActivity.kind).toBe('REPLIED');
   });
 
+  it('resolves the events of one moment on several campaigns together, each to its own subscribers', async () => {
+    const other = await seedDraftCampaign(db, {
+      organisationId: a.organisationId,
+      steps: [{ subject: 'Vos fournils', body: 'Bonjour' }],
+      people: [{ firstName: 'Marc', companyName: 'Fournil Marc' }],
+    });
+    const otherSent = await seedSent(db, other, 0);
+    const first = subscribe(client(`Bearer ${a.token}`), ACTIVITY, { id: a.seed.campaignId });
+    const second = subscribe(client(`Bearer ${a.token}`), ACTIVITY, { id: other.campaignId });
+    await waitFor(() => gateway.live.hub.subscriberCount === 2);
+    await Promise.all([
+      publish(a.seed.campaignId, 'SENT', {
+        organisationId: a.organisationId,
+        enrollmentId: a.sent.enrollmentId,
+        messageId: a.sent.messageId,
+      }),
+      publish(other.campaignId, 'SENT', {
+        organisationId: a.organisationId,
+        enrollmentId: otherSent.enrollmentId,
+        messageId: otherSent.messageId,
+      }),
+    ]);
+    await first.until(() => first.results.length >= 1);
+    await second.until(() => second.results.length >= 1);
+    expect(first.results[0].errors).toBeUndefined();
+    expect(second.results[0].errors).toBeUndefined();
+    expect(first.results[0].data.campaignActivity.enrollment.position.company.name).toBe('Boulangerie Léa');
+    expect(second.results[0].data.campaignActivity.enrollment.position).toEqual({
+      email: otherSent.email,
+      company: { name: 'Fournil Marc' },
+    });
+  });
+
   it('refuses other operations, several live fields, a bad id and too many subscriptions on one socket', async () => {
     const c = client(`Bearer ${a.token}`);
     const query = subscribe(c, '{ campaigns { id } }', {});
