@@ -60,7 +60,6 @@ export const CLOSE = {
 
 export interface LiveServer {
   hub: LiveHub;
-  readonly sockets: number;
   close(): Promise<void>;
 }
 
@@ -71,7 +70,6 @@ interface SocketState {
   authorization: string;
   context: GatewayContext;
   identityKey: string;
-  ip: string;
   expiry: NodeJS.Timeout | undefined;
   subscriptions: number;
 }
@@ -195,7 +193,6 @@ export async function serveLive(options: {
           authorization,
           context,
           identityKey,
-          ip: context.clientIp,
           expiry: undefined,
           subscriptions: 0,
         };
@@ -290,9 +287,6 @@ export async function serveLive(options: {
 
   return {
     hub,
-    get sockets() {
-      return wss.clients.size;
-    },
     async close() {
       clearInterval(recheck);
       server.off('upgrade', onUpgrade);
