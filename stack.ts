@@ -1,6 +1,7 @@
 // The whole platform in one process: what `npm start` and the end-to-end tests run.
 import 'reflect-metadata';
 import { type RunningGateway, startGateway } from './gateway/gateway.ts';
+import type { LiveLimits } from './gateway/live.ts';
 import { gatewayRoutes } from './gateway/routes.ts';
 import { type Bus, createBus } from './lib/bus/index.ts';
 import type { Config } from './lib/config.ts';
@@ -26,7 +27,7 @@ export interface RunningStack {
 
 export async function startStack(
   base: Readonly<Config>,
-  options: { ephemeralPorts?: boolean; clock?: () => Date } = {},
+  options: { ephemeralPorts?: boolean; clock?: () => Date; live?: Partial<LiveLimits> } = {},
 ): Promise<RunningStack> {
   const log = createLogger('stack', base.logLevel);
   const embedded = base.databaseUrl
@@ -77,6 +78,9 @@ export async function startStack(
     const gateway = await startGateway(config, {
       port: options.ephemeralPorts ? 0 : undefined,
       routes: gatewayRoutes,
+      // live subscriptions hear the process's events, also on the in-process bus
+      bus: sharedBus,
+      live: options.live,
     });
     // the workers run beside the services, on the process's one bus
     workers = await startWorkers(WORKER_NAMES, config, sharedBus, options.clock).catch(async (error) => {

@@ -1,4 +1,5 @@
-// The public entry point: Apollo Gateway over the committed supergraph, with auth, limits, health and metrics.
+// The public entry point: Apollo Gateway over the committed supergraph, with auth, limits, health and metrics,
+// served over HTTP and graphql-ws.
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
@@ -8,10 +9,16 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { type DocumentNode, type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
 import { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
-import { authenticateForGraphQL, createAuthenticator } from '../lib/auth/authenticate.ts';
+import {
+  type Authenticator,
+  authenticateForGraphQL,
+  createAuthenticator,
+  type HeaderBag,
+} from '../lib/auth/authenticate.ts';
 import type { Identity } from '../lib/auth/identity.ts';
 import { loadOrCreateKeys } from '../lib/auth/keys.ts';
 import { createTokenService } from '../lib/auth/tokens.ts';
+import { type Bus, createBus } from '../lib/bus/index.ts';
 import {
   ACCOUNT_OPERATIONS,
   type Config,
@@ -24,7 +31,12 @@ import { serviceDatabaseUrl } from '../lib/db/roles.ts';
 import { formatError } from '../lib/errors.ts';
 import { createServiceServer, listen, type Route } from '../lib/http/service-server.ts';
 import { createLogger, type Logger } from '../lib/telemetry/logger.ts';
-import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../lib/telemetry/metrics.ts';
+import {
+  createMetrics,
+  type Metrics,
+  operationMetricsPlugin,
+  requestIdPlugin,
+} from '../lib/telemetry/metrics.ts';
 import { ingestFastPath } from './ingest-fast-path.ts';
 import {
   assertCost,
@@ -40,6 +52,8 @@ import {
   responseTooLarge,
   rootFieldsCache,
 } from './limits.ts';
+import { type LiveLimits, type LiveServer, serveLive } from './live.ts';
+import { LIVE_SUBGRAPH, liveDataSource, livePayloadSupergraph } from './live-schema.ts';
 import { SubgraphSource, subgraphAgent } from './subgraph-source.ts';
 
 export interface GatewayContext {
@@ -61,6 +75,7 @@ export interface RunningGateway {
   port: number;
   url: string;
   server: Server;
+  live: LiveServer;
   stop(): Promise<void>;
 }
 
@@ -137,10 +152,28 @@ function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloSer
   };
 }
 
-export async function startGateway(
-  config: Readonly<Config>,
-  options: { port?: number; host?: string; routes?: (runtime: GatewayRuntime) => Route[] } = {},
-): Promise<RunningGateway> {
+/**
+ * The gateway as both transports use it: the API schema and query-plan executor, the payload executor
+ * live subscriptions resolve through, and the request context made from headers (an HTTP request's, or a
+ * graphql-ws connection's parameters).
+ */
+export interface GatewayCore {
+  config: Readonly<Config>;
+  log: Logger;
+  metrics: Metrics;
+  limiter: RateLimiter;
+  authenticator: Authenticator;
+  apollo: ApolloServer<GatewayContext>;
+  /** Internal queries of live subscriptions (their entity lookups); never reachable by clients. */
+  payloads: ApolloServer<GatewayContext>;
+  /** The composed supergraph the gateway serves. */
+  supergraphSdl: string;
+  contextFor(headers: HeaderBag, clientIp: string, requestId: string): Promise<GatewayContext>;
+  health(): Promise<{ ok: boolean; checks: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export async function buildGateway(config: Readonly<Config>): Promise<GatewayCore> {
   const log = createLogger('gateway', config.logLevel);
   const metrics = createMetrics('gateway');
   if (!config.databaseUrl) throw new Error('databaseUrl must be resolved before starting the gateway');
@@ -166,9 +199,6 @@ export async function startGateway(
         config.redisKeyPrefix,
       )
     : memoryRateLimiter();
-  const resolveClientIp = clientIpResolver(config.trustProxy);
-  const clientIp = (req: IncomingMessage) =>
-    resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
   const agent = subgraphAgent(config.gateway.subgraphConnections);
   const subgraphRequests = new Counter({
     name: 'gateway_subgraph_requests_total',
@@ -177,31 +207,32 @@ export async function startGateway(
     registers: [metrics.registry],
   });
   const spent = new WeakMap<object, number>();
-
-  const gateway = new ApolloGateway({
-    supergraphSdl: await readFile(SUPERGRAPH, 'utf8'),
-    buildService: ({ name }) =>
-      new SubgraphSource({
-        name,
-        url: config.subgraphUrls[name as SubgraphName],
-        agent,
-        maxResponseBytes: config.limits.maxResponseBytes,
-        spent,
-        dedupe: config.gateway.dedupeSubgraphRequests,
-        requests: subgraphRequests,
-      }),
-  });
+  const live = liveDataSource();
+  const buildService = ({ name }: { name: string }) =>
+    name === LIVE_SUBGRAPH
+      ? live
+      : new SubgraphSource({
+          name,
+          url: config.subgraphUrls[name as SubgraphName],
+          agent,
+          maxResponseBytes: config.limits.maxResponseBytes,
+          spent,
+          dedupe: config.gateway.dedupeSubgraphRequests,
+          requests: subgraphRequests,
+        });
+  const supergraphSdl = await readFile(SUPERGRAPH, 'utf8');
 
   const production = config.env === 'production';
+  const formatErrors = formatError((error) => log.error({ err: error }, 'unexpected gateway error'), {
+    production,
+  });
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: new ApolloGateway({ supergraphSdl, buildService }),
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: production,
     validationRules: [depthLimitRule(config.limits.maxDepth)],
-    formatError: formatError((error) => log.error({ err: error }, 'unexpected gateway error'), {
-      production,
-    }),
+    formatError: formatErrors,
     plugins: [
       // production serves no page at all: clients there are programs
       production
@@ -212,40 +243,42 @@ export async function startGateway(
       requestIdPlugin(),
     ],
   });
+  // the same subgraphs planned over a supergraph whose live lookups are reachable; it has no HTTP
+  // route, and the documents it runs are built by the gateway from already checked subscriptions
+  const payloads = new ApolloServer<GatewayContext>({
+    gateway: new ApolloGateway({ supergraphSdl: livePayloadSupergraph(supergraphSdl), buildService }),
+    includeStacktraceInErrorResponses: false,
+    formatError: formatErrors,
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+  });
   await apollo.start();
+  await payloads.start();
 
-  const authenticate = (req: IncomingMessage) => authenticator.authenticate(req.headers);
-  const contextFor = async (req: IncomingMessage, requestId: string): Promise<GatewayContext> => {
-    const identity = await authenticateForGraphQL(authenticator, req.headers);
+  const contextFor = async (
+    headers: HeaderBag,
+    clientIp: string,
+    requestId: string,
+  ): Promise<GatewayContext> => {
+    const identity = await authenticateForGraphQL(authenticator, headers);
     const forward: Record<string, string> = { 'x-request-id': requestId };
     for (const name of FORWARDED) {
-      const value = req.headers[name];
-      if (typeof value === 'string') forward[name] = value;
+      const value = headerOf(headers, name);
+      if (value !== undefined) forward[name] = value;
     }
-    return { requestId, identity, clientIp: clientIp(req), forward };
+    return { requestId, identity, clientIp, forward };
   };
 
-  const runtime: GatewayRuntime = {
+  return {
     config,
     log,
-    limiter,
-    authenticate,
-    clientIp,
-  };
-
-  const server = createServiceServer<GatewayContext>({
-    apollo,
-    log,
     metrics,
-    bodyLimitBytes: config.limits.bodyBytes,
-    metricsAccess: config.metrics,
-    routes: [ingestFastPath(runtime), ...(options.routes?.(runtime) ?? [])],
-    responseLimit: {
-      bytes: config.limits.maxResponseBytes,
-      error: () => responseTooLarge(config.limits.maxResponseBytes),
-    },
-    context: contextFor,
-    health: async () => {
+    limiter,
+    authenticator,
+    apollo,
+    payloads,
+    supergraphSdl,
+    contextFor,
+    async health() {
       const checks: Record<string, unknown> = {};
       let ok = true;
       try {
@@ -271,20 +304,93 @@ export async function startGateway(
       );
       return { ok, checks };
     },
+    async close() {
+      await apollo.stop();
+      await payloads.stop();
+      await agent.close();
+      await limiter.close();
+      await pool.end();
+    },
+  };
+}
+
+function headerOf(headers: HeaderBag, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  if (headers instanceof Map) return headers.get(name);
+  const value = headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export interface StartGatewayOptions {
+  port?: number;
+  host?: string;
+  routes?: (runtime: GatewayRuntime) => Route[];
+  /** Where live subscriptions read domain events; without one the gateway connects its own (AMQP_URL). */
+  bus?: Bus;
+  live?: Partial<LiveLimits>;
+}
+
+/** Serves the gateway over HTTP and graphql-ws on one port and one /graphql URL. */
+export async function startGateway(
+  config: Readonly<Config>,
+  options: StartGatewayOptions = {},
+): Promise<RunningGateway> {
+  const core = await buildGateway(config);
+  const { log } = core;
+  const resolveClientIp = clientIpResolver(config.trustProxy);
+  const clientIp = (req: IncomingMessage) =>
+    resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+  const runtime: GatewayRuntime = {
+    config,
+    log,
+    limiter: core.limiter,
+    authenticate: (req) => core.authenticator.authenticate(req.headers),
+    clientIp,
+  };
+
+  const server = createServiceServer<GatewayContext>({
+    apollo: core.apollo,
+    log,
+    metrics: core.metrics,
+    bodyLimitBytes: config.limits.bodyBytes,
+    metricsAccess: config.metrics,
+    routes: [ingestFastPath(runtime), ...(options.routes?.(runtime) ?? [])],
+    responseLimit: {
+      bytes: config.limits.maxResponseBytes,
+      error: () => responseTooLarge(config.limits.maxResponseBytes),
+    },
+    context: (req, requestId) => core.contextFor(req.headers, clientIp(req), requestId),
+    health: core.health,
   });
+
+  // a process without a bus of its own (the gateway alone) connects one for its subscriptions
+  const ownBus = options.bus
+    ? undefined
+    : await createBus({ amqpUrl: config.amqpUrl, prefix: config.amqpPrefix, logger: log });
+  if (ownBus?.kind === 'memory') {
+    log.warn('AMQP_URL is not set: live subscriptions receive no events from other processes');
+  }
+  const live = await serveLive({
+    core,
+    server,
+    bus: options.bus ?? ownBus!,
+    clientIp,
+    limits: options.live,
+  });
+
   const port = await listen(server, options.port ?? config.port, options.host ?? '0.0.0.0');
   log.info({ port }, 'gateway listening');
   return {
     port,
     url: `http://localhost:${port}/graphql`,
     server,
+    live,
     async stop() {
+      await live.close();
+      await ownBus?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await apollo.stop();
-      await agent.close();
-      await limiter.close();
-      await pool.end();
+      await core.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { composeServices } from '@apollo/composition';
 import { Supergraph } from '@apollo/federation-internals';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { parse, printSchema } from 'graphql';
+import { buildLiveSubgraphSchema, LIVE_SUBGRAPH, LIVE_SUBGRAPH_URL } from '../gateway/live-schema.ts';
 import { loadConfig, SUBGRAPHS } from '../lib/config.ts';
 import { buildSubgraphSchemaOnly } from '../lib/graphql/subgraph.ts';
 import { SUBGRAPH_DEFINITIONS } from '../subgraphs/registry.ts';
@@ -18,9 +19,12 @@ export async function composeSupergraph(): Promise<{
   for (const name of SUBGRAPHS) {
     subgraphs[name] = printSubgraphSchema(await buildSubgraphSchemaOnly(SUBGRAPH_DEFINITIONS[name]));
   }
-  const result = composeServices(
-    SUBGRAPHS.map((name) => ({ name, url: config.subgraphUrls[name], typeDefs: parse(subgraphs[name]) })),
-  );
+  // the gateway's own subscriptions, composed with the rest so every client sees one schema
+  subgraphs[LIVE_SUBGRAPH] = printSubgraphSchema(buildLiveSubgraphSchema());
+  const result = composeServices([
+    ...SUBGRAPHS.map((name) => ({ name, url: config.subgraphUrls[name], typeDefs: parse(subgraphs[name]) })),
+    { name: LIVE_SUBGRAPH, url: LIVE_SUBGRAPH_URL, typeDefs: parse(subgraphs[LIVE_SUBGRAPH]) },
+  ]);
   if (result.errors?.length) {
     throw new Error(`composition failed:\n${result.errors.map((e) => e.message).join('\n')}`);
   }
