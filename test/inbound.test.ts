@@ -129,7 +129,11 @@ describe('receiving inbound mail', () => {
       {
         topic: 'REPLIED',
         campaign_id: here.campaignId,
-        payload: { enrollmentId: sent.enrollmentId, messageId: outcome.receivedMessageId },
+        payload: {
+          enrollmentId: sent.enrollmentId,
+          messageId: outcome.receivedMessageId,
+          sentMessageId: sent.messageId,
+        },
       },
     ]);
 

@@ -125,6 +125,7 @@ export async function receiveInbound(
         email: matched.enrollment_email ?? classified.from ?? '',
         enrollmentId: matched.enrollment_id,
         messageId: outcome.receivedMessageId,
+        sentMessageId: matched.id,
       });
       break;
     case 'auto-reply':
