@@ -45,7 +45,11 @@ interface Envelope {
   routingKey?: string;
 }
 
-type LocalHandler = (message: WorkMessage, info: DeliveryInfo, routingKey: string | undefined) => Promise<void>;
+type LocalHandler = (
+  message: WorkMessage,
+  info: DeliveryInfo,
+  routingKey: string | undefined,
+) => Promise<void>;
 
 interface LocalQueue {
   name: string;
@@ -162,9 +166,14 @@ export class MemoryBus implements Bus {
       const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
       const bound = this.bindings.get(options.queue) ?? [];
       this.bindings.set(options.queue, [...new Set([...bound, ...patterns])]);
-      return this.addConsumer(this.queue(options.queue), prefetch, retryDelaysMs, async (message, _info, key) => {
-        await handler(message as DomainEvent, key ?? '');
-      });
+      return this.addConsumer(
+        this.queue(options.queue),
+        prefetch,
+        retryDelaysMs,
+        async (message, _info, key) => {
+          await handler(message as DomainEvent, key ?? '');
+        },
+      );
     }
     const sub: Subscription = { patterns: [...patterns], handler, closed: false, inFlight: new Set() };
     this.subscriptions.add(sub);

@@ -385,7 +385,8 @@ export class RabbitMqBus implements Bus {
     const context = { queue, messageId, attempt, ...idsOf(msg.body) };
     // a retry copy reaches its queue by the default exchange: an event keeps its own routing key in a header
     const routingKey = msg.exchange ? msg.routingKey : msg.headers?.['x-routing-key'];
-    const kept: Record<string, string> = typeof routingKey === 'string' ? { 'x-routing-key': routingKey } : {};
+    const kept: Record<string, string> =
+      typeof routingKey === 'string' ? { 'x-routing-key': routingKey } : {};
     try {
       if (outcome.kind === 'retry') {
         const spec = this.delaySpec(queue, names.retry(outcome.delayMs), outcome.delayMs);

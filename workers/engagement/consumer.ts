@@ -54,7 +54,9 @@ export async function startEngagement(runtime: WorkerRuntime): Promise<RunningWo
         else byOrganisation.set(hit.organisationId, [...(byOrganisation.get(hit.organisationId) ?? []), hit]);
       }
       if (malformed > 0) log.warn({ malformed }, 'malformed hits dropped');
-      await Promise.all([...byOrganisation].map(([organisationId, hits]) => submit(organisationId, { hits })));
+      await Promise.all(
+        [...byOrganisation].map(([organisationId, hits]) => submit(organisationId, { hits })),
+      );
     },
     { prefetch: ENGAGEMENT_QUEUE.prefetch, retryDelaysMs: [...ENGAGEMENT_QUEUE.retryDelaysMs] },
   );

@@ -19,9 +19,32 @@ export const APPLIED_EVENTS_KEPT_DAYS = 7;
 const PRUNE_PER_BATCH = 1000;
 
 export type OutreachFact =
-  | { type: 'SENT'; eventId: string; campaignId: string; enrollmentId: string; messageId: string; sentAt: string; stepId?: string; variantId?: string }
-  | { type: 'REPLIED'; eventId: string; campaignId: string; enrollmentId: string; messageId: string; at: string }
-  | { type: 'BOUNCED' | 'UNSUBSCRIBED'; eventId: string; campaignId: string; enrollmentId: string; messageId: string; at: string };
+  | {
+      type: 'SENT';
+      eventId: string;
+      campaignId: string;
+      enrollmentId: string;
+      messageId: string;
+      sentAt: string;
+      stepId?: string;
+      variantId?: string;
+    }
+  | {
+      type: 'REPLIED';
+      eventId: string;
+      campaignId: string;
+      enrollmentId: string;
+      messageId: string;
+      at: string;
+    }
+  | {
+      type: 'BOUNCED' | 'UNSUBSCRIBED';
+      eventId: string;
+      campaignId: string;
+      enrollmentId: string;
+      messageId: string;
+      at: string;
+    };
 
 export interface LiveHit {
   kind: 'OPEN' | 'CLICK';
