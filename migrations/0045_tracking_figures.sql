@@ -107,12 +107,13 @@ $$;
 -- Transition tables need one trigger per kind of statement (an INSERT ... ON CONFLICT DO UPDATE fires both).
 CREATE FUNCTION tracking.rollup_inserted_stats() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM tracking.add_to_rollups(ARRAY(SELECT n FROM new_rows n), '{}');
+  PERFORM tracking.add_to_rollups(ARRAY(SELECT ROW(n.*)::tracking.message_stats FROM new_rows n), '{}');
   RETURN NULL;
 END $$;
 CREATE FUNCTION tracking.rollup_updated_stats() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM tracking.add_to_rollups(ARRAY(SELECT n FROM new_rows n), ARRAY(SELECT o FROM old_rows o));
+  PERFORM tracking.add_to_rollups(ARRAY(SELECT ROW(n.*)::tracking.message_stats FROM new_rows n),
+                                  ARRAY(SELECT ROW(o.*)::tracking.message_stats FROM old_rows o));
   RETURN NULL;
 END $$;
 CREATE TRIGGER message_stats_rollup_insert AFTER INSERT ON tracking.message_stats

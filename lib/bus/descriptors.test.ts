@@ -42,6 +42,9 @@ describe('queue and event descriptors', () => {
       'BOUNCED',
       'UNSUBSCRIBED',
       'MAILBOX_NEEDS_RECONNECT',
+      'OPENED',
+      'CLICKED',
+      'STATS_CHANGED',
     ]);
     expect(Object.values(TASK_QUEUES).every((q) => QUEUES.includes(q))).toBe(true);
     expect(EVENTS[0].routingKey('c-1')).toBe('campaign.c-1.DRAFTED');
