@@ -50,6 +50,10 @@ export const LIST_SIZES: Readonly<Record<string, number>> = {
   'Query.mailboxes': 50,
   'Query.prompts': 50,
   'StepExperiment.variants': 10,
+  // one per variant of the experiment
+  'ExperimentResult.variants': 10,
+  // refused beyond 2,000 buckets (subgraphs/tracking/services/timeline.ts)
+  'Campaign.timeline': 2000,
   'Enrollment.messages': 100,
   'Position.enrollments': 100,
   // one entry per refused item of one ingest call (INGEST_MAX_ITEMS at most); usually a few

@@ -129,7 +129,11 @@ describe('receiving inbound mail', () => {
       {
         topic: 'REPLIED',
         campaign_id: here.campaignId,
-        payload: { enrollmentId: sent.enrollmentId, messageId: outcome.receivedMessageId },
+        payload: {
+          enrollmentId: sent.enrollmentId,
+          messageId: outcome.receivedMessageId,
+          sentMessageId: sent.messageId,
+        },
       },
     ]);
 
@@ -162,6 +166,32 @@ describe('receiving inbound mail', () => {
       [seed.organisationId],
     );
     expect(rows[0].n).toBe(1);
+  });
+
+  it('a reply after the sequence ended stops nothing but still records REPLIED for the email it answers', async () => {
+    const seed = await campaign();
+    const sent = await seedSent(db.owner, seed, 0);
+    await db.owner.query("UPDATE outreach.campaign_enrollments SET status = 'COMPLETED' WHERE id = $1", [
+      sent.enrollmentId,
+    ]);
+    const raw = replyMail(await mailboxEmail(seed), sent.email, sent.rfcMessageId);
+
+    const outcome = await receive(seed, raw, {
+      providerMessageId: 'gmail-late-reply',
+      threadId: sent.threadId,
+    });
+    expect(outcome).toMatchObject({ kind: 'reply', effect: 'handled', enrollmentStatus: 'COMPLETED' });
+    expect((await events(seed.organisationId)).filter((e) => e.topic === 'REPLIED')).toEqual([
+      {
+        topic: 'REPLIED',
+        campaign_id: seed.campaignId,
+        payload: {
+          enrollmentId: sent.enrollmentId,
+          messageId: outcome.receivedMessageId,
+          sentMessageId: sent.messageId,
+        },
+      },
+    ]);
   });
 
   it('an out-of-office pauses the enrolment for 3 schedule days, is not a reply, and the dispatch resumes it when due', async () => {

@@ -192,6 +192,16 @@ describe('sending a campaign through Gmail', () => {
     const sentEvents = events.filter((e) => e.topic === 'SENT');
     expect(sentEvents).toHaveLength(60);
     expect(new Set(sentEvents.map((e) => e.payload.messageId))).toEqual(new Set(messages.map((m) => m.id)));
+    // what the figures count a send by: its time, its step and, on the A/B step, its variant
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    for (const e of sentEvents) {
+      const m = byId.get(e.payload.messageId)!;
+      expect(e.payload).toMatchObject({
+        sentAt: m.sent_at!.toISOString(),
+        stepId: campaign.steps[m.step_index]!.id,
+      });
+      expect(Boolean(e.payload.variantId)).toBe(m.step_index === 0);
+    }
     expect(stack.google.gmail.calls.list).toBe(0);
   });
 

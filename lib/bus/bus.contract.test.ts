@@ -391,6 +391,51 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     expect(dropped).toEqual([]);
   });
 
+  it('keeps events for a durable subscription while nobody listens; its subscribers share them', async () => {
+    const queue = q('durable-events');
+    const away = await bus.subscribeEvents(['campaign.*.SENT'], () => {}, { queue });
+    await away.close();
+    const sent = [1, 2, 3].map((n) => event('SENT', { n }));
+    for (const e of sent) await bus.publishEvent('campaign.abc.SENT', e, { messageId: `sent-${e.n}` });
+    await bus.publishEvent('campaign.abc.DRAFTED', event('DRAFTED'));
+
+    const received: Array<[unknown, string, string]> = [];
+    const subscriber = (who: string) => (e: DomainEvent, key: string) => {
+      received.push([e.n, key, who]);
+    };
+    await bus.subscribeEvents(['campaign.*.SENT'], subscriber('a'), { queue });
+    await bus.subscribeEvents(['campaign.*.SENT'], subscriber('b'), { queue });
+    // published last: anything else (a duplicate included) was queued before it and delivered first
+    await bus.publishEvent('campaign.xyz.SENT', event('SENT', { n: 4 }));
+    await waitFor(() => received.some(([n]) => n === 4));
+
+    expect(received.map(([n, key]) => [n, key]).sort()).toEqual([
+      [1, 'campaign.abc.SENT'],
+      [2, 'campaign.abc.SENT'],
+      [3, 'campaign.abc.SENT'],
+      [4, 'campaign.xyz.SENT'],
+    ]);
+  });
+
+  it('retries a failing durable subscriber with the routing key intact, then dead-letters the event', async () => {
+    const queue = q('durable-failing');
+    const calls: string[] = [];
+    const poison = event('SENT', { messageId: 'm-1' });
+    await bus.subscribeEvents(
+      ['campaign.*.SENT'],
+      (e, key) => {
+        calls.push(key);
+        throw new Error(`cannot count ${e.messageId}`);
+      },
+      { queue, retryDelaysMs: RETRY_DELAYS_MS },
+    );
+    await bus.publishEvent('campaign.abc.SENT', poison);
+    await waitFor(async () => (await bus.deadLetters(queue)).length === 1);
+
+    expect(calls).toEqual(['campaign.abc.SENT', 'campaign.abc.SENT', 'campaign.abc.SENT']);
+    expect(await bus.deadLetters(queue)).toEqual([poison]);
+  });
+
   it('rejects arguments the broker could not honour', async () => {
     await expect(bus.send('q', [] as never)).rejects.toThrow(/plain object/);
     await expect(bus.send('q', {}, { delayMs: -1 })).rejects.toThrow(/delayMs/);
@@ -400,6 +445,7 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
       /organisationId/,
     );
     await expect(bus.subscribeEvents([], () => {})).rejects.toThrow(/pattern/);
+    await expect(bus.subscribeEvents(['campaign.#'], () => {}, { queue: '' })).rejects.toThrow(/queue/);
   });
 
   it.runIf(kind === 'rabbitmq')(

@@ -42,6 +42,9 @@ describe('queue and event descriptors', () => {
       'BOUNCED',
       'UNSUBSCRIBED',
       'MAILBOX_NEEDS_RECONNECT',
+      'OPENED',
+      'CLICKED',
+      'STATS_CHANGED',
     ]);
     expect(Object.values(TASK_QUEUES).every((q) => QUEUES.includes(q))).toBe(true);
     expect(EVENTS[0].routingKey('c-1')).toBe('campaign.c-1.DRAFTED');
@@ -74,5 +77,18 @@ describe('queue and event descriptors', () => {
 
     expect(received).toEqual([{ payload: { organisationId: 'o-1', taskId: 't-1' }, messageId: 'draft:t-1' }]);
     expect(await bus.deadLetters('test.ids')).toEqual([{ organisationId: 'o-1', taskId: 4 }]);
+  });
+
+  it('carry instants besides ids, as ISO-8601 UTC only', async () => {
+    const bus = new MemoryBus({ logger: silent });
+    const queue = defineQueue<{ messageId: string; sentAt: string }>({
+      name: 'test.instants',
+      retryDelays: [],
+    });
+    const send = (sentAt: string) => sendWork(bus, queue, { messageId: 'm-1', sentAt }, { messageId: 'x' });
+    await expect(send('2026-11-02T14:00:00.123Z')).resolves.toBeUndefined();
+    await expect(send('yesterday')).rejects.toThrow(/"sentAt" must be an ISO-8601 UTC instant/);
+    await expect(send('2026-11-02T15:00:00+01:00')).rejects.toThrow(/ISO-8601 UTC/);
+    await bus.close();
   });
 });

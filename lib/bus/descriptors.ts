@@ -13,10 +13,13 @@ export const RETRY_DELAYS = {
 } as const;
 export type RetryDelay = keyof typeof RETRY_DELAYS;
 
-/** A message body: ids only (`organisationId`, `taskId`…); the handler re-reads the rows. */
+/** A message body: ids only (`organisationId`, `taskId`…, and instants such as `sentAt`); the handler re-reads the rows. */
 export type Ids = { [key: string]: string };
 
 const ID_KEY = /^(id|[a-z][A-Za-z0-9]*Id)$/;
+// besides ids, a payload may say when something happened (`sentAt`): an ISO-8601 UTC instant
+const TIME_KEY = /^[a-z][A-Za-z0-9]*At$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 const NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
 const EVENT_NAME = /^[A-Z][A-Z0-9_]*$/;
 
@@ -86,12 +89,17 @@ export function defineEvent<P extends Ids>(spec: { name: string }): EventDescrip
   });
 }
 
-/** Throws unless the body is a plain object of id fields holding non-empty strings. */
+/** Throws unless the body is a plain object of id fields holding non-empty strings (and `…At` instants). */
 export function assertIds(body: unknown, what = 'payload'): asserts body is Ids {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BusError(`${what} must be an object of ids`);
   }
   for (const [key, value] of Object.entries(body)) {
+    if (TIME_KEY.test(key)) {
+      if (typeof value !== 'string' || !ISO_INSTANT.test(value) || Number.isNaN(Date.parse(value)))
+        throw new BusError(`${what} field "${key}" must be an ISO-8601 UTC instant`);
+      continue;
+    }
     if (!ID_KEY.test(key)) throw new BusError(`${what} carries ids only: "${key}" is not an id field`);
     if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
       throw new BusError(`${what} field "${key}" must be a non-empty string id`);
@@ -134,14 +142,24 @@ export function consumeWork<P extends Ids>(
 
 type PayloadOf<E> = E extends EventDescriptor<infer P> ? P : never;
 
-/** Subscribes to the given events of every campaign of every organisation (filter by organisationId). */
+/**
+ * Subscribes to the given events of every campaign of every organisation (filter by organisationId). With
+ * `durable`, the subscription is a named durable queue that keeps events while nobody listens, with that
+ * queue's retry delays and dead letters.
+ */
 export function subscribeToEvents<E extends EventDescriptor<any>>(
   bus: Bus,
   events: readonly E[],
   handler: (event: PublishedEvent<PayloadOf<E>>, routingKey: string) => Promise<void> | void,
+  durable?: { queue: string; retryDelays: RetryDelay[]; prefetch?: number },
 ): Promise<Consumer> {
   return bus.subscribeEvents(
     events.map((e) => e.pattern),
     (event, routingKey) => handler(event as PublishedEvent<PayloadOf<E>>, routingKey),
+    durable && {
+      queue: durable.queue,
+      prefetch: durable.prefetch,
+      retryDelaysMs: durable.retryDelays.map((delay) => RETRY_DELAYS[delay]),
+    },
   );
 }

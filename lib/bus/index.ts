@@ -19,6 +19,7 @@ export {
   type Consumer,
   type DeliveryInfo,
   type DomainEvent,
+  type DurableSubscriptionOptions,
   type EventHandler,
   PermanentError,
   type WorkHandler,

@@ -22,7 +22,9 @@ import {
   type BusLogger,
   type ConsumeOptions,
   type Consumer,
+  type DeliveryInfo,
   type DomainEvent,
+  type DurableSubscriptionOptions,
   type EventHandler,
   type WorkHandler,
   type WorkMessage,
@@ -39,7 +41,15 @@ interface Envelope {
   payload: string;
   messageId: string;
   attempt: number;
+  /** Set on events held in a durable subscription's queue. */
+  routingKey?: string;
 }
+
+type LocalHandler = (
+  message: WorkMessage,
+  info: DeliveryInfo,
+  routingKey: string | undefined,
+) => Promise<void>;
 
 interface LocalQueue {
   name: string;
@@ -64,6 +74,8 @@ export class MemoryBus implements Bus {
   private readonly shutdownTimeoutMs: number;
   private readonly queues = new Map<string, LocalQueue>();
   private readonly subscriptions = new Set<Subscription>();
+  // Durable subscriptions' queues and their patterns: kept after their subscribers close, like bound queues.
+  private readonly bindings = new Map<string, string[]>();
   private closing: Promise<void> | undefined;
 
   constructor(options: MemoryBusOptions) {
@@ -114,13 +126,16 @@ export class MemoryBus implements Bus {
     assertQueueName(queue);
     const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
     const q = this.queue(queue);
-    const consumer = new LocalConsumer(this, q, prefetch, retryDelaysMs, handler as WorkHandler<WorkMessage>);
-    q.consumers.push(consumer);
-    this.schedulePump(q);
-    return consumer;
+    return this.addConsumer(q, prefetch, retryDelaysMs, (message, info) =>
+      (handler as WorkHandler<WorkMessage>)(message, info),
+    );
   }
 
-  async publishEvent(routingKey: string, event: DomainEvent): Promise<void> {
+  async publishEvent(
+    routingKey: string,
+    event: DomainEvent,
+    options?: { messageId?: string },
+  ): Promise<void> {
     this.assertOpen();
     assertEvent(routingKey, event);
     const payload = JSON.stringify(event);
@@ -128,11 +143,38 @@ export class MemoryBus implements Bus {
       if (sub.patterns.some((pattern) => matchesTopic(pattern, routingKey)))
         this.deliverEvent(sub, payload, routingKey);
     }
+    for (const [queue, patterns] of this.bindings) {
+      if (patterns.some((pattern) => matchesTopic(pattern, routingKey)))
+        this.enqueue(this.queue(queue), {
+          payload,
+          messageId: options?.messageId ?? randomUUID(),
+          attempt: 1,
+          routingKey,
+        });
+    }
   }
 
-  async subscribeEvents(patterns: string[], handler: EventHandler): Promise<Consumer> {
+  async subscribeEvents(
+    patterns: string[],
+    handler: EventHandler,
+    options?: DurableSubscriptionOptions,
+  ): Promise<Consumer> {
     this.assertOpen();
     assertPatterns(patterns);
+    if (options) {
+      assertQueueName(options.queue);
+      const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
+      const bound = this.bindings.get(options.queue) ?? [];
+      this.bindings.set(options.queue, [...new Set([...bound, ...patterns])]);
+      return this.addConsumer(
+        this.queue(options.queue),
+        prefetch,
+        retryDelaysMs,
+        async (message, _info, key) => {
+          await handler(message as DomainEvent, key ?? '');
+        },
+      );
+    }
     const sub: Subscription = { patterns: [...patterns], handler, closed: false, inFlight: new Set() };
     this.subscriptions.add(sub);
     return {
@@ -185,6 +227,18 @@ export class MemoryBus implements Bus {
       for (const timer of q.timers) clearTimeout(timer);
       q.timers.clear();
     }
+  }
+
+  private addConsumer(
+    q: LocalQueue,
+    prefetch: number,
+    retryDelaysMs: readonly number[],
+    handler: LocalHandler,
+  ): Consumer {
+    const consumer = new LocalConsumer(this, q, prefetch, retryDelaysMs, handler);
+    q.consumers.push(consumer);
+    this.schedulePump(q);
+    return consumer;
   }
 
   /** @internal Called by LocalConsumer when a handler failed. */
@@ -303,14 +357,14 @@ class LocalConsumer implements Consumer {
   private readonly q: LocalQueue;
   private readonly prefetch: number;
   private readonly retryDelaysMs: readonly number[];
-  private readonly handler: WorkHandler<WorkMessage>;
+  private readonly handler: LocalHandler;
 
   constructor(
     bus: MemoryBus,
     q: LocalQueue,
     prefetch: number,
     retryDelaysMs: readonly number[],
-    handler: WorkHandler<WorkMessage>,
+    handler: LocalHandler,
   ) {
     this.bus = bus;
     this.q = q;
@@ -347,7 +401,7 @@ class LocalConsumer implements Consumer {
       redelivered: false,
     };
     try {
-      await this.handler(JSON.parse(envelope.payload) as WorkMessage, info);
+      await this.handler(JSON.parse(envelope.payload) as WorkMessage, info, envelope.routingKey);
     } catch (err) {
       this.bus.retryOrBury(this.q, envelope, err, this.retryDelaysMs);
     }

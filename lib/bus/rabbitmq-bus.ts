@@ -36,6 +36,7 @@ import {
   type ConsumeOptions,
   type Consumer,
   type DomainEvent,
+  type DurableSubscriptionOptions,
   type EventHandler,
   type WorkHandler,
   type WorkMessage,
@@ -66,7 +67,7 @@ const REQUEUE_BACKOFF_MS = 1000;
 
 export class RabbitMqBus implements Bus {
   readonly kind = 'rabbitmq' as const;
-  /** The type of every durable queue this bus declares (event subscriptions stay exclusive classic queues). */
+  /** The type of every durable queue this bus declares (plain event subscriptions stay exclusive classic queues). */
   readonly queueType: QueueType;
   private readonly conn: Connection;
   private readonly publisher: Publisher;
@@ -193,7 +194,7 @@ export class RabbitMqBus implements Bus {
         // Only reached if our own wrapper throws; the message must not be lost then.
         requeue: true,
       },
-      (msg) => this.deliver(queue, names, retryDelaysMs, handler, msg),
+      (msg) => this.deliver(queue, names, retryDelaysMs, (body, info) => handler(body as T, info), msg),
     );
     await this.track(amqp, `consumer of ${queue}`);
     return { close: () => this.untrack(amqp) };
@@ -206,16 +207,21 @@ export class RabbitMqBus implements Bus {
   ): Promise<void> {
     this.assertOpen();
     assertEvent(routingKey, event);
-    // Not mandatory: an event nobody listens to is simply dropped.
+    // Not mandatory: an event nobody listens to is simply dropped. Persistent, for the durable subscriptions.
     await this.publisher.send(
-      { exchange: this.exchange, routingKey, messageId: options?.messageId ?? randomUUID() },
+      { exchange: this.exchange, routingKey, messageId: options?.messageId ?? randomUUID(), durable: true },
       event,
     );
   }
 
-  async subscribeEvents(patterns: string[], handler: EventHandler): Promise<Consumer> {
+  async subscribeEvents(
+    patterns: string[],
+    handler: EventHandler,
+    options?: DurableSubscriptionOptions,
+  ): Promise<Consumer> {
     this.assertOpen();
     assertPatterns(patterns);
+    if (options) return this.subscribeDurable(patterns, handler, options);
     const amqp = this.conn.createConsumer(
       {
         // Server-named, exclusive, auto-delete: each subscriber gets its own copy; a new queue after a reconnect.
@@ -241,6 +247,47 @@ export class RabbitMqBus implements Bus {
       },
     );
     await this.track(amqp, 'event subscriber');
+    return { close: () => this.untrack(amqp) };
+  }
+
+  /** A work queue bound to the exchange: same declarations, retries and dead letters as consume(). */
+  private async subscribeDurable(
+    patterns: string[],
+    handler: EventHandler,
+    options: DurableSubscriptionOptions,
+  ): Promise<Consumer> {
+    const { queue } = options;
+    assertQueueName(queue);
+    const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
+    const names = queueNames(this.prefix, queue);
+    await this.ensureQueue(this.workSpec(names));
+    await this.ensureQueue(this.deadSpec(names));
+    for (const ms of new Set(retryDelaysMs))
+      await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
+    // Bound before consuming: from here on no matching event is lost, subscriber or not.
+    for (const routingKey of patterns)
+      await this.conn.queueBind({ queue: names.work, exchange: this.exchange, routingKey });
+
+    const amqp = this.conn.createConsumer(
+      {
+        queue: names.work,
+        queueOptions: { durable: true },
+        qos: { prefetchCount: prefetch },
+        concurrency: prefetch,
+        requeue: true,
+      },
+      (msg) =>
+        this.deliver(
+          queue,
+          names,
+          retryDelaysMs,
+          async (body) => {
+            await handler(body as DomainEvent, eventRoutingKeyOf(msg));
+          },
+          msg,
+        ),
+    );
+    await this.track(amqp, `event subscriber of ${queue}`);
     return { close: () => this.untrack(amqp) };
   }
 
@@ -302,11 +349,11 @@ export class RabbitMqBus implements Bus {
     }
   }
 
-  private async deliver<T>(
+  private async deliver(
     queue: string,
     names: QueueNames,
     retryDelaysMs: readonly number[],
-    handler: WorkHandler<T>,
+    handler: WorkHandler<WorkMessage>,
     msg: AsyncMessage,
   ): Promise<ConsumerStatus> {
     const attempt = attemptOf(msg.headers?.['x-attempt']);
@@ -318,7 +365,7 @@ export class RabbitMqBus implements Bus {
       });
     }
     try {
-      await handler(msg.body as T, { attempt, queue, messageId, redelivered: msg.redelivered });
+      await handler(msg.body, { attempt, queue, messageId, redelivered: msg.redelivered });
       return ConsumerStatus.ACK;
     } catch (err) {
       return this.settleFailure(queue, names, msg, attempt, err, failureOutcome(err, attempt, retryDelaysMs));
@@ -336,13 +383,17 @@ export class RabbitMqBus implements Bus {
   ): Promise<ConsumerStatus> {
     const messageId = typeof msg.messageId === 'string' && msg.messageId ? msg.messageId : undefined;
     const context = { queue, messageId, attempt, ...idsOf(msg.body) };
+    // a retry copy reaches its queue by the default exchange: an event keeps its own routing key in a header
+    const routingKey = msg.exchange ? msg.routingKey : msg.headers?.['x-routing-key'];
+    const kept: Record<string, string> =
+      typeof routingKey === 'string' ? { 'x-routing-key': routingKey } : {};
     try {
       if (outcome.kind === 'retry') {
         const spec = this.delaySpec(queue, names.retry(outcome.delayMs), outcome.delayMs);
         await this.publishToQueue(spec, msg.body, {
           messageId,
           contentType: msg.contentType,
-          headers: { 'x-attempt': outcome.nextAttempt },
+          headers: { ...kept, 'x-attempt': outcome.nextAttempt },
         });
         this.logger.warn(
           { ...context, err, retryInMs: outcome.delayMs },
@@ -352,7 +403,12 @@ export class RabbitMqBus implements Bus {
         await this.publishToQueue(this.deadSpec(names), msg.body, {
           messageId,
           contentType: msg.contentType,
-          headers: { 'x-attempt': attempt, 'x-dead-reason': outcome.reason, 'x-error': errorText(err) },
+          headers: {
+            ...kept,
+            'x-attempt': attempt,
+            'x-dead-reason': outcome.reason,
+            'x-error': errorText(err),
+          },
         });
         this.logger.error({ ...context, err, reason: outcome.reason }, 'work message dead-lettered');
       }
@@ -490,6 +546,12 @@ export class RabbitMqBus implements Bus {
   private assertOpen(): void {
     if (this.closing) throw new BusError('bus is closed');
   }
+}
+
+/** The routing key an event was published with, also on a retried copy. */
+function eventRoutingKeyOf(msg: AsyncMessage): string {
+  const kept = msg.headers?.['x-routing-key'];
+  return typeof kept === 'string' ? kept : msg.routingKey;
 }
 
 function returnKey(queue: string, messageId: string | undefined): string {

@@ -39,6 +39,16 @@ export interface DomainEvent {
 
 export type EventHandler = (event: DomainEvent, routingKey: string) => Promise<void> | void;
 
+/**
+ * A named, durable subscription: its queue outlives the subscriber (events published while nobody listens
+ * wait there), subscribers of one name share its events, and a handler that throws is retried like a work
+ * message, then dead-lettered to `<queue>.dead`.
+ */
+export interface DurableSubscriptionOptions extends ConsumeOptions {
+  /** Logical queue name, e.g. 'tracking.outreach-events'. */
+  queue: string;
+}
+
 export interface Bus {
   readonly kind: 'rabbitmq' | 'memory';
   /** Durable work queue; resolves only when the broker has confirmed the message (publisher confirms). */
@@ -57,8 +67,16 @@ export interface Bus {
   /** Topic exchange for small domain events (ids); routing key e.g. 'campaign.<id>.activity'. */
   /** `messageId` (default: a new UUID) lets a consumer recognise a republished event. */
   publishEvent(routingKey: string, event: DomainEvent, options?: { messageId?: string }): Promise<void>;
-  /** Each subscriber gets its own copy (exclusive auto-delete queue); patterns use AMQP topic syntax (* and #). */
-  subscribeEvents(patterns: string[], handler: EventHandler): Promise<Consumer>;
+  /**
+   * Without options each subscriber gets its own copy (exclusive auto-delete queue: nothing is kept while it is
+   * away, a failing handler is logged and skipped). With `{ queue }` the subscription is durable (see
+   * DurableSubscriptionOptions). Patterns use AMQP topic syntax (* and #).
+   */
+  subscribeEvents(
+    patterns: string[],
+    handler: EventHandler,
+    options?: DurableSubscriptionOptions,
+  ): Promise<Consumer>;
   /** Messages that exhausted their retries or were rejected as permanent (for tests, ops tooling). */
   deadLetters(queue: string, limit?: number): Promise<WorkMessage[]>;
   /** Purge a queue and its retry/dead queues (tests, ops). */

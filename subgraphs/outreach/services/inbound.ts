@@ -6,7 +6,7 @@
 // per mailbox (outreach.inbound_receipts). Used by the inbox worker and simulateInbound, in the caller's tenant
 // transaction.
 import { createHash, randomUUID } from 'node:crypto';
-import { ENROLLMENT_CHANGED } from '../../../lib/bus/catalog.ts';
+import { ENROLLMENT_CHANGED, REPLIED } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { type Classified, classifyInbound, type InboundKind } from '../../../lib/mail/classify.ts';
 import { recordEvent } from '../../../lib/outbox/outbox.ts';
@@ -118,15 +118,29 @@ export async function receiveInbound(
   outcome.effect = 'handled';
 
   switch (classified.kind) {
-    case 'reply':
-      outcome.receivedMessageId = await storeReply(em, mailboxId, key, classified, matched, options);
-      await stopAddress(em, {
+    case 'reply': {
+      const receivedMessageId = await storeReply(em, mailboxId, key, classified, matched, options);
+      outcome.receivedMessageId = receivedMessageId;
+      const { stopped } = await stopAddress(em, {
         cause: 'REPLIED',
         email: matched.enrollment_email ?? classified.from ?? '',
         enrollmentId: matched.enrollment_id,
-        messageId: outcome.receivedMessageId,
+        messageId: receivedMessageId,
+        sentMessageId: matched.id,
       });
+      // a sequence already over is not stopped again, but its email was still answered: the figures count it
+      if (!stopped.some((s) => s.enrollmentId === matched.enrollment_id)) {
+        await recordEvent(em, REPLIED, {
+          campaignId: matched.campaign_id,
+          payload: {
+            enrollmentId: matched.enrollment_id,
+            messageId: receivedMessageId,
+            sentMessageId: matched.id,
+          },
+        });
+      }
       break;
+    }
     case 'auto-reply':
       if (!(await pauseEnrollment(em, matched, options.receivedAt))) outcome.effect = 'no-action';
       break;

@@ -170,6 +170,7 @@ export async function recordSentMany(
       id: string;
       enrollment_id: string;
       step_id: string | null;
+      variant_id: string | null;
       step_index: number | null;
       sent_at: Date;
     }>(
@@ -180,7 +181,7 @@ export async function recordSentMany(
          updated_at = now()
        FROM unnest(?::uuid[], ?::timestamptz[], ?::text[], ?::text[]) AS s(id, sent_at, provider_id, thread_id)
        WHERE m.id = s.id AND m.direction = 'OUTBOUND' AND m.status IN ('QUEUED', 'SENDING')
-       RETURNING m.id, m.enrollment_id, m.step_id, s.sent_at,
+       RETURNING m.id, m.enrollment_id, m.step_id, m.variant_id, s.sent_at,
          coalesce(m.step_index, (SELECT w.index FROM outreach.workflow_steps w WHERE w.id = m.step_id)) AS step_index`,
       [
         sends.map((s) => s.messageId),
@@ -216,7 +217,17 @@ export async function recordSentMany(
     for (const u of updated) {
       const campaignId = campaignOf.get(u.enrollment_id);
       if (campaignId)
-        events.push({ event: SENT, campaignId, payload: { enrollmentId: u.enrollment_id, messageId: u.id } });
+        events.push({
+          event: SENT,
+          campaignId,
+          payload: {
+            enrollmentId: u.enrollment_id,
+            messageId: u.id,
+            sentAt: new Date(u.sent_at).toISOString(),
+            ...(u.step_id ? { stepId: u.step_id } : {}),
+            ...(u.variant_id ? { variantId: u.variant_id } : {}),
+          },
+        });
     }
     events.push(...changed);
   }

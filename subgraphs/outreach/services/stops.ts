@@ -76,6 +76,8 @@ export interface StopInput {
   /** Where it happened: the enrolment, and the message the event names (the reply, the bounced email…). */
   enrollmentId?: string;
   messageId?: string;
+  /** For a reply: the email it answers (the figures count the reply for that email). */
+  sentMessageId?: string;
 }
 
 export interface Stopped {
@@ -155,7 +157,11 @@ export async function stopAddress(em: EntityManager, input: StopInput): Promise<
       events.push({
         event: EVENT[input.cause],
         campaignId: s.campaignId,
-        payload: { enrollmentId: s.enrollmentId, messageId: input.messageId },
+        payload: {
+          enrollmentId: s.enrollmentId,
+          messageId: input.messageId,
+          ...(input.sentMessageId ? { sentMessageId: input.sentMessageId } : {}),
+        },
       });
     }
     events.push({
