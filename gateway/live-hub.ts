@@ -29,16 +29,12 @@ export const ACTIVITY_KINDS: ReadonlySet<string> = new Set([
   'ENROLLMENT_CHANGED',
 ]);
 
-/** Events after which a campaign's counters may have moved. */
-export const STATS_TRIGGERS: ReadonlySet<string> = new Set([
-  'STATS_CHANGED',
-  'SENT',
-  'OPENED',
-  'CLICKED',
-  'REPLIED',
-  'BOUNCED',
-  'UNSUBSCRIBED',
-]);
+/**
+ * The event after which a campaign's counters have moved: the engagement worker publishes it once their change
+ * is committed. The outreach events themselves (SENT, REPLIED…) arrive before the counters count them, so a
+ * push on those would spend the second's push on totals that are already old.
+ */
+export const STATS_TRIGGERS: ReadonlySet<string> = new Set(['STATS_CHANGED']);
 
 /** Routing keys are `campaign.<campaignId>.<NAME>`. */
 export const LIVE_EVENT_PATTERNS = ['campaign.*.*'];
