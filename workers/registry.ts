@@ -1,5 +1,6 @@
 // Every worker by name: `npm run start:worker -- <name>` runs one, `npm start` runs them all in-process.
 import { drafterWorker } from './drafter/consumer.ts';
+import { eventsWorker } from './events/consumer.ts';
 import { inboxWorker } from './inbox/index.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
@@ -14,6 +15,7 @@ export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   sender: senderWorker,
   inbox: inboxWorker,
   unsubscribe: unsubscribeWorker,
+  events: eventsWorker,
 };
 
 export const WORKER_NAMES: readonly string[] = Object.keys(WORKERS);

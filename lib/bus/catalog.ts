@@ -1,5 +1,12 @@
 // Every work queue and domain event, declared once. Senders and consumers import these descriptors.
-import { defineEvent, defineQueue, type EventDescriptor, type QueueDescriptor } from './descriptors.ts';
+import { assertHitBatch, type HitBatch } from '../tracking/hits.ts';
+import {
+  defineBatchQueue,
+  defineEvent,
+  defineQueue,
+  type EventDescriptor,
+  type QueueDescriptor,
+} from './descriptors.ts';
 
 /** A task to run: the worker re-reads it and moves it on with a conditional update. */
 export interface TaskMessage {
@@ -32,6 +39,24 @@ export const UNSUBSCRIBE_QUEUE = defineQueue<{
   retryDelays: ['5s', '30s', '2m', '10m', '1h'],
 });
 
+/**
+ * Tracking hits, group-committed by the tracking endpoint: every batch goes to both queues, each confirmed
+ * before the hits are answered. HITS feeds the raw event store (workers/events), ENGAGEMENT the counters.
+ * Consumers dedupe by hit id: a redelivered batch counts once.
+ */
+export const HITS_QUEUE = defineBatchQueue<HitBatch>({
+  name: 'tracking.hits',
+  retryDelays: ['5s', '30s', '2m', '10m', '1h'],
+  prefetch: 8,
+  validate: assertHitBatch,
+});
+export const ENGAGEMENT_QUEUE = defineBatchQueue<HitBatch>({
+  name: 'tracking.engagement',
+  retryDelays: ['5s', '30s', '2m', '10m', '1h'],
+  prefetch: 8,
+  validate: assertHitBatch,
+});
+
 /** The queue a claimed task of each kind goes to. */
 export const TASK_QUEUES: Readonly<Record<'DRAFT' | 'SEND', QueueDescriptor<TaskMessage>>> = {
   DRAFT: DRAFT_QUEUE,
@@ -61,7 +86,13 @@ export const MAILBOX_NEEDS_RECONNECT = defineEvent<{ mailboxId: string }>({
   name: 'MAILBOX_NEEDS_RECONNECT',
 });
 
-export const QUEUES: readonly QueueDescriptor<any>[] = [DRAFT_QUEUE, SEND_QUEUE, UNSUBSCRIBE_QUEUE];
+export const QUEUES: readonly QueueDescriptor<any>[] = [
+  DRAFT_QUEUE,
+  SEND_QUEUE,
+  UNSUBSCRIBE_QUEUE,
+  HITS_QUEUE,
+  ENGAGEMENT_QUEUE,
+];
 export const EVENTS: readonly EventDescriptor<any>[] = [
   DRAFTED,
   APPROVAL_NEEDED,

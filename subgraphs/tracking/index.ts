@@ -5,6 +5,7 @@ import { type TrackingDeps, trackingDeps } from './deps.ts';
 import { Message } from './entities/message-ref.ts';
 import { MessageStats } from './entities/message-stats.entity.ts';
 import { MessageEngagementResolver } from './resolvers/message-engagement.resolver.ts';
+import { hitRoute } from './routes/hit.route.ts';
 import { unsubscribeRoute } from './routes/unsubscribe.route.ts';
 
 export const trackingSubgraph: SubgraphDefinition<TrackingDeps> = {
@@ -17,5 +18,5 @@ export const trackingSubgraph: SubgraphDefinition<TrackingDeps> = {
     Message: { access: 'read', __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
   },
   deps: trackingDeps,
-  routes: (runtime) => [unsubscribeRoute(runtime)],
+  routes: (runtime) => [hitRoute(runtime), unsubscribeRoute(runtime)],
 };
