@@ -1,6 +1,6 @@
 // ClickHouse over HTTP (@clickhouse/client) for the raw tracking events. CLICKHOUSE_URL names the server and the
 // database: http://user:password@host:8123/prospectflow (no path: the `default` database).
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 
 /** Database names are written into SQL (18.16 takes no query parameters): letters, digits and _ only. */
 const DATABASE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -38,5 +38,7 @@ export function createClickHouse(target: ClickHouseTarget, database = target.dat
     request_timeout: 30_000,
     // 18.16 knows no async_insert and no compression negotiation beyond the basics
     compression: { request: false, response: false },
+    // its own console logger would print every failed request with its arguments: callers handle errors
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }

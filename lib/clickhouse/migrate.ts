@@ -4,6 +4,7 @@
 // ClickHouse 18.16 and on current releases.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { StartupError } from '../startup.ts';
 import { type ClickHouseTarget, createClickHouse } from './client.ts';
 
 export const CLICKHOUSE_MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../migrations/clickhouse');
@@ -20,10 +21,25 @@ export function statementsOf(sql: string): string[] {
     .filter((s) => s !== '');
 }
 
+/** Applies the pending migrations; a server that cannot be reached or refuses them stops the start, in one line. */
 export async function migrateClickHouse(
   target: ClickHouseTarget,
   log: (message: string) => void = () => {},
   dir = CLICKHOUSE_MIGRATIONS_DIR,
+): Promise<{ applied: string[] }> {
+  try {
+    return await applyMigrations(target, log, dir);
+  } catch (error) {
+    // the origin only: the URL's credentials stay out of the message
+    const reason = String((error as Error)?.message ?? error).split('\n')[0];
+    throw new StartupError(`ClickHouse at ${target.url} (CLICKHOUSE_URL) cannot be used: ${reason}`);
+  }
+}
+
+async function applyMigrations(
+  target: ClickHouseTarget,
+  log: (message: string) => void,
+  dir: string,
 ): Promise<{ applied: string[] }> {
   const server = createClickHouse(target, 'default');
   try {
