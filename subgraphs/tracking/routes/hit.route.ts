@@ -11,7 +11,7 @@ import type { Route } from '../../../lib/http/service-server.ts';
 import { createHitBatcher, type HitBatcher } from '../../../lib/tracking/hit-batcher.ts';
 import { type HitKind, MAX_USER_AGENT_CHARS, type TrackingHit } from '../../../lib/tracking/hits.ts';
 import { machineReason } from '../../../lib/tracking/machine.ts';
-import type { TokenSigner } from '../../../lib/tracking/tokens.ts';
+import type { TokenSigner, TrackingToken } from '../../../lib/tracking/tokens.ts';
 import type { TrackingDeps } from '../deps.ts';
 import { PAGES, sendPage } from './unsubscribe-pages.ts';
 
@@ -42,11 +42,9 @@ function clientAddress(req: IncomingMessage): string | undefined {
   return req.socket.remoteAddress;
 }
 
-export function hitOf(
-  req: IncomingMessage,
-  tokens: TokenSigner,
-  token: { kind: 'open' | 'click'; organisationId: string; messageId: string; url?: string },
-): TrackingHit {
+type HitToken = Extract<TrackingToken, { kind: 'open' | 'click' }>;
+
+export function hitOf(req: IncomingMessage, tokens: TokenSigner, token: HitToken): TrackingHit {
   const method = req.method ?? 'GET';
   const userAgent = req.headers['user-agent'];
   const ip = clientAddress(req);
@@ -56,7 +54,7 @@ export function hitOf(
     kind,
     organisationId: token.organisationId,
     messageId: token.messageId,
-    url: token.url ?? null,
+    url: token.kind === 'click' ? token.url : null,
     at: new Date().toISOString(),
     machine: machineReason({ method, userAgent, ip }),
     userAgent: userAgent ? userAgent.slice(0, MAX_USER_AGENT_CHARS) : null,
@@ -91,11 +89,12 @@ export function hitRoute(
     const path = target.slice(OPEN_PREFIX.length, query === -1 ? undefined : query);
     const token = open ? (path.endsWith('.gif') ? path.slice(0, -4) : '') : path;
     const verified = token ? tokens.verify(token) : null;
-    if (!verified || verified.kind !== (open ? 'open' : 'click')) {
+    // an open token only on the pixel's path, a click token only on the link's
+    if (verified?.kind !== (open ? 'open' : 'click')) {
       sendPage(res, 404, PAGES.invalid, { requestId, head });
       return true;
     }
-    const hit = hitOf(req, tokens, verified as Parameters<typeof hitOf>[2]);
+    const hit = hitOf(req, tokens, verified as HitToken);
     let stored = true;
     try {
       await batcher.add(hit);
