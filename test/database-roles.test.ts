@@ -12,7 +12,7 @@ const TABLE_SCHEMAS: Record<DatabaseService, string[]> = {
   outreach: ['outreach'],
   tracking: ['tracking'],
   gateway: [],
-  worker: ['crm', 'outreach'],
+  worker: ['crm', 'outreach', 'tracking'],
 };
 
 describe('service database roles', () => {

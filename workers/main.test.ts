@@ -35,7 +35,7 @@ describe('start:worker', () => {
     expect(outcome.code).toBe(1);
     expect(outcome.stdout).toBe('');
     expect(outcome.stderr.trim().split('\n')).toEqual([
-      'prospectflow: unknown worker "nope": usage: npm run start:worker -- <relay|scheduler|drafter|sender|inbox|unsubscribe|engagement>',
+      'prospectflow: unknown worker "nope": usage: npm run start:worker -- <relay|scheduler|drafter|sender|inbox|unsubscribe|engagement|events>',
     ]);
   });
 

@@ -1,6 +1,7 @@
 // Every worker by name: `npm run start:worker -- <name>` runs one, `npm start` runs them all in-process.
 import { drafterWorker } from './drafter/consumer.ts';
 import { engagementWorker } from './engagement/consumer.ts';
+import { eventsWorker } from './events/consumer.ts';
 import { inboxWorker } from './inbox/index.ts';
 import { relayWorker } from './relay/index.ts';
 import type { WorkerDefinition } from './runtime.ts';
@@ -16,6 +17,7 @@ export const WORKERS: Readonly<Record<string, WorkerDefinition>> = {
   inbox: inboxWorker,
   unsubscribe: unsubscribeWorker,
   engagement: engagementWorker,
+  events: eventsWorker,
 };
 
 export const WORKER_NAMES: readonly string[] = Object.keys(WORKERS);

@@ -1,5 +1,7 @@
 // Every work queue and domain event, declared once. Senders and consumers import these descriptors.
+import { assertHitBatch, type HitBatch } from '../tracking/hits.ts';
 import {
+  defineBatchQueue,
   defineEvent,
   defineQueue,
   type EventDescriptor,
@@ -38,11 +40,22 @@ export const UNSUBSCRIBE_QUEUE = defineQueue<{
   retryDelays: ['5s', '30s', '2m', '10m', '1h'],
 });
 
-/** Answered pixel and click hits, a batch per message (`{ hits: TrackingHit[] }`): the engagement worker counts them. */
-export const ENGAGEMENT_QUEUE = defineQueue({
+/**
+ * Tracking hits, group-committed by the tracking endpoint: every batch goes to both queues, each confirmed
+ * before the hits are answered. HITS feeds the raw event store (workers/events), ENGAGEMENT the counters.
+ * Consumers dedupe by hit id: a redelivered batch counts once.
+ */
+export const HITS_QUEUE = defineBatchQueue<HitBatch>({
+  name: 'tracking.hits',
+  retryDelays: ['5s', '30s', '2m', '10m', '1h'],
+  prefetch: 8,
+  validate: assertHitBatch,
+});
+export const ENGAGEMENT_QUEUE = defineBatchQueue<HitBatch>({
   name: 'tracking.engagement',
   retryDelays: ['5s', '30s', '2m', '10m', '1h'],
-  prefetch: 20,
+  prefetch: 8,
+  validate: assertHitBatch,
 });
 
 /** The durable subscription through which the engagement worker counts sends, replies, bounces and unsubscribes. */
@@ -111,6 +124,7 @@ export const QUEUES: readonly QueueDescriptor<any>[] = [
   DRAFT_QUEUE,
   SEND_QUEUE,
   UNSUBSCRIBE_QUEUE,
+  HITS_QUEUE,
   ENGAGEMENT_QUEUE,
 ];
 export const EVENTS: readonly EventDescriptor<any>[] = [

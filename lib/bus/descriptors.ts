@@ -1,5 +1,6 @@
 // Typed queues and events: declared once (lib/bus/catalog.ts), used by senders and consumers alike, so a
-// payload type cannot drift between them. Payloads carry ids only; every message also has a message id.
+// payload type cannot drift between them. Payloads carry ids only, except on batch queues, whose messages carry
+// records checked by the queue's own validator; every message also has a message id.
 import { assertDelay } from './delivery-policy.ts';
 import { type Bus, BusError, type Consumer, type DomainEvent, PermanentError } from './types.ts';
 
@@ -50,11 +51,34 @@ export type PublishedEvent<P extends Ids = Record<never, string>> = DomainEvent 
     sequence: number;
   };
 
-export function defineQueue<P extends Ids>(spec: {
+/**
+ * A queue whose messages carry records rather than ids (tracking hits, group-committed by the endpoint that
+ * answers them): `validate` checks each message on both sides, so neither a sender nor a consumer takes a
+ * malformed one.
+ */
+export interface BatchQueueDescriptor<P extends object> extends QueueDescriptor<any> {
+  validate(body: unknown): asserts body is P;
+  /** Type only: never set. */
+  readonly batch?: P;
+}
+
+interface QueueSpec {
   name: string;
   retryDelays: RetryDelay[];
   prefetch?: number;
-}): QueueDescriptor<P> {
+}
+
+export function defineQueue<P extends Ids>(spec: QueueSpec): QueueDescriptor<P> {
+  return Object.freeze(queueOf(spec));
+}
+
+export function defineBatchQueue<P extends object>(
+  spec: QueueSpec & { validate: (body: unknown) => asserts body is P },
+): BatchQueueDescriptor<P> {
+  return Object.freeze({ ...queueOf(spec), validate: spec.validate });
+}
+
+function queueOf(spec: QueueSpec): QueueDescriptor<never> {
   if (!NAME.test(spec.name))
     throw new BusError(`queue name ${JSON.stringify(spec.name)} must be dotted lower-case words`);
   const retryDelaysMs = spec.retryDelays.map((delay) => {
@@ -66,12 +90,12 @@ export function defineQueue<P extends Ids>(spec: {
     assertDelay(ms, 'retry delay');
     return ms;
   });
-  return Object.freeze({
+  return {
     name: spec.name,
     retryDelays: Object.freeze([...spec.retryDelays]),
     retryDelaysMs: Object.freeze(retryDelaysMs),
     prefetch: spec.prefetch ?? 10,
-  });
+  };
 }
 
 export function eventRoutingKey(campaignId: string, name: string): string {
@@ -133,6 +157,48 @@ export function consumeWork<P extends Ids>(
         assertIds(body, `message on ${queue.name}`);
       } catch (err) {
         throw new PermanentError((err as Error).message);
+      }
+      await handler(body as P, info);
+    },
+    { prefetch: options.prefetch ?? queue.prefetch, retryDelaysMs: [...queue.retryDelaysMs] },
+  );
+}
+
+/**
+ * Sends one batch message to each of `queues` (checked once per validator), resolving when the broker has
+ * confirmed every copy.
+ */
+export async function sendBatch<P extends object>(
+  bus: Bus,
+  queues: BatchQueueDescriptor<P> | readonly BatchQueueDescriptor<P>[],
+  payload: P,
+  options: { messageId: string },
+): Promise<void> {
+  const targets = Array.isArray(queues) ? queues : [queues as BatchQueueDescriptor<P>];
+  for (const validate of new Set(targets.map((q) => q.validate))) validate(payload);
+  if (!options.messageId) throw new BusError('a work message needs a message id');
+  // each copy's confirm in flight together: one awaited round trip, not one per queue
+  await Promise.all(
+    targets.map((q) =>
+      bus.send(q.name, payload as Record<string, unknown>, { messageId: options.messageId }),
+    ),
+  );
+}
+
+/** Consumes a batch queue with its declared retry delays; a message its validator refuses goes to the dead letters. */
+export function consumeBatch<P extends object>(
+  bus: Bus,
+  queue: BatchQueueDescriptor<P>,
+  handler: (payload: P, info: { attempt: number; messageId: string; redelivered: boolean }) => Promise<void>,
+  options: { prefetch?: number } = {},
+): Promise<Consumer> {
+  return bus.consume<unknown>(
+    queue.name,
+    async (body, info) => {
+      try {
+        queue.validate(body);
+      } catch (err) {
+        throw new PermanentError(`message on ${queue.name}: ${(err as Error).message}`);
       }
       await handler(body as P, info);
     },

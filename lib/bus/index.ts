@@ -53,7 +53,10 @@ export async function createBus(options: CreateBusOptions = {}): Promise<Bus> {
 }
 export {
   assertIds,
+  type BatchQueueDescriptor,
+  consumeBatch,
   consumeWork,
+  defineBatchQueue,
   defineEvent,
   defineQueue,
   type EventDescriptor,
@@ -63,6 +66,7 @@ export {
   type QueueDescriptor,
   RETRY_DELAYS,
   type RetryDelay,
+  sendBatch,
   sendWork,
   subscribeToEvents,
 } from './descriptors.ts';

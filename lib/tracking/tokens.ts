@@ -27,6 +27,8 @@ export interface TokenSigner {
   sign(token: TrackingToken): string;
   /** The token's content, or null for anything not signed by one of the keys (forged, altered, truncated). */
   verify(token: string): TrackingToken | null;
+  /** A keyed hash of a client address (hex): the same address gives the same hash under the same key. */
+  hashAddress(address: string): string;
 }
 
 function uuidBytes(id: string): Buffer {
@@ -92,6 +94,10 @@ export function createTokenSigner(keys: readonly string[]): TokenSigner {
         default:
           return null;
       }
+    },
+    hashAddress(address) {
+      // a separate prefix keeps these hashes apart from token MACs made with the same key
+      return createHmac('sha256', current!).update(`address:${address}`).digest('hex').slice(0, 32);
     },
   };
 }

@@ -8,6 +8,7 @@ import { Campaign, StepExperiment, StepVariant, WorkflowStep } from './entities/
 import { CampaignFiguresResolver } from './resolvers/campaign-figures.resolver.ts';
 import { MessageEngagementResolver } from './resolvers/message-engagement.resolver.ts';
 import { ExperimentResultResolver, StepFiguresResolver } from './resolvers/step-figures.resolver.ts';
+import { hitRoute } from './routes/hit.route.ts';
 import { unsubscribeRoute } from './routes/unsubscribe.route.ts';
 
 export const trackingSubgraph: SubgraphDefinition<TrackingDeps> = {
@@ -43,5 +44,5 @@ export const trackingSubgraph: SubgraphDefinition<TrackingDeps> = {
     StepVariant: { access: 'read', __resolveReference: (ref: { id: string }) => ({ id: ref.id }) },
   },
   deps: trackingDeps,
-  routes: (runtime) => [unsubscribeRoute(runtime)],
+  routes: (runtime) => [hitRoute(runtime), unsubscribeRoute(runtime)],
 };

@@ -9,6 +9,7 @@ import { isUuid, withTenant } from '../../lib/db/orm.ts';
 import { gmailFailure } from '../../lib/google/gmail-client.ts';
 import { composeEmail, UnsafeHeader } from '../../lib/mime/compose.ts';
 import type { Logger } from '../../lib/telemetry/logger.ts';
+import { trackedHtml } from '../../lib/tracking/instrument.ts';
 import { type TokenSigner, trackingUrl } from '../../lib/tracking/tokens.ts';
 import {
   type Prepared,
@@ -128,7 +129,7 @@ export async function attemptSend(deps: SenderDeps, job: SendJob): Promise<SendR
       to: job.to,
       subject: job.subject,
       text: job.bodyText,
-      html: job.bodyHtml,
+      html: trackedHtml(job, deps),
       messageId: job.rfcMessageId,
       date: deps.clock(),
       unsubscribeUrl: unsubscribeUrl(deps, job),

@@ -10,7 +10,7 @@
 // A message is `opened` with any open, `humanOpened` with a human open, `clicked` with a human click.
 import type { EntityManager } from '../../../lib/db/orm.ts';
 import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
-import type { TrackingHit } from '../../../lib/tracking/hits.ts';
+import { assertHit, type TrackingHit } from '../../../lib/tracking/hits.ts';
 
 export const TOO_SOON_SECONDS = 10;
 export const LINK_SCAN_SECONDS = 1;
@@ -283,23 +283,12 @@ async function pruneAppliedEvents(em: EntityManager): Promise<void> {
   );
 }
 
-/** A hit as the endpoint published it, checked field by field; null for anything malformed. */
+/** A hit as the endpoint published it, checked field by field (assertHit); null for anything malformed. */
 export function parseHit(value: unknown): TrackingHit | null {
-  const h = value as Partial<TrackingHit> | null;
-  if (typeof h !== 'object' || h === null) return null;
-  if (!isUuid(h.id) || !isUuid(h.organisationId) || !isUuid(h.messageId)) return null;
-  if (h.kind !== 'OPEN' && h.kind !== 'CLICK') return null;
-  if (typeof h.at !== 'string' || Number.isNaN(Date.parse(h.at))) return null;
-  const text = (v: unknown, max: number) => (typeof v === 'string' && v.length <= max ? v : null);
-  return {
-    id: h.id,
-    kind: h.kind,
-    organisationId: h.organisationId,
-    messageId: h.messageId,
-    url: h.kind === 'CLICK' ? text(h.url, 4096) : null,
-    at: new Date(h.at).toISOString(),
-    machine: text(h.machine, 100),
-    userAgent: text(h.userAgent, 1000),
-    ipHash: text(h.ipHash, 200),
-  };
+  try {
+    assertHit(value);
+    return value;
+  } catch {
+    return null;
+  }
 }
