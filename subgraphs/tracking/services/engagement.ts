@@ -9,7 +9,7 @@
 //   and so is that other click.
 // A message is `opened` with any open, `humanOpened` with a human open, `clicked` with a human click.
 import type { EntityManager } from '../../../lib/db/orm.ts';
-import { isUuid, rawQuery } from '../../../lib/db/orm.ts';
+import { rawQuery } from '../../../lib/db/orm.ts';
 import { assertHit, type TrackingHit } from '../../../lib/tracking/hits.ts';
 
 export const TOO_SOON_SECONDS = 10;
