@@ -217,10 +217,13 @@ async function main() {
     await owner.query('ANALYZE');
     await owner.end();
 
+    // the envelope the outbox relay gives an event, so every consumer (the figures too) takes it as real
     const publish = (c: (typeof campaigns)[number]) =>
       stack.bus.publishEvent(eventRoutingKey(c.id, 'SENT'), {
         type: 'SENT',
         organisationId,
+        campaignId: c.id,
+        eventId: randomUUID(),
         at: new Date().toISOString(),
         enrollmentId: c.enrollmentId,
         messageId: c.messageId,
