@@ -5,10 +5,7 @@ import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../lib/auth/password.ts';
 import {
-  AddWorkflowStepDocument,
-  ConnectMailboxDocument,
   CreateApiKeyDocument,
-  CreateCampaignDocument,
   EnrollPositionsDocument,
   LaunchCampaignDocument,
   LoginDocument,
@@ -16,6 +13,7 @@ import {
   type SessionFragment,
   UnenrollDocument,
 } from './generated/graphql.ts';
+import { authoredCampaign } from './helpers/authored-campaign.ts';
 import { type CampaignSpec, seedCampaign, seedPositions } from './helpers/campaign-fixture.ts';
 import { errorCode, gql, newOrganisation, ok, PASSWORD, uniqueEmail } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
@@ -227,37 +225,9 @@ describe('launch and pause', () => {
 
 describe('a campaign authored through the API', () => {
   it("is launched and its first emails dispatched by the platform's own scheduler", async () => {
-    const { connectMailbox } = await ok(
-      ConnectMailboxDocument,
-      {
-        email: uniqueEmail('sender'),
-        provider: 'OUTBOX',
-        dailyLimit: 100,
-        minIntervalSeconds: 0,
-        timezone: 'UTC',
-      },
-      { token },
-    );
-    // open every hour of every day: the platform's scheduler runs on the real clock
-    const { createCampaign } = await ok(
-      CreateCampaignDocument,
-      {
-        input: {
-          name: 'Always open',
-          mailboxIds: [connectMailbox.id],
-          schedule: { timezone: 'UTC', days: [1, 2, 3, 4, 5, 6, 7], startHour: 0, endHour: 24 },
-        },
-      },
-      { token },
-    );
-    await ok(
-      AddWorkflowStepDocument,
-      {
-        campaignId: createCampaign.id,
-        input: { delayDays: 0, subjectTemplate: 'Hello', bodyTemplate: 'Hello there' },
-      },
-      { token },
-    );
+    const created = await authoredCampaign(token, 'Always open');
+    const createCampaign = { id: created.campaignId };
+    const connectMailbox = { id: created.mailboxId };
     const ids = await positions(2);
     await ok(EnrollPositionsDocument, { campaignId: createCampaign.id, positionIds: ids }, { token });
     const { launchCampaign } = await ok(LaunchCampaignDocument, { id: createCampaign.id }, { token });

@@ -4,15 +4,13 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  AddWorkflowStepDocument,
-  ConnectMailboxDocument,
-  CreateCampaignDocument,
   EnrollPositionsDocument,
   LaunchCampaignDocument,
   type SessionFragment,
 } from './generated/graphql.ts';
+import { authoredCampaign } from './helpers/authored-campaign.ts';
 import { seedPositions } from './helpers/campaign-fixture.ts';
-import { newOrganisation, ok, uniqueEmail } from './helpers/client.ts';
+import { newOrganisation, ok } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,41 +43,11 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** A running campaign of one OUTBOX mailbox, open every hour, whose `count` prospects are not enrolled yet. */
+/** A campaign of one OUTBOX mailbox, open every hour, and `count` prospects not enrolled yet. */
 async function campaignWithProspects(name: string, count: number) {
-  const token = org.accessToken;
-  const { connectMailbox } = await ok(
-    ConnectMailboxDocument,
-    {
-      email: uniqueEmail('sender'),
-      provider: 'OUTBOX',
-      dailyLimit: 100,
-      minIntervalSeconds: 0,
-      timezone: 'UTC',
-    },
-    { token },
-  );
-  const { createCampaign } = await ok(
-    CreateCampaignDocument,
-    {
-      input: {
-        name,
-        mailboxIds: [connectMailbox.id],
-        schedule: { timezone: 'UTC', days: [1, 2, 3, 4, 5, 6, 7], startHour: 0, endHour: 24 },
-      },
-    },
-    { token },
-  );
-  await ok(
-    AddWorkflowStepDocument,
-    {
-      campaignId: createCampaign.id,
-      input: { delayDays: 0, subjectTemplate: 'Hello', bodyTemplate: 'Hello there' },
-    },
-    { token },
-  );
+  const { campaignId } = await authoredCampaign(org.accessToken, name);
   const positionIds = await withClient(ownerClient(), (c) => seedPositions(c, org.organisation.id, count));
-  return { campaignId: createCampaign.id, positionIds };
+  return { campaignId, positionIds };
 }
 
 async function signIn(page: Page): Promise<void> {

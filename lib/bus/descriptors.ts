@@ -143,25 +143,41 @@ export async function sendWork<P extends Ids>(
   await bus.send(queue.name, payload, { messageId: options.messageId, delayMs: options.delayMs });
 }
 
-/** Consumes a queue with its declared retry delays; a body that is not ids only goes to the dead letters. */
-export function consumeWork<P extends Ids>(
+type DeliveryHandler<P> = (
+  payload: P,
+  info: { attempt: number; messageId: string; redelivered: boolean },
+) => Promise<void>;
+
+/** Consumes `queue` with its declared retry delays; a body `validate` refuses goes straight to the dead letters. */
+function consumeChecked<P>(
   bus: Bus,
-  queue: QueueDescriptor<P>,
-  handler: (payload: P, info: { attempt: number; messageId: string; redelivered: boolean }) => Promise<void>,
-  options: { prefetch?: number } = {},
+  queue: { name: string; prefetch: number; retryDelaysMs: readonly number[] },
+  validate: (body: unknown) => void,
+  handler: DeliveryHandler<P>,
+  options: { prefetch?: number },
 ): Promise<Consumer> {
   return bus.consume<unknown>(
     queue.name,
     async (body, info) => {
       try {
-        assertIds(body, `message on ${queue.name}`);
+        validate(body);
       } catch (err) {
-        throw new PermanentError((err as Error).message);
+        throw new PermanentError(`message on ${queue.name}: ${(err as Error).message}`);
       }
       await handler(body as P, info);
     },
     { prefetch: options.prefetch ?? queue.prefetch, retryDelaysMs: [...queue.retryDelaysMs] },
   );
+}
+
+/** Consumes a queue with its declared retry delays; a body that is not ids only goes to the dead letters. */
+export function consumeWork<P extends Ids>(
+  bus: Bus,
+  queue: QueueDescriptor<P>,
+  handler: DeliveryHandler<P>,
+  options: { prefetch?: number } = {},
+): Promise<Consumer> {
+  return consumeChecked(bus, queue, (body) => assertIds(body), handler, options);
 }
 
 /**
@@ -189,21 +205,10 @@ export async function sendBatch<P extends object>(
 export function consumeBatch<P extends object>(
   bus: Bus,
   queue: BatchQueueDescriptor<P>,
-  handler: (payload: P, info: { attempt: number; messageId: string; redelivered: boolean }) => Promise<void>,
+  handler: DeliveryHandler<P>,
   options: { prefetch?: number } = {},
 ): Promise<Consumer> {
-  return bus.consume<unknown>(
-    queue.name,
-    async (body, info) => {
-      try {
-        queue.validate(body);
-      } catch (err) {
-        throw new PermanentError(`message on ${queue.name}: ${(err as Error).message}`);
-      }
-      await handler(body as P, info);
-    },
-    { prefetch: options.prefetch ?? queue.prefetch, retryDelaysMs: [...queue.retryDelaysMs] },
-  );
+  return consumeChecked(bus, queue, queue.validate, handler, options);
 }
 
 type PayloadOf<E> = E extends EventDescriptor<infer P> ? P : never;
