@@ -1,6 +1,7 @@
 // The engagement worker: counts the tracking hits (ENGAGEMENT_QUEUE) and outreach's SENT, REPLIED, BOUNCED and
 // UNSUBSCRIBED events (a durable subscription: none is missed while the worker is down) into the figures, one
 // transaction per organisation's batch (handler.ts), and publishes OPENED, CLICKED and STATS_CHANGED.
+
 import {
   BOUNCED,
   ENGAGEMENT_QUEUE,
@@ -10,9 +11,9 @@ import {
   UNSUBSCRIBED,
 } from '../../lib/bus/catalog.ts';
 import { PermanentError, subscribeToEvents } from '../../lib/bus/index.ts';
+import { groupBy } from '../../lib/collections.ts';
 import { createOrm, isUuid } from '../../lib/db/orm.ts';
 import { serviceDatabaseUrl } from '../../lib/db/roles.ts';
-import type { TrackingHit } from '../../lib/tracking/hits.ts';
 import { MessageStats } from '../../subgraphs/tracking/entities/message-stats.entity.ts';
 import { parseHit } from '../../subgraphs/tracking/services/engagement.ts';
 import { createBatcher } from '../drafter/batcher.ts';
@@ -46,14 +47,10 @@ export async function startEngagement(runtime: WorkerRuntime): Promise<RunningWo
     async (message) => {
       if (!Array.isArray(message.hits) || message.hits.length > MAX_HITS_PER_MESSAGE)
         throw new PermanentError(`a hit batch carries a list of at most ${MAX_HITS_PER_MESSAGE} hits`);
-      const byOrganisation = new Map<string, TrackingHit[]>();
-      let malformed = 0;
-      for (const value of message.hits) {
-        const hit = parseHit(value);
-        if (!hit) malformed++;
-        else byOrganisation.set(hit.organisationId, [...(byOrganisation.get(hit.organisationId) ?? []), hit]);
-      }
+      const hits = message.hits.map(parseHit).filter((hit) => hit !== null);
+      const malformed = message.hits.length - hits.length;
       if (malformed > 0) log.warn({ malformed }, 'malformed hits dropped');
+      const byOrganisation = groupBy(hits, (hit) => hit.organisationId);
       await Promise.all(
         [...byOrganisation].map(([organisationId, hits]) => submit(organisationId, { hits })),
       );

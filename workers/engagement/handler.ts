@@ -1,8 +1,10 @@
 // The engagement worker's work for one organisation's batch: hits and outreach events applied together in one
 // tenant transaction (subgraphs/tracking/services/engagement.ts), then the live events for the dashboards.
+
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { CLICKED, OPENED, STATS_CHANGED } from '../../lib/bus/catalog.ts';
 import { type Bus, PermanentError, type PublishedEvent } from '../../lib/bus/index.ts';
+import { groupBy } from '../../lib/collections.ts';
 import { isUuid, withTenant } from '../../lib/db/orm.ts';
 import type { Logger } from '../../lib/telemetry/logger.ts';
 import type { TrackingHit } from '../../lib/tracking/hits.ts';
@@ -97,8 +99,7 @@ async function isolate(
   if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION) return error as Error;
   if ('hits' in item) {
     // keep the hits of the messages that still exist
-    const byMessage = new Map<string, TrackingHit[]>();
-    for (const hit of item.hits) byMessage.set(hit.messageId, [...(byMessage.get(hit.messageId) ?? []), hit]);
+    const byMessage = groupBy(item.hits, (hit) => hit.messageId);
     let dropped = 0;
     for (const hits of byMessage.values()) {
       try {

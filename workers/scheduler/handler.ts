@@ -5,6 +5,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { TASK_QUEUES } from '../../lib/bus/catalog.ts';
 import type { Bus } from '../../lib/bus/index.ts';
+import { groupBy } from '../../lib/collections.ts';
 import { rawQuery, withTenant } from '../../lib/db/orm.ts';
 import { type DispatchedTask, dispatchTasks } from '../../subgraphs/outreach/services/dispatch.ts';
 
@@ -49,12 +50,11 @@ export async function claimTasks(
 export async function schedulerRound(deps: SchedulerDeps, limits: SchedulerLimits): Promise<RoundResult> {
   const now = deps.clock();
   const claims = await claimTasks(deps, now, limits.batchSize, limits.leaseSeconds);
-  const byOrganisation = new Map<string, string[]>();
-  for (const c of claims)
-    byOrganisation.set(c.organisationId, [...(byOrganisation.get(c.organisationId) ?? []), c.taskId]);
+  const byOrganisation = groupBy(claims, (c) => c.organisationId);
 
   const result: RoundResult = { claimed: claims.length, queued: 0, rescheduled: 0, cancelled: 0 };
-  for (const [organisationId, taskIds] of byOrganisation) {
+  for (const [organisationId, organisationClaims] of byOrganisation) {
+    const taskIds = organisationClaims.map((c) => c.taskId);
     const outcome = await withTenant(deps.orm, organisationId, (em) =>
       dispatchTasks(em, taskIds, {
         workerId: deps.workerId,

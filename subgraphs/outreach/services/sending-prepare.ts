@@ -95,8 +95,6 @@ interface Row {
   resume_at: Date | null;
   email: string | null;
   campaign_id: string;
-  track_opens: boolean;
-  track_clicks: boolean;
 }
 
 interface MailboxRow {
@@ -122,12 +120,10 @@ const READ_SQL = `
     m.rfc_message_id, m.leased_until AS message_leased_until, m.attempts, m.error AS message_error, m.send_at,
     m.subject, m.body_text, m.body_html, m.step_index, s.thread_with_previous, m.position_id,
     coalesce(m.mailbox_id, t.mailbox_id) AS mailbox_id,
-    e.id AS enrollment_id, e.status AS enrollment_status, e.resume_at, e.email::text AS email, e.campaign_id,
-    c.track_opens, c.track_clicks
+    e.id AS enrollment_id, e.status AS enrollment_status, e.resume_at, e.email::text AS email, e.campaign_id
   FROM outreach.tasks t
   JOIN outreach.messages m ON m.organisation_id = t.organisation_id AND m.id = t.message_id
   JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
-  JOIN outreach.campaigns c ON c.organisation_id = e.organisation_id AND c.id = e.campaign_id
   LEFT JOIN outreach.workflow_steps s ON s.organisation_id = m.organisation_id AND s.id = m.step_id
   WHERE t.id = ANY (?::uuid[]) AND t.kind = 'SEND'
   ORDER BY t.id
@@ -350,8 +346,8 @@ export async function prepareSends(
         subject: c.row.subject ?? '',
         bodyText: c.row.body_text ?? '',
         bodyHtml: c.row.body_html,
-        trackOpens: c.row.track_opens,
-        trackClicks: c.row.track_clicks,
+        trackOpens: campaigns.get(c.row.campaign_id)!.track_opens,
+        trackClicks: campaigns.get(c.row.campaign_id)!.track_clicks,
         rfcMessageId: rfc,
         inReplyTo: thread.at(-1)?.rfc_message_id ?? null,
         references: thread.map((m) => m.rfc_message_id),

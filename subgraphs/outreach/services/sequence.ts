@@ -20,10 +20,13 @@ export interface CampaignSchedule {
   end_hour: number;
   daily_limit: number | null;
   use_prospect_timezone: boolean;
+  /** What the sender adds to the campaign's emails: the open pixel, wrapped links. */
+  track_opens: boolean;
+  track_clicks: boolean;
 }
 
 export const CAMPAIGN_SCHEDULE_COLUMNS = `c.id, c.status, c.timezone, c.days, c.start_hour, c.end_hour, c.daily_limit,
-  c.use_prospect_timezone`;
+  c.use_prospect_timezone, c.track_opens, c.track_clicks`;
 
 /**
  * The campaigns of these tasks, locked in id order until the end of the transaction: launch, pause, the
