@@ -1,6 +1,7 @@
 // Accounts against a hostile user: squatting an address before its invitation, an admin accepting for
 // someone else, and taking a squatted account back through the mailbox.
 import { describe, expect, inject, it } from 'vitest';
+import { hashSecret } from '../lib/auth/tokens.ts';
 import {
   AcceptInvitationDocument,
   InviteMemberDocument,
@@ -219,8 +220,9 @@ describe('password reset', () => {
     const fresh = await waitForMail(a.user.email, PASSWORD_RESET, 2);
     await withClient(ownerClient(), (c) =>
       c.query(
-        "UPDATE iam.password_resets SET expires_at = now() - interval '1 second' WHERE user_id = $1 AND created_at = (SELECT min(created_at) FROM iam.password_resets WHERE user_id = $1)",
-        [a.user.id],
+        // the link of that mail, by its hash: the two mails need not be written in the order of their rows
+        "UPDATE iam.password_resets SET expires_at = now() - interval '1 second' WHERE user_id = $1 AND token_hash = $2",
+        [a.user.id, hashSecret(expired.token!)],
       ),
     );
     const newPassword = 'a completely new passphrase';
