@@ -4,6 +4,8 @@
 // to RabbitMQ, the events worker as a separate process writing raw events (ClickHouse when CLICKHOUSE_URL is
 // set, else PostgreSQL). Runs, in one go:
 //   - baseline: a bare node:http server answering the same GIF, storing nothing: the ceiling of this machine;
+//   - the floor of the design: a bare server group-committing each hit to RabbitMQ as the service does, nothing
+//     else (bench/lib/commit-floor.ts), with the disk's fdatasync time, which bounds every confirm;
 //   - the tracking service directly (target ≥ 20,000 req/s, p99 < 20 ms);
 //   - through the gateway (its /t/ proxy and rate rule), reported;
 //   - the tracking service directly while the events worker is killed with SIGKILL mid-run and started again.
@@ -13,7 +15,7 @@
 import 'reflect-metadata';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -37,6 +39,7 @@ const TARGET_RPS = 20_000;
 const TARGET_P99_MS = 20;
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const PREFIX = `bench-tracking-${randomBytes(4).toString('hex')}.`;
+const FLOOR_PREFIX = `${PREFIX}floor.`;
 const CATCH_UP_MS = 120_000;
 const BUDGET_MS = 900_000;
 const USER_AGENT =
@@ -143,6 +146,58 @@ async function startBaseline(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** The commit floor (bench/lib/commit-floor.ts) on `port`; `stop()` returns its mean publish → confirm time. */
+async function startCommitFloor(port: number): Promise<{ stop(): Promise<number> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench/lib/commit-floor.ts'), String(port)],
+    { env: { ...process.env, AMQP_URL, AMQP_PREFIX: FLOOR_PREFIX }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+  });
+  await new Promise<void>((resolve, reject) => {
+    const wait = setInterval(() => {
+      if (out.includes('listening')) {
+        clearInterval(wait);
+        resolve();
+      }
+    }, 50);
+    child.once('exit', (c) => {
+      clearInterval(wait);
+      reject(new Error(`commit floor exited (${c})`));
+    });
+  });
+  return {
+    async stop() {
+      child.removeAllListeners('exit');
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      const line = /^FLOOR (.*)$/m.exec(out)?.[1];
+      return line ? (JSON.parse(line) as { confirmMs: number }).confirmMs : Number.NaN;
+    },
+  };
+}
+
+/** Mean time to append 4 KB and fdatasync it on this machine's disk: no durable confirm can come back sooner. */
+async function fdatasyncMs(dir: string): Promise<number> {
+  const file = await open(path.join(dir, 'fdatasync.probe'), 'w');
+  const block = Buffer.alloc(4096, 1);
+  try {
+    const rounds = 200;
+    const started = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      await file.write(block);
+      await file.datasync();
+    }
+    return (performance.now() - started) / rounds;
+  } finally {
+    await file.close();
+  }
+}
+
 async function storedEvents(owner: pg.Pool): Promise<number> {
   if (!clickhouseUrl) {
     const { rows } = await owner.query<{ n: number }>('SELECT count(*)::int AS n FROM tracking.events');
@@ -201,7 +256,9 @@ async function deleteQueues(): Promise<void> {
       const delays = [...new Set([...DEFAULT_RETRY_DELAYS_MS, ...queue.retryDelaysMs])];
       for (const name of [names.work, names.dead, ...delays.map(names.retry)])
         await conn.queueDelete({ queue: name }).catch(() => {});
+      await conn.queueDelete({ queue: queueNames(FLOOR_PREFIX, queue.name).work }).catch(() => {});
     }
+    await conn.exchangeDelete({ exchange: `${FLOOR_PREFIX}prospectflow.events` }).catch(() => {});
     await conn.exchangeDelete({ exchange: `${PREFIX}prospectflow.events` }).catch(() => {});
   } finally {
     await conn.close();
@@ -244,6 +301,8 @@ async function main(): Promise<void> {
   let baseline: ChildProcess | undefined;
   let events: Awaited<ReturnType<typeof startWorkerProcesses>> | undefined;
   const rows: Row[] = [];
+  let floorConfirmMs = Number.NaN;
+  let syncMs = Number.NaN;
   try {
     const signer = createTokenSigner([trackingSecret]);
     const paths: string[] = [];
@@ -282,6 +341,13 @@ async function main(): Promise<void> {
       result: await wrk(`http://127.0.0.1:${baselinePort}`, pathsFile, scriptFile),
     });
     baseline.kill('SIGTERM');
+
+    const [floorPort] = await freePorts(1);
+    const floor = await startCommitFloor(floorPort!);
+    const floorResult = await wrk(`http://127.0.0.1:${floorPort}`, pathsFile, scriptFile);
+    floorConfirmMs = await floor.stop();
+    rows.push({ run: 'floor: bare node:http, each hit group-committed to RabbitMQ', result: floorResult });
+    syncMs = await fdatasyncMs(dataDir);
 
     const trackingBase = platform.subgraphUrls.tracking!.replace(/\/graphql$/, '');
     const measured = async (run: string, base: string, during?: () => Promise<void>, target = false) => {
@@ -345,6 +411,12 @@ async function main(): Promise<void> {
     `\n${availableParallelism()} CPUs, load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}; ${wrkVersion}; load generator, services, RabbitMQ and the store all on this machine.`,
+  );
+  // a request is answered one confirm after it joins a batch, so N connections cannot go faster than N per confirm
+  console.log(
+    `Floor: a batch's publish → confirm took ${floorConfirmMs.toFixed(1)} ms on average; fdatasync of 4 KB on this disk ${syncMs.toFixed(2)} ms. ` +
+      `With every answer waiting for a durable confirm, ${CONNECTIONS} connections cannot exceed ${CONNECTIONS} ÷ confirm time: ` +
+      `${Math.round(CONNECTIONS / (floorConfirmMs / 1000))} req/s at the floor's confirm time, ${Math.round(CONNECTIONS / (syncMs / 1000))} req/s if a confirm cost only one fdatasync.`,
   );
 }
 

@@ -287,6 +287,39 @@ describe.each(implementations)('bus contract ($kind)', ({ kind, amqpUrl }) => {
     expect([...seen.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
+  it('sends one message to several queues in one call: one copy each, same id, and a retry stays in its queue', async () => {
+    const [raw, counters] = [q('copies.raw'), q('copies.counters')];
+    const message = { organisationId: 'org-1', hits: [{ id: 'h1' }, { id: 'h2' }] };
+    await bus.sendToQueues([raw, counters], message, { messageId: 'batch-1' });
+
+    const got: Record<string, Array<{ message: unknown; info: DeliveryInfo }>> = { raw: [], counters: [] };
+    let failOnce = true;
+    await bus.consume(
+      raw,
+      async (m, info) => {
+        got.raw!.push({ message: m, info });
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('store unavailable');
+        }
+      },
+      { retryDelaysMs: RETRY_DELAYS_MS },
+    );
+    await bus.consume(counters, async (m, info) => void got.counters!.push({ message: m, info }));
+    await waitFor(() => got.raw!.length === 2 && got.counters!.length === 1);
+    // the retry of the raw copy must not come back to the counters' queue as well
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    expect(got.counters).toEqual([
+      { message, info: { attempt: 1, queue: counters, messageId: 'batch-1', redelivered: false } },
+    ]);
+    expect(got.raw!.map((r) => [r.message, r.info.attempt, r.info.messageId])).toEqual([
+      [message, 1, 'batch-1'],
+      [message, 2, 'batch-1'],
+    ]);
+    await expect(bus.sendToQueues([], message)).rejects.toThrow(/at least one queue/);
+  });
+
   it('purges waiting, delayed and dead messages', async () => {
     const queue = q('purged');
     await bus.send(queue, { taskId: 'waiting' });

@@ -181,8 +181,8 @@ export function consumeWork<P extends Ids>(
 }
 
 /**
- * Sends one batch message to each of `queues` (checked once per validator), resolving when the broker has
- * confirmed every copy.
+ * Sends one batch message to each of `queues` (checked once per validator) in one publish, resolving when the
+ * broker has confirmed it, every copy included.
  */
 export async function sendBatch<P extends object>(
   bus: Bus,
@@ -193,11 +193,10 @@ export async function sendBatch<P extends object>(
   const targets = Array.isArray(queues) ? queues : [queues as BatchQueueDescriptor<P>];
   for (const validate of new Set(targets.map((q) => q.validate))) validate(payload);
   if (!options.messageId) throw new BusError('a work message needs a message id');
-  // each copy's confirm in flight together: one awaited round trip, not one per queue
-  await Promise.all(
-    targets.map((q) =>
-      bus.send(q.name, payload as Record<string, unknown>, { messageId: options.messageId }),
-    ),
+  await bus.sendToQueues(
+    targets.map((q) => q.name),
+    payload as Record<string, unknown>,
+    { messageId: options.messageId },
   );
 }
 

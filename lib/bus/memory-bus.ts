@@ -117,6 +117,20 @@ export class MemoryBus implements Bus {
     for (const envelope of envelopes) this.enqueue(q, envelope);
   }
 
+  async sendToQueues(
+    queues: readonly string[],
+    message: WorkMessage,
+    options?: { messageId?: string },
+  ): Promise<void> {
+    this.assertOpen();
+    if (queues.length === 0) throw new BusError('sendToQueues needs at least one queue');
+    for (const queue of queues) assertQueueName(queue);
+    assertWorkMessage(message);
+    const payload = JSON.stringify(message);
+    const messageId = options?.messageId ?? randomUUID();
+    for (const queue of queues) this.enqueue(this.queue(queue), { payload, messageId, attempt: 1 });
+  }
+
   async consume<T = WorkMessage>(
     queue: string,
     handler: WorkHandler<T>,

@@ -171,6 +171,27 @@ export class RabbitMqBus implements Bus {
     }
   }
 
+  async sendToQueues(
+    queues: readonly string[],
+    message: WorkMessage,
+    options?: { messageId?: string },
+  ): Promise<void> {
+    this.assertOpen();
+    if (queues.length === 0) throw new BusError('sendToQueues needs at least one queue');
+    for (const queue of queues) assertQueueName(queue);
+    assertWorkMessage(message);
+    const specs = queues.map((queue) => this.workSpec(queueNames(this.prefix, queue)));
+    for (const spec of specs) await this.ensureQueue(spec);
+    const [first, ...others] = specs;
+    // Sender-selected distribution: the CC header routes this one publish to the other queues as well, so the
+    // broker confirms once (after every queue has it) instead of once per copy. Retries and dead letters are
+    // published anew without the header, so a failing consumer never sends a copy back to another queue.
+    await this.publishToQueue(first!, message, {
+      messageId: options?.messageId ?? randomUUID(),
+      ...(others.length > 0 ? { headers: { CC: others.map((spec) => spec.queue) } } : {}),
+    });
+  }
+
   async consume<T = WorkMessage>(
     queue: string,
     handler: WorkHandler<T>,
@@ -426,7 +447,11 @@ export class RabbitMqBus implements Bus {
   private async publishToQueue(
     spec: QueueSpec,
     body: unknown,
-    props: { messageId?: string; contentType?: string; headers?: Record<string, string | number> },
+    props: {
+      messageId?: string;
+      contentType?: string;
+      headers?: Record<string, string | number | string[]>;
+    },
   ): Promise<void> {
     await this.ensureQueue(spec);
     await this.publisher.send(

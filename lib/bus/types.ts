@@ -59,6 +59,15 @@ export interface Bus {
   ): Promise<void>;
   /** Confirms many in flight at once, not one by one. */
   sendMany(queue: string, messages: WorkMessage[]): Promise<void>;
+  /**
+   * One message to each of several work queues (same body, same message id), in one publish: resolves once the
+   * broker has confirmed it, that is once every queue holds its copy.
+   */
+  sendToQueues(
+    queues: readonly string[],
+    message: WorkMessage,
+    options?: { messageId?: string },
+  ): Promise<void>;
   consume<T = WorkMessage>(
     queue: string,
     handler: WorkHandler<T>,

@@ -2,6 +2,9 @@
 // out as ONE message, and each waiting request is answered once that message is confirmed. A confirm per
 // request would cap the endpoint at the broker's round trips; answering before the confirm would lose answered
 // hits in a crash. While `maxInFlight` batches await their confirms, new hits wait and form the next batch.
+// One batch in flight is the default: the broker confirms a persistent message once its queue has synced it to
+// disk, and a queue syncs at once when nothing else waits in it but defers the sync while messages keep coming,
+// so several small batches in flight each wait longer than one large batch does.
 // The events worker groups its writes the same way (one write in flight, the next gathering meanwhile).
 import type { HitBatch, TrackingHit } from './hits.ts';
 
@@ -32,7 +35,7 @@ interface Waiting {
 }
 
 export const DEFAULT_MAX_BATCH = 500;
-export const DEFAULT_MAX_IN_FLIGHT = 16;
+export const DEFAULT_MAX_IN_FLIGHT = 1;
 export const DEFAULT_MAX_WAITING = 20_000;
 
 export function createHitBatcher(options: HitBatcherOptions): HitBatcher {
