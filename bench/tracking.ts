@@ -21,10 +21,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { Connection } from 'rabbitmq-client';
 import { ENGAGEMENT_QUEUE, HITS_QUEUE } from '../lib/bus/catalog.ts';
-import { DEFAULT_RETRY_DELAYS_MS, queueNames } from '../lib/bus/index.ts';
+import { queueNames } from '../lib/bus/index.ts';
 import { clickhouseTarget, createClickHouse } from '../lib/clickhouse/client.ts';
 import { createTokenSigner } from '../lib/tracking/tokens.ts';
 import { PIXEL_GIF } from '../subgraphs/tracking/routes/hit.route.ts';
+import { deleteBrokerQueues } from '../test/helpers/broker.ts';
 import { seedAwaitingMessages, seedDraftCampaign } from '../test/helpers/drafts.ts';
 import { startWorkerProcesses } from '../test/helpers/worker-processes.ts';
 import { createDatabase, databaseUrl, dropDatabase, freePorts, startPlatform } from './lib/platform.ts';
@@ -249,20 +250,9 @@ function cells(row: Row): string[] {
 }
 
 async function deleteQueues(): Promise<void> {
-  const conn = new Connection(AMQP_URL);
-  try {
-    for (const queue of [HITS_QUEUE, ENGAGEMENT_QUEUE]) {
-      const names = queueNames(PREFIX, queue.name);
-      const delays = [...new Set([...DEFAULT_RETRY_DELAYS_MS, ...queue.retryDelaysMs])];
-      for (const name of [names.work, names.dead, ...delays.map(names.retry)])
-        await conn.queueDelete({ queue: name }).catch(() => {});
-      await conn.queueDelete({ queue: queueNames(FLOOR_PREFIX, queue.name).work }).catch(() => {});
-    }
-    await conn.exchangeDelete({ exchange: `${FLOOR_PREFIX}prospectflow.events` }).catch(() => {});
-    await conn.exchangeDelete({ exchange: `${PREFIX}prospectflow.events` }).catch(() => {});
-  } finally {
-    await conn.close();
-  }
+  const queues = [HITS_QUEUE.name, ENGAGEMENT_QUEUE.name];
+  await deleteBrokerQueues(AMQP_URL, PREFIX, queues);
+  await deleteBrokerQueues(AMQP_URL, FLOOR_PREFIX, queues);
 }
 
 /** No consumer of the counters' queue runs here: empty it between runs so the broker does not hoard them. */

@@ -10,6 +10,7 @@ import {
   CLICKED,
   ENGAGEMENT_QUEUE,
   OPENED,
+  OUTREACH_EVENTS_SUBSCRIPTION,
   REPLIED,
   SENT,
   STATS_CHANGED,
@@ -22,12 +23,14 @@ import type { TrackingHit } from '../lib/tracking/hits.ts';
 import { experimentLeader } from '../subgraphs/tracking/services/experiment.ts';
 import { startEngagement } from '../workers/engagement/consumer.ts';
 import { createWorkerOrm, type RunningWorker } from '../workers/runtime.ts';
+import { deleteBrokerQueues } from './helpers/broker.ts';
 import { errorCode, gql, newOrganisation, ok } from './helpers/client.ts';
 import { type CampaignSeed, seedDraftCampaign } from './helpers/drafts.ts';
 import { addVariantA } from './helpers/sending.ts';
 import { eventually } from './helpers/wait.ts';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+const BROKER_PREFIX = `test-figures-${randomBytes(4).toString('hex')}.`;
 const T0 = new Date('2026-11-02T14:00:00Z'); // 09:00 in New York (EST, UTC-5)
 
 const STATS = 'sent opened humanOpened clicked replied bounced unsubscribed openRate replyRate';
@@ -52,7 +55,7 @@ beforeAll(async () => {
   // a broker namespace of our own: the platform's workers run on their in-process bus and never see these
   bus = await createBus({
     amqpUrl: AMQP_URL,
-    prefix: `test-figures-${randomBytes(4).toString('hex')}.`,
+    prefix: BROKER_PREFIX,
     logger: silent,
   });
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: inject('databaseUrl'), LOG_LEVEL: 'silent' });
@@ -65,9 +68,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop();
-  await bus?.purge(ENGAGEMENT_QUEUE.name).catch(() => {});
-  await bus?.purge('tracking.outreach-events').catch(() => {});
   await bus?.close();
+  await deleteBrokerQueues(AMQP_URL, BROKER_PREFIX, [
+    ENGAGEMENT_QUEUE.name,
+    OUTREACH_EVENTS_SUBSCRIPTION.queue,
+  ]);
   await workerOrm?.close();
   await owner?.end();
 });
