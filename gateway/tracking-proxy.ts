@@ -21,6 +21,8 @@ export const TRACKING_PROXY_BODY_BYTES = 4096;
  */
 export const DEFAULT_TRACKING_RATE: RateLimitRule = { limit: 1200, windowSeconds: 60 };
 const UPSTREAM_TIMEOUT_MS = 15_000;
+/** Answers up to this size (announced by content-length) are read whole and written in one go. */
+const BUFFERED_ANSWER_BYTES = 64 * 1024;
 const FORWARDED_HEADERS = ['user-agent', 'content-type'];
 // meaningful for one connection only (RFC 9110 §7.6.1), never passed on
 const HOP_BY_HOP = new Set([
@@ -34,6 +36,23 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/** Reads an answer of known, small length; rejects if it ends short or breaks off. */
+function readAnswer(upstream: IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    });
+    upstream.once('end', () =>
+      received === length ? resolve(Buffer.concat(chunks, received)) : reject(new Error('answer cut short')),
+    );
+    upstream.once('error', reject);
+    upstream.once('aborted', () => reject(new Error('answer aborted')));
+  });
+}
 
 function forwardedResponseHeaders(upstream: IncomingMessage, requestId: string): OutgoingHttpHeaders {
   const named = new Set(
@@ -116,6 +135,16 @@ export function trackingProxy(runtime: GatewayRuntime): Route {
       return true;
     }
     res.writeHead(upstream.statusCode ?? 502, forwardedResponseHeaders(upstream, requestId));
+    const length = Number(upstream.headers['content-length']);
+    if (Number.isInteger(length) && length <= BUFFERED_ANSWER_BYTES) {
+      // the usual answers (a 43-byte pixel, a redirect, a small page) go out in one write, without a stream
+      // pipeline per request
+      // a HEAD answer announces the length of the GET's body but carries none
+      const answer = await readAnswer(upstream, method === 'HEAD' ? 0 : length).catch(() => undefined);
+      if (answer) res.end(answer.length > 0 ? answer : undefined);
+      else res.destroy();
+      return true;
+    }
     // a client that leaves mid-answer ends the stream: nothing left to tell it
     await pipeline(upstream, res).catch(() => upstream.destroy());
     return true;
