@@ -1,0 +1,207 @@
+// Queries the subgraphs answer in one statement, their JSON built by PostgreSQL, answer exactly as
+// execution does (Apollo Server, reached with a media type only it negotiates): the same rows, order, limit,
+// tenant and access rules; anything unusual is executed as usual.
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { CreateApiKeyDocument, type SessionFragment } from './generated/graphql.ts';
+import { newOrganisation, ok } from './helpers/client.ts';
+import { ownerClient, withClient } from './helpers/db.ts';
+
+const APOLLO_ONLY = 'application/json;q=0.9, text/plain;q=0.1';
+
+interface Answer {
+  status: number;
+  body: {
+    data?: Record<string, any> | null;
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string>): Promise<Answer> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Answer['body'] };
+}
+
+async function shortPathCount(url: string): Promise<number> {
+  const text = await (await fetch(`${new URL(url).origin}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('graphql_short_path_total'));
+  return Number(line?.split(' ').at(-1) ?? Number.NaN);
+}
+
+/** The request through the short path and through Apollo, with the same request id. */
+async function bothWays(url: string, body: unknown, headers: Record<string, string>) {
+  const before = await shortPathCount(url);
+  const requestId = `direct-${randomUUID()}`;
+  const short = await post(url, body, { ...headers, 'x-request-id': requestId });
+  const took = (await shortPathCount(url)) - before;
+  const apollo = await post(url, body, { ...headers, 'x-request-id': requestId, accept: APOLLO_ONLY });
+  return { short, apollo, took };
+}
+
+interface Tenant {
+  session: SessionFragment;
+  /** positions with 0, 1, 3 and 105 enrollments */
+  positions: string[];
+  /** each position's enrollment ids in the order they must be listed */
+  enrollments: string[][];
+}
+
+async function tenant(): Promise<Tenant> {
+  const session = await newOrganisation();
+  const orgId = session.organisation.id;
+  const positions = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const counts = [0, 1, 3, 105];
+  const enrollments: string[][] = [];
+  await withClient(ownerClient(), async (c) => {
+    const company = randomUUID();
+    const person = randomUUID();
+    await c.query('INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, $3)', [
+      orgId,
+      company,
+      'Direct SA',
+    ]);
+    await c.query('INSERT INTO crm.people (organisation_id, id, first_name) VALUES ($1, $2, $3)', [
+      orgId,
+      person,
+      'Dora',
+    ]);
+    for (const [i, position] of positions.entries()) {
+      await c.query(
+        'INSERT INTO crm.positions (organisation_id, id, company_id, person_id, email) VALUES ($1, $2, $3, $4, $5)',
+        [orgId, position, company, person, `dora${i}@direct.fr`],
+      );
+    }
+    const statuses = ['ACTIVE', 'PAUSED', 'COMPLETED', 'STOPPED'];
+    for (const [i, position] of positions.entries()) {
+      const list: { id: string; at: number }[] = [];
+      for (let n = 0; n < counts[i]!; n++) {
+        const campaign = randomUUID();
+        await c.query(
+          `INSERT INTO outreach.campaigns (organisation_id, id, name, timezone, days, start_hour, end_hour)
+           VALUES ($1, $2, $3, 'Europe/Paris', '{1,2,3,4,5}', 9, 18)`,
+          [orgId, campaign, `Direct ${i}-${n}`],
+        );
+        const id = randomUUID();
+        // created in an order other than insertion: the answer lists them oldest first
+        const at = (n * 7919) % 1000;
+        await c.query(
+          `INSERT INTO outreach.campaign_enrollments
+             (organisation_id, id, campaign_id, position_id, status, current_step_index, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, now() - make_interval(secs => $7))`,
+          [orgId, id, campaign, position, statuses[n % statuses.length], n % 3 === 0 ? null : n, at],
+        );
+        list.push({ id, at });
+      }
+      list.sort((a, b) => b.at - a.at);
+      enrollments.push(list.slice(0, 100).map((e) => e.id));
+    }
+  });
+  return { session, positions, enrollments };
+}
+
+const ENTITIES = `query ($r: [_Any!]!) { _entities(representations: $r) {
+  ... on Position { __typename id enrollments { id status currentStepIndex __typename } } } }`;
+
+const representations = (ids: string[]) => ids.map((id) => ({ __typename: 'Position', id }));
+
+describe('Position.enrollments answered in one statement', () => {
+  let a: Tenant;
+  let b: Tenant;
+  let outreach: string;
+  beforeAll(async () => {
+    outreach = inject('subgraphUrls').outreach;
+    [a, b] = await Promise.all([tenant(), tenant()]);
+  });
+
+  it('lists each position its enrollments, oldest first and at most 100, exactly as execution does', async () => {
+    // a position asked twice is answered twice, in the order asked
+    const ids = [...a.positions, a.positions[2]!];
+    const { short, apollo, took } = await bothWays(
+      outreach,
+      { query: ENTITIES, variables: { r: representations(ids) } },
+      { authorization: `Bearer ${a.session.accessToken}` },
+    );
+    expect(took).toBe(1);
+    expect(short).toEqual(apollo);
+    expect(short.body.errors).toBeUndefined();
+    const entities = short.body.data!._entities as {
+      __typename: string;
+      id: string;
+      enrollments: { id: string; status: string; currentStepIndex: number | null; __typename: string }[];
+    }[];
+    expect(entities.map((e) => e.id)).toEqual(ids);
+    expect(entities.map((e) => e.enrollments.length)).toEqual([0, 1, 3, 100, 3]);
+    for (const [i, entity] of entities.entries()) {
+      expect(entity.__typename).toBe('Position');
+      expect(entity.enrollments.map((e) => e.id)).toEqual(a.enrollments[i === 4 ? 2 : i]);
+    }
+    expect(entities[2]!.enrollments.map((e) => [e.status, e.currentStepIndex, e.__typename])).toEqual(
+      expect.arrayContaining([['ACTIVE', null, 'Enrollment']]),
+    );
+  });
+
+  it("never lists another organisation's enrollments", async () => {
+    const { short, apollo, took } = await bothWays(
+      outreach,
+      { query: ENTITIES, variables: { r: representations(b.positions) } },
+      { authorization: `Bearer ${a.session.accessToken}` },
+    );
+    expect(took).toBe(1);
+    expect(short).toEqual(apollo);
+    expect(short.body.data!._entities.map((e: { enrollments: unknown[] }) => e.enrollments)).toEqual([
+      [],
+      [],
+      [],
+      [],
+    ]);
+  });
+
+  it('refuses an INGEST-only key exactly as execution does', async () => {
+    const { createApiKey } = await ok(
+      CreateApiKeyDocument,
+      { name: 'ingest only', scopes: ['INGEST'] },
+      { token: a.session.accessToken },
+    );
+    const { short, apollo } = await bothWays(
+      outreach,
+      { query: ENTITIES, variables: { r: representations(a.positions) } },
+      { authorization: `Bearer ${createApiKey.secret}` },
+    );
+    expect(short).toEqual(apollo);
+    expect(short.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(JSON.stringify(short.body.data ?? null)).not.toContain('enrollments":[{');
+  });
+
+  it('executes as usual what it does not take: timestamps, upper-case ids, other shapes', async () => {
+    const headers = { authorization: `Bearer ${a.session.accessToken}` };
+    const timestamps = await bothWays(
+      outreach,
+      {
+        query:
+          'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Position { enrollments { id nextRunAt } } } }',
+        variables: { r: representations(a.positions.slice(2, 3)) },
+      },
+      headers,
+    );
+    expect(timestamps.short).toEqual(timestamps.apollo);
+    expect(timestamps.short.body.data!._entities[0].enrollments).toHaveLength(3);
+    const upper = await bothWays(
+      outreach,
+      { query: ENTITIES, variables: { r: representations(a.positions.map((id) => id.toUpperCase())) } },
+      headers,
+    );
+    expect(upper.short).toEqual(upper.apollo);
+    expect(upper.short.body.data!._entities[0].id).toBe(a.positions[0]!.toUpperCase());
+    const bad = await bothWays(
+      outreach,
+      { query: ENTITIES, variables: { r: [{ __typename: 'Position', id: 'not-a-uuid' }] } },
+      headers,
+    );
+    expect(bad.short).toEqual(bad.apollo);
+    expect(bad.short.body.errors?.length).toBeGreaterThan(0);
+  });
+});
