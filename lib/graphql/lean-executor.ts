@@ -195,6 +195,7 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
           ok = true;
           recordOperation(metrics, prepared.operation.name?.value, 'query', false);
           metrics.graphqlShortPath.inc();
+          metrics.graphqlDirectAnswers.inc();
           return {
             status: 200,
             headers: new HeaderMap([
