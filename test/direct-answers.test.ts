@@ -356,6 +356,24 @@ describe('the positions page answered in one statement', () => {
       expect(bad.short).toEqual(bad.apollo);
       expect(bad.short.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
+    // a variable's default is execution's to apply
+    const defaulted = await bothWays(
+      crm,
+      { query: 'query ($n: Int = 2) { positions(first: $n) { edges { node { id } } } }' },
+      headers,
+    );
+    expect(defaulted.short).toEqual(defaulted.apollo);
+    expect(defaulted.direct).toBe(0);
+    expect(defaulted.short.body.data!.positions.edges).toHaveLength(2);
+    // so is refusing a required variable left out
+    const required = await bothWays(
+      crm,
+      { query: 'query ($n: Int!) { positions(first: $n) { edges { node { id } } } }' },
+      headers,
+    );
+    expect(required.short).toEqual(required.apollo);
+    expect(required.direct).toBe(0);
+    expect(required.short.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const others = await bothWays(
       crm,
       {

@@ -6,6 +6,8 @@
 // queries, other media types, and a context that fails (bad credentials). What the subgraph's plugins do
 // is done here too, through the same functions: the request's transaction ends by the same rule, errors
 // are formatted and carry the request id, the operation is counted.
+// A subgraph may also declare direct answers: query shapes it answers with one statement whose result is the
+// JSON of `data`, built by PostgreSQL, with no execution at all (each planner proves its shape equal).
 import type { HTTPGraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import {
@@ -15,6 +17,7 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
   getOperationAST,
+  Kind,
   type OperationDefinitionNode,
   parse,
   validate,
@@ -46,6 +49,8 @@ type Prepared = {
   document: DocumentNode;
   operation: OperationDefinitionNode;
   direct: DirectAnswer | undefined;
+  /** Variables declared non-null: a request missing one is execution's to refuse. */
+  required: string[];
 } | null;
 
 export interface LeanExecutorOptions {
@@ -110,11 +115,17 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
         validate(schema, document).length === 0
       ) {
         let direct: DirectAnswer | undefined;
-        for (const planner of options.direct ?? []) {
+        // planners read variables as sent: defaults and operation directives are execution's to apply
+        const plain =
+          !operation.directives?.length && !operation.variableDefinitions?.some((v) => v.defaultValue);
+        for (const planner of plain ? (options.direct ?? []) : []) {
           direct = planner(document, operation);
           if (direct) break;
         }
-        prepared = { document, operation, direct };
+        const required = (operation.variableDefinitions ?? [])
+          .filter((v) => v.type.kind === Kind.NON_NULL_TYPE)
+          .map((v) => v.variable.name.value);
+        prepared = { document, operation, direct, required };
       }
     } catch {
       // a syntax error: Apollo words it
@@ -185,11 +196,10 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
       let data: unknown;
       let dataText: string | undefined;
       try {
-        if (prepared.direct) {
+        const variables = body.variables as Record<string, unknown> | null | undefined;
+        if (prepared.direct && prepared.required.every((name) => variables?.[name] != null)) {
           // a failed statement is left to execution, which words the error as for any other request
-          dataText = await prepared
-            .direct((body.variables as Record<string, unknown> | null | undefined) ?? undefined, context)
-            .catch(() => undefined);
+          dataText = await prepared.direct(variables ?? undefined, context).catch(() => undefined);
         }
         if (dataText !== undefined) {
           ok = true;
