@@ -9,6 +9,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { LIVE_SUBGRAPH, LIVE_SUBGRAPH_URL } from '../gateway/live-schema.ts';
 import { readOutbox } from '../lib/mail/outbox-reader.ts';
 import { generatePharowBatch } from './fixtures/pharow-generator.ts';
 import { GatewayClient, graphqlIngestBody } from './lib/client.ts';
@@ -454,7 +455,13 @@ async function main(): Promise<void> {
   platform = await startPlatform(ROOT, dbUrl, STARTUP_TIMEOUT_MS, PLATFORM_ENV);
   if (hiveDir) {
     log(`starting Hive Gateway from ${hiveDir}`);
-    hive = await startHive(hiveDir, SUPERGRAPH, platform.subgraphUrls, STARTUP_TIMEOUT_MS);
+    // the live subgraph answers in the gateway's process and only @inaccessible fields: its placeholder stays
+    hive = await startHive(
+      hiveDir,
+      SUPERGRAPH,
+      { ...platform.subgraphUrls, [LIVE_SUBGRAPH]: LIVE_SUBGRAPH_URL },
+      STARTUP_TIMEOUT_MS,
+    );
   }
   const urls: Partial<Record<GatewayName, string>> = {
     ProspectFlow: `${platform.gatewayUrl}/graphql`,

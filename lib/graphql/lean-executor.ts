@@ -6,6 +6,8 @@
 // queries, other media types, and a context that fails (bad credentials). What the subgraph's plugins do
 // is done here too, through the same functions: the request's transaction ends by the same rule, errors
 // are formatted and carry the request id, the operation is counted.
+// A subgraph may also declare direct answers: query shapes it answers with one statement whose result is the
+// JSON of `data`, built by PostgreSQL, with no execution at all (each planner proves its shape equal).
 import type { HTTPGraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import {
@@ -15,6 +17,7 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
   getOperationAST,
+  Kind,
   type OperationDefinitionNode,
   parse,
   validate,
@@ -22,8 +25,33 @@ import {
 import { type Metrics, recordOperation, withRequestIds } from '../telemetry/metrics.ts';
 import { type RequestContext, transactionSucceeded } from './context.ts';
 
+/**
+ * A query whose whole `data` one statement can build: given the request's variables and context, the JSON
+ * text of `data`, or undefined when this request must be executed as usual (unusual variables, a caller
+ * the field's rule refuses): execution then gives the same answer, or words the refusal.
+ */
+export type DirectAnswer = (
+  variables: Record<string, unknown> | undefined,
+  context: RequestContext<any>,
+) => Promise<string | undefined>;
+
+/**
+ * Recognises, once per validated document, a query a subgraph answers straight from PostgreSQL; undefined
+ * for any other. Only what the planner can prove equal to execution's answer belongs here.
+ */
+export type DirectPlanner = (
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+) => DirectAnswer | undefined;
+
 /** A parsed and validated query, or null for a text Apollo must answer. */
-type Prepared = { document: DocumentNode; operation: OperationDefinitionNode } | null;
+type Prepared = {
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  direct: DirectAnswer | undefined;
+  /** Variables declared non-null: a request missing one is execution's to refuse. */
+  required: string[];
+} | null;
 
 export interface LeanExecutorOptions {
   schema: GraphQLSchema;
@@ -33,6 +61,8 @@ export interface LeanExecutorOptions {
   maxDocuments?: number;
   /** Longer query texts are left to Apollo, which bounds its own cache by size. */
   maxQueryLength?: number;
+  /** Queries answered in one statement whose result is the `data` itself (tried in order). */
+  direct?: readonly DirectPlanner[];
 }
 
 export interface LeanRequest {
@@ -84,7 +114,18 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
         !INTROSPECTION.test(query) &&
         validate(schema, document).length === 0
       ) {
-        prepared = { document, operation };
+        let direct: DirectAnswer | undefined;
+        // planners read variables as sent: defaults and operation directives are execution's to apply
+        const plain =
+          !operation.directives?.length && !operation.variableDefinitions?.some((v) => v.defaultValue);
+        for (const planner of plain ? (options.direct ?? []) : []) {
+          direct = planner(document, operation);
+          if (direct) break;
+        }
+        const required = (operation.variableDefinitions ?? [])
+          .filter((v) => v.type.kind === Kind.NON_NULL_TYPE)
+          .map((v) => v.variable.name.value);
+        prepared = { document, operation, direct, required };
       }
     } catch {
       // a syntax error: Apollo words it
@@ -153,7 +194,26 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
       let ok = false;
       let errors: readonly GraphQLError[] | undefined;
       let data: unknown;
+      let dataText: string | undefined;
       try {
+        const variables = body.variables as Record<string, unknown> | null | undefined;
+        if (prepared.direct && prepared.required.every((name) => variables?.[name] != null)) {
+          // a failed statement is left to execution, which words the error as for any other request
+          dataText = await prepared.direct(variables ?? undefined, context).catch(() => undefined);
+        }
+        if (dataText !== undefined) {
+          ok = true;
+          recordOperation(metrics, prepared.operation.name?.value, 'query', false);
+          metrics.graphqlShortPath.inc();
+          metrics.graphqlDirectAnswers.inc();
+          return {
+            status: 200,
+            headers: new HeaderMap([
+              ['content-type', CONTENT_TYPES.get(request.headers.accept as string | undefined)!],
+            ]),
+            body: { kind: 'complete', string: `{"data":${dataText}}\n` },
+          };
+        }
         const result = await execute({
           schema,
           document: prepared.document,

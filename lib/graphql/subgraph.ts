@@ -22,7 +22,7 @@ import { createMetrics, operationMetricsPlugin, requestIdPlugin } from '../telem
 import { createQueryCounts } from '../telemetry/query-count.ts';
 import { RequestContext, transactionSucceeded } from './context.ts';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation.ts';
-import { createLeanExecutor } from './lean-executor.ts';
+import { createLeanExecutor, type DirectPlanner } from './lean-executor.ts';
 
 export interface SubgraphDefinition<Deps> {
   name: SubgraphName;
@@ -32,6 +32,8 @@ export interface SubgraphDefinition<Deps> {
   orphanedTypes?: Function[];
   references?: ReferenceResolvers;
   overrides?: Record<string, Record<string, (root: any, args: any, context: any) => unknown>>;
+  /** Queries answered in one statement by the short path (lean-executor.ts), when their shape allows. */
+  direct?: DirectPlanner[];
   /** HTTP routes served beside /graphql (they authenticate the caller themselves). */
   routes?: (runtime: SubgraphRuntime<Deps>) => Route[];
   /** Builds what this subgraph's resolvers need beyond the ORM (token signer, limits...). */
@@ -149,7 +151,12 @@ export async function startSubgraph<Deps>(
   await apollo.start();
   const server = createServiceServer<RequestContext<Deps>>({
     apollo,
-    lean: createLeanExecutor({ schema, formatError: formatErrorForClient, metrics }),
+    lean: createLeanExecutor({
+      schema,
+      formatError: formatErrorForClient,
+      metrics,
+      direct: definition.direct,
+    }),
     log,
     metrics,
     bodyLimitBytes: config.limits.webhookBodyBytes,

@@ -8,6 +8,8 @@ export interface Metrics {
   httpDuration: Histogram<'route' | 'status'>;
   graphqlOperations: Counter<'operation' | 'type' | 'outcome'>;
   graphqlShortPath: Counter<never>;
+  /** Of those, the ones answered in one statement whose result was the answer (lean-executor's direct answers) */
+  graphqlDirectAnswers: Counter<never>;
   dbQueries: Counter<never>;
   dbQueriesPerRequest: Histogram<never>;
 }
@@ -34,6 +36,11 @@ export function createMetrics(service: string): Metrics {
     graphqlShortPath: new Counter({
       name: 'graphql_short_path_total',
       help: "GraphQL queries answered by a subgraph's short path, without Apollo Server's pipeline",
+      registers: [registry],
+    }),
+    graphqlDirectAnswers: new Counter({
+      name: 'graphql_direct_answers_total',
+      help: 'Short-path queries answered in one statement whose result, built by PostgreSQL, is the answer',
       registers: [registry],
     }),
     dbQueries: new Counter({

@@ -8,6 +8,7 @@ import { Suppression } from './entities/suppression.entity.ts';
 import { CompanyResolver } from './resolvers/company.resolver.ts';
 import { IngestResolver, ingestPharowResolver } from './resolvers/ingest.resolver.ts';
 import { PositionResolver } from './resolvers/position.resolver.ts';
+import { positionsPageDirect } from './resolvers/positions-page.direct.ts';
 import { crmReferences } from './resolvers/references.ts';
 import { SuppressionResolver } from './resolvers/suppression.resolver.ts';
 import { ingestGraphqlRoute } from './routes/ingest-graphql.route.ts';
@@ -22,4 +23,6 @@ export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
   overrides: { Mutation: { ingestPharow: ingestPharowResolver } },
   routes: (runtime) => [pharowWebhookRoute(runtime), ingestGraphqlRoute(runtime)],
   references: crmReferences,
+  // Query.positions is @Authorized('read')
+  direct: [positionsPageDirect('read')],
 };

@@ -15,6 +15,7 @@ import { InboundResolver } from './resolvers/inbound.resolver.ts';
 import { LifecycleResolver } from './resolvers/lifecycle.resolver.ts';
 import { MailboxResolver } from './resolvers/mailbox.resolver.ts';
 import { MessageResolver } from './resolvers/message.resolver.ts';
+import { positionEnrollmentsDirect } from './resolvers/position-enrollments.direct.ts';
 import { PreviewResolver } from './resolvers/preview.resolver.ts';
 import { PromptResolver } from './resolvers/prompt.resolver.ts';
 import { outreachReferences } from './resolvers/references.ts';
@@ -55,4 +56,5 @@ export const outreachSubgraph: SubgraphDefinition<OutreachDeps> = {
   deps: ({ config }) => outreachDeps(config),
   orphanedTypes: [Mailbox, Prompt],
   references: outreachReferences,
+  direct: [positionEnrollmentsDirect(outreachReferences.Position!.access)],
 };

@@ -10,7 +10,7 @@ import { Position } from '../entities/position-ref.ts';
 
 export const ENROLLMENTS_TABLE = 'outreach.campaign_enrollments';
 const MAX_MESSAGES = 100;
-const MAX_POSITION_ENROLLMENTS = 100;
+export const MAX_POSITION_ENROLLMENTS = 100;
 
 // The first enrollments of each position, oldest first, ranked inside PostgreSQL so no position's list is cut short.
 const POSITION_ENROLLMENTS_SQL = `SELECT id, "organisationId", "positionId", status, "currentStepIndex", "nextRunAt",
