@@ -18,7 +18,7 @@ import { requireAccess } from '../../../lib/auth/identity.ts';
 import { withTenant } from '../../../lib/db/orm.ts';
 import { AppError, ErrorCode, formatError, httpStatusOf } from '../../../lib/errors.ts';
 import type { SubgraphRuntime } from '../../../lib/graphql/subgraph.ts';
-import { readBody } from '../../../lib/http/body.ts';
+import { readPooledBody } from '../../../lib/http/body-pool.ts';
 import { type Route, sendJson } from '../../../lib/http/service-server.ts';
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
@@ -67,7 +67,21 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
       sendJson(res, httpStatusOf(error.code), graphqlError(error, requestId), { 'x-request-id': requestId });
       return true;
     }
-    const raw = await readBody(req, runtime.config.limits.bodyBytes);
+    const { body, release } = await readPooledBody(req, runtime.config.limits.bodyBytes);
+    try {
+      return await answer(body, identity, res, requestId);
+    } finally {
+      // the items are read from the body's buffer until the ingest has ended
+      release();
+    }
+  };
+
+  async function answer(
+    raw: Buffer,
+    identity: ReturnType<typeof requireAccess>,
+    res: Parameters<Route>[1],
+    requestId: string,
+  ): Promise<boolean> {
     const maxItems = runtime.deps.ingestMaxItems;
     const notRequest = () => {
       const error = new AppError(ErrorCode.BadUserInput, 'Body must be a GraphQL request');
@@ -146,5 +160,5 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
     runtime.log.info({ requestId, errors: result.errors?.length ?? 0 }, 'pharow mutation ingested');
     sendJson(res, 200, body, { 'x-request-id': requestId });
     return true;
-  };
+  }
 }

@@ -4,7 +4,7 @@ import { requireIngestKey } from '../../../lib/auth/identity.ts';
 import { withTenant } from '../../../lib/db/orm.ts';
 import { AppError, ErrorCode } from '../../../lib/errors.ts';
 import type { SubgraphRuntime } from '../../../lib/graphql/subgraph.ts';
-import { readBody } from '../../../lib/http/body.ts';
+import { readPooledBody } from '../../../lib/http/body-pool.ts';
 import { type Route, sendError, sendJson } from '../../../lib/http/service-server.ts';
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
@@ -43,13 +43,20 @@ export function pharowWebhookRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
     }
     const identity = requireIngestKey(await runtime.authenticator.authenticate(req.headers));
     const maxItems = runtime.deps.ingestMaxItems;
-    const data = parsePharowBody(await readBody(req, runtime.config.limits.webhookBodyBytes), maxItems);
-    const result = await withTenant(runtime.orm, identity.organisationId, (em) =>
-      ingestPharowItems(em, identity.organisationId, data, maxItems),
-    ).catch((error) => {
-      // an item that is not JSON is found before anything is written
-      throw error instanceof InvalidItemJson ? new AppError(ErrorCode.BadUserInput, NOT_JSON) : error;
-    });
+    const { body, release } = await readPooledBody(req, runtime.config.limits.webhookBodyBytes);
+    let result: Awaited<ReturnType<typeof ingestPharowItems>>;
+    try {
+      const data = parsePharowBody(body, maxItems);
+      result = await withTenant(runtime.orm, identity.organisationId, (em) =>
+        ingestPharowItems(em, identity.organisationId, data, maxItems),
+      ).catch((error) => {
+        // an item that is not JSON is found before anything is written
+        throw error instanceof InvalidItemJson ? new AppError(ErrorCode.BadUserInput, NOT_JSON) : error;
+      });
+    } finally {
+      // the items are read from the body's buffer until the ingest has ended
+      release();
+    }
     runtime.log.info(
       { requestId, apiKeyId: identity.apiKeyId, received: result.received, rejected: result.rejected.length },
       'pharow webhook ingested',
