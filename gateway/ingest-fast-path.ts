@@ -5,7 +5,7 @@
 // to the normal path, so that its errors keep their exact shape.
 
 import { readFileSync } from 'node:fs';
-import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   buildSchema,
   type DocumentNode,
@@ -30,6 +30,7 @@ import { ACCOUNT_OPERATIONS, type Config } from '../lib/config.ts';
 import { giveBodyBack } from '../lib/http/body.ts';
 import { readPooledBody } from '../lib/http/body-pool.ts';
 import { type Route, sendError, sendJson } from '../lib/http/service-server.ts';
+import { postBody } from './forward-body.ts';
 import type { GatewayRuntime } from './gateway.ts';
 import { assertCost, depthLimitRule, rateHits, rateLimited } from './limits.ts';
 
@@ -224,25 +225,6 @@ function recognise(
   return { operation, document, field, variables: values };
 }
 
-const crmAgent = new Agent({ keepAlive: true });
-
-/**
- * POSTs the body to the CRM subgraph as it is (fetch would first copy 13 MB into a body of its own) and
- * gives back the answer's text, whatever its status: the subgraph answers GraphQL errors as JSON.
- */
-function postToCrm(target: URL, headers: Record<string, string>, body: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const upstream = request(target, { method: 'POST', headers, agent: crmAgent }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      answer.on('error', reject);
-    });
-    upstream.on('error', reject);
-    upstream.end(body);
-  });
-}
-
 function isJsonRequest(req: IncomingMessage): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const accept = req.headers.accept ?? '';
@@ -323,7 +305,7 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    const answer = JSON.parse(await postToCrm(target, headers, raw)) as {
+    const answer = JSON.parse((await postBody(target, headers, raw)).text) as {
       data?: Record<string, unknown> | null;
       errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
     };
