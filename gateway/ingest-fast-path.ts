@@ -5,7 +5,7 @@
 // to the normal path, so that its errors keep their exact shape.
 
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   buildSchema,
   type DocumentNode,
@@ -27,8 +27,10 @@ import {
 } from 'graphql';
 import { requireAccess } from '../lib/auth/identity.ts';
 import { ACCOUNT_OPERATIONS, type Config } from '../lib/config.ts';
-import { giveBodyBack, readBody } from '../lib/http/body.ts';
+import { giveBodyBack } from '../lib/http/body.ts';
+import { readPooledBody } from '../lib/http/body-pool.ts';
 import { type Route, sendError, sendJson } from '../lib/http/service-server.ts';
+import { postBody } from './forward-body.ts';
 import type { GatewayRuntime } from './gateway.ts';
 import { assertCost, depthLimitRule, rateHits, rateLimited } from './limits.ts';
 
@@ -242,7 +244,20 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     if (!(Number(req.headers['content-length']) >= MIN_BYTES)) return false;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/graphql' && path !== '/') return false;
-    const raw = await readBody(req, config.limits.bodyBytes);
+    const pooled = await readPooledBody(req, config.limits.bodyBytes);
+    try {
+      return await forward(req, res, requestId, pooled.body);
+    } finally {
+      pooled.release();
+    }
+  };
+
+  async function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    raw: Buffer,
+  ): Promise<boolean> {
     let recognised: Recognised | undefined;
     if (raw.includes(MARKER)) {
       try {
@@ -262,7 +277,8 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
       }
     }
     if (!recognised || !identity) {
-      giveBodyBack(req, raw);
+      // a copy: the pooled buffer serves another request once this one has been handed on
+      giveBodyBack(req, Buffer.from(raw));
       return false;
     }
 
@@ -289,8 +305,7 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    const upstream = await fetch(target, { method: 'POST', headers, body: raw, redirect: 'error' });
-    const answer = (await upstream.json()) as {
+    const answer = JSON.parse((await postBody(target, headers, raw)).text) as {
       data?: Record<string, unknown> | null;
       errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
     };
@@ -317,5 +332,5 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     if ('data' in answer) body.data = answer.data;
     sendJson(res, 200, body, { 'x-request-id': requestId });
     return true;
-  };
+  }
 }

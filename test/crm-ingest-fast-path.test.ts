@@ -181,4 +181,35 @@ describe('ingestPharow fast path', () => {
     const owner = await direct(bearer(org.accessToken));
     expect(((await owner.json()) as Answer['body']).data.ingestPharow.positions.created).toBe(1);
   });
+
+  it('refuses on the direct entry a body with an item that is not JSON, even next to known items or skipped', async () => {
+    const org = await newOrganisation();
+    const item = pharowItem();
+    const send = (query: string, items: string) =>
+      fetch(new URL('/graphql/ingest-pharow', inject('subgraphUrls').crm), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer(org.accessToken) },
+        body: `{"query":${JSON.stringify(query)},"variables":{"input":{"data":[${items}]}}}`,
+      });
+    const first = await send(FAST, JSON.stringify(item));
+    expect(((await first.json()) as Answer['body']).data.ingestPharow.positions.created).toBe(1);
+    const broken = `${JSON.stringify(item)},{"company":{"companyName":"Nouvelle"},"person":tru}`;
+    const skipped = FAST.replace(
+      'ingestPharow(input: $input)',
+      'ingestPharow(input: $input) @skip(if: true)',
+    );
+    for (const query of [FAST, skipped]) {
+      const answer = await send(query, broken);
+      expect(answer.status).toBe(400);
+      const body = (await answer.json()) as Answer['body'];
+      expect(body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(body.errors?.[0].message).toBe('Body must be a GraphQL request');
+    }
+    const again = await send(FAST, JSON.stringify(item));
+    expect(((await again.json()) as Answer['body']).data.ingestPharow.positions).toEqual({
+      created: 0,
+      updated: 0,
+      unchanged: 1,
+    });
+  });
 });

@@ -83,6 +83,29 @@ describe('Pharow webhook', () => {
     expect(huge.json.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('answers a repeat the same however its bytes are spaced, and refuses an item that is not JSON', async () => {
+    const { org, key } = await keyFor(['INGEST']);
+    const items = [pharowItem(), pharowItem()];
+    const first = await post(JSON.stringify({ version: 'V2', data: items }), { 'x-api-key': key });
+    expect(first.status).toBe(200);
+    expect(first.json.positions).toEqual({ created: 2, updated: 0, unchanged: 0 });
+    // other bytes for the same items (spaces, line breaks, an unknown field over a megabyte long)
+    const spaced = JSON.stringify({ pad: 'x'.repeat(1_200_000), data: items }, null, 2);
+    const again = await post(spaced, { 'x-api-key': key });
+    expect(again.status).toBe(200);
+    expect(again.json.positions).toEqual({ created: 0, updated: 0, unchanged: 2 });
+    // the two known items would be skipped unread; the third is not JSON, and nothing is stored
+    const known = items.map((item) => JSON.stringify(item)).join(',');
+    const broken = await post(`{"data":[${known},{"company":{"companyName":"Nouvelle"},"person":tru}]}`, {
+      'x-api-key': key,
+    });
+    expect(broken.status).toBe(400);
+    expect(broken.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(broken.json.errors[0].message).toBe('Body is not valid JSON');
+    const { positions } = await ok(FindPositionsDocument, {}, { token: org.accessToken });
+    expect(positions.edges).toHaveLength(2);
+  });
+
   it('shares the ingest rate limit (10 a minute per organisation) and answers 429 with retry-after', async () => {
     const { key } = await keyFor(['INGEST']);
     const body = JSON.stringify({ data: [] });

@@ -5,8 +5,9 @@ import type { ServerResponse } from 'node:http';
 import { requireIngestKey } from '../../lib/auth/identity.ts';
 import type { RateLimitRule } from '../../lib/config.ts';
 import { AppError, ErrorCode } from '../../lib/errors.ts';
-import { readBody } from '../../lib/http/body.ts';
+import { readPooledBody } from '../../lib/http/body-pool.ts';
 import { type Route, sendError } from '../../lib/http/service-server.ts';
+import { postBody } from '../forward-body.ts';
 import type { GatewayRuntime } from '../gateway.ts';
 import { rateLimited } from '../limits.ts';
 
@@ -48,19 +49,18 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
     }
     if (!(await hit(res, requestId, `org:${identity.organisationId}:ingestPharow`, 'ingestPharow', rule)))
       return true;
-    const body = await readBody(req, runtime.config.limits.webhookBodyBytes);
+    const { body, release } = await readPooledBody(req, runtime.config.limits.webhookBodyBytes);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
     for (const name of ['authorization', 'x-api-key']) {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    const upstream = await fetch(target, { method: 'POST', headers, body });
-    const text = await upstream.text();
+    const upstream = await postBody(target, headers, body).finally(release);
     res.writeHead(upstream.status, {
-      'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      'content-type': upstream.contentType ?? 'application/json',
       'x-request-id': requestId,
     });
-    res.end(text);
+    res.end(upstream.text);
     return true;
   };
 }

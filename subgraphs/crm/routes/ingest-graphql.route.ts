@@ -18,10 +18,11 @@ import { requireAccess } from '../../../lib/auth/identity.ts';
 import { withTenant } from '../../../lib/db/orm.ts';
 import { AppError, ErrorCode, formatError, httpStatusOf } from '../../../lib/errors.ts';
 import type { SubgraphRuntime } from '../../../lib/graphql/subgraph.ts';
-import { readBody } from '../../../lib/http/body.ts';
+import { readPooledBody } from '../../../lib/http/body-pool.ts';
 import { type Route, sendJson } from '../../../lib/http/service-server.ts';
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
+import { InvalidItemJson, RawItems, splitItemList } from '../services/raw-items.ts';
 
 export const INGEST_GRAPHQL_PATH = '/graphql/ingest-pharow';
 const CRM_SCHEMA = new URL('../../../schema/crm.graphql', import.meta.url);
@@ -66,36 +67,93 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
       sendJson(res, httpStatusOf(error.code), graphqlError(error, requestId), { 'x-request-id': requestId });
       return true;
     }
-    const raw = await readBody(req, runtime.config.limits.bodyBytes);
-    let request: { query?: unknown; variables?: unknown; operationName?: unknown };
-    let document: DocumentNode;
+    const { body, release } = await readPooledBody(req, runtime.config.limits.bodyBytes);
     try {
-      request = JSON.parse(raw.toString('utf8'));
-      if (typeof request?.query !== 'string') throw new Error('no query');
-      document = parse(request.query);
-    } catch {
+      return await answer(body, identity, res, requestId);
+    } finally {
+      // the items are read from the body's buffer until the ingest has ended
+      release();
+    }
+  };
+
+  async function answer(
+    raw: Buffer,
+    identity: ReturnType<typeof requireAccess>,
+    res: Parameters<Route>[1],
+    requestId: string,
+  ): Promise<boolean> {
+    const maxItems = runtime.deps.ingestMaxItems;
+    const notRequest = () => {
       const error = new AppError(ErrorCode.BadUserInput, 'Body must be a GraphQL request');
       sendJson(res, 400, graphqlError(error, requestId), { 'x-request-id': requestId });
       return true;
+    };
+    // the items of a variable's `data` list stay bytes until the ingest needs them (raw-items.ts)
+    const split = splitItemList(raw, ['variables', '*', 'data']);
+    let request: { query?: unknown; variables?: unknown; operationName?: unknown };
+    let document: DocumentNode;
+    try {
+      request = (split?.envelope ?? JSON.parse(raw.toString('utf8'))) as typeof request;
+      if (typeof request?.query !== 'string') throw new Error('no query');
+      document = parse(request.query);
+    } catch {
+      return notRequest();
     }
+    // items not parsed yet may not be JSON: such a body is refused as a whole parse would refuse it
+    const wholeIsJson = () => {
+      if (!split) return true;
+      try {
+        JSON.parse(raw.toString('utf8'));
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const invalid = validate(schema, document);
     if (invalid.length > 0) {
+      if (!wholeIsJson()) return notRequest();
       const error = new AppError(ErrorCode.BadUserInput, invalid[0].message);
       sendJson(res, 400, graphqlError(error, requestId), { 'x-request-id': requestId });
       return true;
     }
+    let variables = (request.variables ?? {}) as Record<string, unknown>;
+    if (split) {
+      // only a lone mutation that declares the variable is sure to hand every item to the ingest
+      const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+      const name = split.path[1];
+      const declared =
+        operations.length === 1 &&
+        operations[0].operation === 'mutation' &&
+        operations[0].variableDefinitions?.some((v) => v.variable.name.value === name);
+      if (!declared || split.bounds.length / 2 > maxItems) {
+        try {
+          variables = (JSON.parse(raw.toString('utf8')).variables ?? {}) as Record<string, unknown>;
+        } catch {
+          return notRequest();
+        }
+      } else {
+        const input = variables[name] as Record<string, unknown>;
+        variables = { ...variables, [name]: { ...input, data: RawItems.ofBytes(raw, split.bounds) } };
+      }
+    }
+    let ingested = false;
     const result = await execute({
       schema,
       document,
       operationName: typeof request.operationName === 'string' ? request.operationName : undefined,
-      variableValues: (request.variables ?? {}) as Record<string, unknown>,
+      variableValues: variables,
       rootValue: {
-        ingestPharow: ({ input }: { input: { data?: unknown } | null }) =>
-          withTenant(runtime.orm, identity.organisationId, (em) =>
-            ingestPharowItems(em, identity.organisationId, input?.data, runtime.deps.ingestMaxItems),
-          ),
+        ingestPharow: ({ input }: { input: { data?: unknown } | null }) => {
+          ingested = true;
+          return withTenant(runtime.orm, identity.organisationId, (em) =>
+            ingestPharowItems(em, identity.organisationId, input?.data, maxItems),
+          );
+        },
       },
     });
+    if (result.errors?.some((e) => e.originalError instanceof InvalidItemJson)) return notRequest();
+    // a mutation skipped by a directive read no item: the body must still have been JSON
+    if (!ingested && !wholeIsJson()) return notRequest();
     const body: Record<string, unknown> = {};
     if (result.errors?.length) {
       body.errors = result.errors.map((e: GraphQLError) => {
@@ -107,5 +165,5 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
     runtime.log.info({ requestId, errors: result.errors?.length ?? 0 }, 'pharow mutation ingested');
     sendJson(res, 200, body, { 'x-request-id': requestId });
     return true;
-  };
+  }
 }

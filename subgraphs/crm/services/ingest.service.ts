@@ -8,7 +8,7 @@ import { hash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
 import { type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
-import { type KnownItem, loadKnownItems, rawFingerprint, rowsStamp } from './known-items.ts';
+import { type KnownItem, loadKnownItems, rowsStamp } from './known-items.ts';
 import {
   type NormalisedCompany,
   type NormalisedItem,
@@ -17,6 +17,7 @@ import {
   normalisePharowItem,
   type Rejection,
 } from './normalise/index.ts';
+import { RawItems } from './raw-items.ts';
 
 export interface UpsertCounts {
   created: number;
@@ -623,15 +624,17 @@ export async function ingestPharowItems(
   rawItems: unknown,
   maxItems: number,
 ): Promise<IngestOutcome> {
-  if (!Array.isArray(rawItems)) throw badInput('data must be a list of items', { field: 'data' });
-  if (rawItems.length > maxItems) {
-    throw badInput(`At most ${maxItems} items per call; split the batch (got ${rawItems.length})`, {
+  if (!(rawItems instanceof RawItems) && !Array.isArray(rawItems))
+    throw badInput('data must be a list of items', { field: 'data' });
+  const batch = rawItems instanceof RawItems ? rawItems : RawItems.ofValues(rawItems);
+  if (batch.length > maxItems) {
+    throw badInput(`At most ${maxItems} items per call; split the batch (got ${batch.length})`, {
       field: 'data',
       maxItems,
-      received: rawItems.length,
+      received: batch.length,
     });
   }
-  const fingerprints = rawItems.map(rawFingerprint);
+  const fingerprints = batch.fingerprints();
   const wanted = [...new Set(fingerprints.filter((f): f is string => f !== null))];
   // One ingest at a time per organisation: matching must see what the previous one wrote.
   if (wanted.length > 0)
@@ -639,12 +642,12 @@ export async function ingestPharowItems(
   const remembered = await loadKnownItems(em, organisationId, wanted);
   const known = new Map<number, KnownItem>();
   const unknown: number[] = [];
-  for (let i = 0; i < rawItems.length; i++) {
+  for (let i = 0; i < batch.length; i++) {
     const item = fingerprints[i] ? remembered.get(fingerprints[i]!) : undefined;
     if (item) known.set(i, item);
     else unknown.push(i);
   }
-  const { items, rejected } = normaliseItems(rawItems, unknown);
+  const { items, rejected } = normaliseItems(batch, unknown);
   // known items at the same company as a new or changed one will most likely be implicated: take them now
   const companyKeysOfItems = new Set(items.flatMap((item) => companyKeys(item.company)));
   let pulled = [...known]
@@ -653,7 +656,7 @@ export async function ingestPharowItems(
   for (let round = 1; ; round++) {
     for (const i of pulled) known.delete(i);
     if (pulled.length > 0) {
-      const more = normaliseItems(rawItems, pulled);
+      const more = normaliseItems(batch, pulled);
       const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
       items.push(...more.items);
       items.sort(byIndex);
@@ -661,17 +664,17 @@ export async function ingestPharowItems(
       rejected.sort(byIndex);
     }
     const outcome = await writeItems(em, organisationId, items, fingerprints, [...known.values()]);
-    if (!(outcome instanceof Set)) return { received: rawItems.length, ...outcome, rejected };
+    if (!(outcome instanceof Set)) return { received: batch.length, ...outcome, rejected };
     // the known items the others touch go through the pipeline with them (after a few rounds, all)
     pulled = [...known].filter(([, k]) => round >= 3 || outcome.has(k)).map(([i]) => i);
   }
 }
 
-function normaliseItems(rawItems: unknown[], indexes: number[]) {
+function normaliseItems(batch: RawItems, indexes: number[]) {
   const rejected: Rejection[] = [];
   const items: NormalisedItem[] = [];
   for (const i of indexes) {
-    const { item, rejections } = normalisePharowItem(rawItems[i], i);
+    const { item, rejections } = normalisePharowItem(batch.value(i), i);
     if (item) items.push(item);
     else rejected.push(...rejections);
   }

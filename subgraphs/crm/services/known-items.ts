@@ -8,7 +8,7 @@ import { hash } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 
 // Part of every fingerprint: a change to how items are normalised must make every remembered item unknown.
-const NORMALISATION_VERSION = '1';
+export const NORMALISATION_VERSION = '1';
 
 /** Fingerprint of one raw item as received (null for anything that is not an object: it is rejected). */
 export function rawFingerprint(raw: unknown): string | null {
