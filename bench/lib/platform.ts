@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { QUEUES } from '../../lib/bus/catalog.ts';
+import { deleteBrokerQueues } from '../../test/helpers/broker.ts';
 
 export const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -159,8 +161,15 @@ export async function startPlatform(
 ): Promise<Platform> {
   const dataDir = await mkdtemp(join(tmpdir(), 'prospectflow-bench-'));
   const [port, iam, crm, outreach, tracking] = await freePorts(5);
+  // the tracking service needs a broker; the queues it declares live under a prefix of this run's own
+  const broker = {
+    AMQP_URL: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    AMQP_PREFIX: `bench-platform-${randomBytes(4).toString('hex')}.`,
+    ...pick(envOverrides, ['AMQP_URL', 'AMQP_PREFIX']),
+  };
   const env = {
     ...process.env,
+    ...broker,
     // production settings, as deployed (and as Hive runs): the bench brings its own signing keys
     NODE_ENV: 'production',
     ...benchSecrets(),
@@ -228,6 +237,11 @@ export async function startPlatform(
   const stop = async () => {
     await stopAll(children);
     await rm(dataDir, { recursive: true, force: true });
+    await deleteBrokerQueues(
+      broker.AMQP_URL,
+      broker.AMQP_PREFIX,
+      QUEUES.map((q) => q.name),
+    ).catch((error) => console.error(`bench queues not deleted: ${(error as Error).message}`));
   };
   try {
     await waitHealthy(`${gatewayUrl}/health`, children.gateway, Date.now() + timeoutMs);
@@ -242,6 +256,12 @@ export async function startPlatform(
     ]),
   );
   return { child: children.crm, children, gatewayUrl, subgraphUrls, dataDir, output, stop };
+}
+
+function pick(from: Record<string, string>, names: string[]): Record<string, string> {
+  return Object.fromEntries(
+    names.filter((name) => from[name] !== undefined).map((name) => [name, from[name]!]),
+  );
 }
 
 async function stopAll(children: Record<string, ChildProcess>): Promise<void> {
