@@ -8,10 +8,11 @@ import type { Logger } from '../lib/telemetry/logger.ts';
 import type { GatewayContext } from './gateway.ts';
 import {
   type ActivityEvent,
+  type ActivityQuery,
   activityBatch,
+  activityQuery,
   type LiveOperation,
   type PayloadQuery,
-  payloadVariables,
   shapePayload,
   statsQuery,
 } from './live-payload.ts';
@@ -45,11 +46,10 @@ const MAX_QUEUED_PER_SUBSCRIBER = 256;
 /** Events waiting for one group's resolution; past this the group skips events (and says so in the log). */
 const MAX_PENDING_PER_GROUP = 1000;
 /**
- * How many events one internal query resolves: planning a query takes long (measured: 0.5 s for 10
- * events' lookups, 2.5 s for 50) and plans are kept per document, so batches come in a few fixed sizes
- * whose plans, once made, serve every later batch.
+ * Most events one internal query resolves. Its document is the same whatever the count (lists of ids), so
+ * this only bounds one response's size; a burst larger than this takes several queries.
  */
-const BATCH_SIZES = [16, 4, 1];
+const MAX_BATCH_EVENTS = 256;
 
 export type RunQuery = (
   document: DocumentNode,
@@ -145,6 +145,8 @@ interface Group {
   op: LiveOperation;
   /** Groups of one shape (identity class, document, the variables payloads read) resolve events together. */
   shape: string;
+  /** The internal query of its activity payloads (campaignActivity groups only). */
+  activity: ActivityQuery | undefined;
   members: Set<Subscriber>;
   queries: Map<string, PayloadQuery>;
   chain: Promise<void>;
@@ -218,12 +220,14 @@ export class LiveHub {
     const key = JSON.stringify([who, campaignId, text, name, op.variables]);
     let group = this.groups.get(key);
     if (!group) {
+      const activity = op.fieldName === 'campaignActivity' ? activityQuery(op) : undefined;
       group = {
         key,
         campaignId,
         organisationId: identity.organisationId,
         op,
-        shape: JSON.stringify([who, text, name, payloadVariables(op)]),
+        shape: JSON.stringify([who, text, name, activity?.variables ?? {}]),
+        activity,
         members: new Set(),
         queries: new Map(),
         chain: Promise.resolve(),
@@ -331,32 +335,23 @@ export class LiveHub {
       list.push(entry);
     }
     for (const entries of byShape.values()) {
-      // events with the same ids present (a message or not) make the same lookups
-      const byIds = new Map<string, PendingActivity[]>();
-      for (const entry of entries) {
-        const ids = `${!!entry.event.messageId}:${!!entry.event.enrollmentId}`;
-        const list = byIds.get(ids) ?? [];
-        byIds.set(ids, list);
-        list.push(entry);
-      }
-      for (const list of byIds.values()) {
-        let i = 0;
-        for (const size of BATCH_SIZES) {
-          for (; list.length - i >= size; i += size) void this.resolveActivities(list.slice(i, i + size));
-        }
+      for (let i = 0; i < entries.length; i += MAX_BATCH_EVENTS) {
+        void this.resolveActivities(entries.slice(i, i + MAX_BATCH_EVENTS));
       }
     }
   }
 
   private async resolveActivities(entries: PendingActivity[]): Promise<void> {
     try {
-      const { op } = entries[0]!.group;
-      const events = entries.map((e) => e.event);
-      const batch = activityBatch(op, events);
+      const query = entries[0]!.group.activity!;
+      const batch = activityBatch(
+        query,
+        entries.map((e) => e.event),
+      );
       const context = entries.map((e) => this.representative(e.group)).find((c) => c !== undefined);
       const result =
-        batch.document && context
-          ? await this.options.runQuery(batch.document, batch.variables, context)
+        query.document && context
+          ? await this.options.runQuery(query.document, batch.variables, context)
           : {};
       const parts = batch.split(result);
       entries.forEach((entry, i) => {
