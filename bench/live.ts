@@ -5,6 +5,8 @@
 // database; the subscribers live in one child process. `--quick` (or BENCH_QUICK=1) runs 200 and 2,000.
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -25,6 +27,8 @@ const SINGLE_EVENTS = 20;
 const TARGET_P99_MS = 250;
 const TARGET_BURST_MS = 500;
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Where to write a CPU profile of the platform's process during the last run's burst (to see where it goes). */
+const PROFILE = process.env.BENCH_LIVE_PROFILE;
 
 const SUBSCRIPTION = `subscription Live($id: ID!) {
   campaignActivity(campaignId: $id) {
@@ -310,9 +314,20 @@ async function main() {
       }
       const singleCpu = await cpuSince(singleStart, SINGLE_EVENTS);
       // the burst: one event on each campaign at once
+      const profiling = PROFILE && total === RUNS.at(-1) ? new Session() : undefined;
+      if (profiling) {
+        profiling.connect();
+        await profiling.post('Profiler.enable');
+        await profiling.post('Profiler.start');
+      }
       const burstStart = await cpuNow();
       await Promise.all(campaigns.map(publish));
       const burst = await collect(total, 10_000);
+      if (profiling) {
+        const { profile } = await profiling.post('Profiler.stop');
+        await writeFile(PROFILE!, JSON.stringify(profile));
+        profiling.disconnect();
+      }
       const burstCpu = await cpuSince(burstStart);
       const burstAllMs = burst.count >= total ? Math.max(...burst.latencies) : Number.POSITIVE_INFINITY;
       results.push({

@@ -18,7 +18,6 @@ import {
   validate,
 } from 'graphql';
 import type { Context } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { decodeJwt } from 'jose';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { requireAccess } from '../lib/auth/identity.ts';
@@ -29,6 +28,7 @@ import type { GatewayContext, GatewayCore } from './gateway.ts';
 import { assertCost, depthLimitRule, rootFields } from './limits.ts';
 import { LiveHub } from './live-hub.ts';
 import type { LiveField, LiveOperation } from './live-payload.ts';
+import { type SocketExtra, serveGraphqlWs } from './live-socket.ts';
 
 export interface LiveLimits {
   maxSubscriptionsPerSocket: number;
@@ -74,7 +74,7 @@ interface SocketState {
   subscriptions: number;
 }
 
-type Extra = { socket: WebSocket; request: IncomingMessage; state?: SocketState };
+type Extra = SocketExtra & { state?: SocketState };
 
 const CAMPAIGN_QUERY = parse('query LiveCampaign($id: ID!) { campaign(id: $id) { id } }');
 
@@ -159,7 +159,7 @@ export async function serveLive(options: {
     for (const entry of states) if (entry.state === state) states.delete(entry);
   };
 
-  const graphqlWs = useServer<Record<string, unknown> | undefined, Extra>(
+  const graphqlWs = serveGraphqlWs<Record<string, unknown> | undefined, Extra>(
     {
       async onConnect(ctx: Context<Record<string, unknown> | undefined, Extra>) {
         const { socket, request } = ctx.extra;
@@ -268,6 +268,7 @@ export async function serveLive(options: {
       subscribe: (args) => (args.contextValue as { stream: AsyncGenerator<ExecutionResult> }).stream,
     },
     wss,
+    log,
   );
 
   // memberships and sessions can end while a socket is open: check every socket's credentials again
