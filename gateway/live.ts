@@ -271,16 +271,29 @@ export async function serveLive(options: {
     log,
   );
 
-  // memberships and sessions can end while a socket is open: check every socket's credentials again
-  // (through the authenticator's short cache, so one look-up per user and interval)
+  // memberships and sessions can end while a socket is open: check every socket's credentials again, each
+  // distinct credential once per interval (an API key is read from the database at every check, and
+  // thousands of sockets may share one)
   const recheck = setInterval(async () => {
-    for (const { socket, state } of [...states]) {
+    const byCredential = new Map<string, WebSocket[]>();
+    for (const { socket, state } of states) {
+      const sockets = byCredential.get(state.authorization) ?? [];
+      byCredential.set(state.authorization, sockets);
+      sockets.push(socket);
+    }
+    for (const [authorization, sockets] of byCredential) {
       try {
-        const identity = await core.authenticator.authenticate({ authorization: state.authorization });
+        const identity = await core.authenticator.authenticate({ authorization });
         requireAccess(identity, 'read');
       } catch (error) {
         const forbidden = error instanceof AppError && error.code === ErrorCode.Forbidden;
-        closeSocket(socket, forbidden ? CLOSE.forbidden : CLOSE.unauthorized, 'Credentials no longer valid');
+        for (const socket of sockets) {
+          closeSocket(
+            socket,
+            forbidden ? CLOSE.forbidden : CLOSE.unauthorized,
+            'Credentials no longer valid',
+          );
+        }
       }
     }
   }, limits.recheckMs);
