@@ -41,7 +41,7 @@ export const STATS_TRIGGERS: ReadonlySet<string> = new Set(['STATS_CHANGED']);
 export const LIVE_EVENT_PATTERNS = ['campaign.*.*'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Payloads waiting for one slow client; past this it is dropped rather than buffered without end. */
+/** Payloads not yet written to one slow client's socket; past this it is dropped rather than buffered without end. */
 const MAX_QUEUED_PER_SUBSCRIBER = 256;
 /** Events waiting for one group's resolution; past this the group skips events (and says so in the log). */
 const MAX_PENDING_PER_GROUP = 1000;
@@ -57,44 +57,58 @@ export type RunQuery = (
   context: GatewayContext,
 ) => Promise<ExecutionResult>;
 
-/** One subscriber's stream: what graphql-ws iterates; `return()` (complete or socket closed) leaves the group. */
+/**
+ * Where one subscriber's payloads go: its socket, each payload's JSON written as a `next` frame of its
+ * subscription. `written` runs once the socket has taken the frame (or will never take it).
+ */
+export type Outlet = (payloadJson: string, written: () => void) => void;
+
+/** The JSON of a `next` payload, as graphql-ws writes one: the result with its errors formatted. */
+export function payloadJson(result: ExecutionResult): string {
+  const { errors, ...rest } = result;
+  return JSON.stringify(errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest);
+}
+
+/**
+ * One subscriber. Its payloads go straight to its outlet, the same JSON for every member of its group, so
+ * a payload is serialised once however many receive it. graphql-ws iterates it as the subscription's
+ * stream, which yields nothing and ends on `return()` (complete or socket closed: it leaves the group) or
+ * fails (the client gets an error message).
+ */
 class Subscriber implements AsyncGenerator<ExecutionResult> {
-  private queue: ExecutionResult[] = [];
   private waiting:
     | { resolve: (r: IteratorResult<ExecutionResult>) => void; reject: (error: Error) => void }
     | undefined;
   private failure: Error | undefined;
   private done = false;
+  /** Frames handed to the socket and not yet written. */
+  private unwritten = 0;
+  private readonly written = () => {
+    this.unwritten--;
+  };
 
   constructor(
     readonly context: GatewayContext,
+    private readonly outlet: Outlet,
     private readonly leave: (s: Subscriber) => void,
   ) {}
 
-  push(result: ExecutionResult): void {
+  push(json: string): void {
     if (this.done) return;
-    if (this.waiting) {
-      const { resolve } = this.waiting;
-      this.waiting = undefined;
-      resolve({ value: result, done: false });
-      return;
-    }
-    if (this.queue.length >= MAX_QUEUED_PER_SUBSCRIBER) {
+    if (this.unwritten >= MAX_QUEUED_PER_SUBSCRIBER) {
       this.fail(new Error('This subscriber fell too far behind; subscribe again'));
       return;
     }
-    this.queue.push(result);
+    this.unwritten++;
+    this.outlet(json, this.written);
   }
 
   fail(error: Error): void {
     this.failure = error;
-    this.queue = [];
     this.finish();
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    const value = this.queue.shift();
-    if (value) return Promise.resolve({ value, done: false });
     if (this.failure) return Promise.reject(this.failure);
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
@@ -103,7 +117,6 @@ class Subscriber implements AsyncGenerator<ExecutionResult> {
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
-    this.queue = [];
     this.finish();
     return { value: undefined, done: true };
   }
@@ -212,7 +225,12 @@ export class LiveHub {
   }
 
   /** A new subscriber of a checked operation on a campaign the caller may see. */
-  join(op: LiveOperation, campaignId: string, context: GatewayContext): AsyncGenerator<ExecutionResult> {
+  join(
+    op: LiveOperation,
+    campaignId: string,
+    context: GatewayContext,
+    outlet: Outlet,
+  ): AsyncGenerator<ExecutionResult> {
     const identity = context.identity!;
     const who = identityClassOf(identity);
     const text = op.document.loc?.source.body;
@@ -239,12 +257,12 @@ export class LiveHub {
       campaignGroups.add(group);
     }
     const joined = group;
-    const subscriber = new Subscriber(context, (s) => this.leave(joined, s));
+    const subscriber = new Subscriber(context, outlet, (s) => this.leave(joined, s));
     group.members.add(subscriber);
     // campaignStats starts with the current totals, for this subscriber alone
     if (op.fieldName === 'campaignStats') {
       this.resolveStats(group, campaignId, subscriber.context).then(
-        (payload) => subscriber.push(payload),
+        (payload) => subscriber.push(payloadJson(payload)),
         (err) => this.options.log.warn({ err: String(err) }, 'live stats could not be read'),
       );
     }
@@ -299,7 +317,8 @@ export class LiveHub {
       .then(task)
       .then(
         (payload) => {
-          for (const member of group.members) member.push(payload);
+          const json = payloadJson(payload);
+          for (const member of group.members) member.push(json);
         },
         (err) => this.options.log.warn({ err: String(err) }, 'live event could not be resolved'),
       )

@@ -18,6 +18,7 @@ import {
   validate,
 } from 'graphql';
 import type { Context } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
 import { decodeJwt } from 'jose';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { requireAccess } from '../lib/auth/identity.ts';
@@ -26,9 +27,8 @@ import type { Bus } from '../lib/bus/index.ts';
 import { AppError, ErrorCode } from '../lib/errors.ts';
 import type { GatewayContext, GatewayCore } from './gateway.ts';
 import { assertCost, depthLimitRule, rootFields } from './limits.ts';
-import { LiveHub } from './live-hub.ts';
+import { LiveHub, type Outlet } from './live-hub.ts';
 import type { LiveField, LiveOperation } from './live-payload.ts';
-import { type SocketExtra, serveGraphqlWs } from './live-socket.ts';
 
 export interface LiveLimits {
   maxSubscriptionsPerSocket: number;
@@ -74,7 +74,7 @@ interface SocketState {
   subscriptions: number;
 }
 
-type Extra = SocketExtra & { state?: SocketState };
+type Extra = { socket: WebSocket; request: IncomingMessage; state?: SocketState };
 
 const CAMPAIGN_QUERY = parse('query LiveCampaign($id: ID!) { campaign(id: $id) { id } }');
 
@@ -159,7 +159,7 @@ export async function serveLive(options: {
     for (const entry of states) if (entry.state === state) states.delete(entry);
   };
 
-  const graphqlWs = serveGraphqlWs<Record<string, unknown> | undefined, Extra>(
+  const graphqlWs = useServer<Record<string, unknown> | undefined, Extra>(
     {
       async onConnect(ctx: Context<Record<string, unknown> | undefined, Extra>) {
         const { socket, request } = ctx.extra;
@@ -216,7 +216,7 @@ export async function serveLive(options: {
       onClose(ctx) {
         forget(ctx.extra);
       },
-      async onSubscribe(ctx, _id, payload) {
+      async onSubscribe(ctx, id, payload) {
         const state = ctx.extra.state;
         if (!state) return [liveError(ErrorCode.Unauthenticated, 'Not authenticated')];
         if (state.subscriptions >= limits.maxSubscriptionsPerSocket) {
@@ -249,7 +249,14 @@ export async function serveLive(options: {
           if (!campaign) state.subscriptions--;
         }
         if (!campaign) return [liveError(ErrorCode.NotFound, 'Campaign not found', { campaignId })];
-        const stream = hub.join(op, campaignId, state.context);
+        // payloads are written as this subscription's `next` frames, the payload's JSON made once per group
+        const { socket } = ctx.extra;
+        const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+        const outlet: Outlet = (json, written) => {
+          if (socket.readyState !== socket.OPEN) return written();
+          socket.send(`${head}${json}}`, written);
+        };
+        const stream = hub.join(op, campaignId, state.context, outlet);
         const release = stream.return.bind(stream);
         stream.return = (value) => {
           state.subscriptions--;
@@ -268,7 +275,6 @@ export async function serveLive(options: {
       subscribe: (args) => (args.contextValue as { stream: AsyncGenerator<ExecutionResult> }).stream,
     },
     wss,
-    log,
   );
 
   // memberships and sessions can end while a socket is open: check every socket's credentials again, each
