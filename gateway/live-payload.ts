@@ -1,8 +1,9 @@
 // How a live event becomes a subscriber's payload. Apollo Gateway plans no subscriptions, so the client's
-// selection under each entity-valued field is copied into an internal query (`_liveMessage(id) { …selection }`,
+// selection under each entity-valued field is copied into an internal query (`_liveMessages(ids) { …selection }`,
 // keeping aliases, the fragments it reaches and the variables it uses), run through the federated graph
-// with the subscriber's identity; the payload is then shaped by graphql-js over the client's own document,
-// so aliases, fragments, __typename and null propagation behave as in any query.
+// with the subscriber's identity for all the events of a moment at once; each event's payload is then
+// shaped by graphql-js over the client's own document, so aliases, fragments, __typename and null
+// propagation behave as in any query.
 import {
   type DocumentNode,
   type ExecutionResult,
