@@ -5,6 +5,8 @@
 // database; the subscribers live in one child process. `--quick` (or BENCH_QUICK=1) runs 200 and 2,000.
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
@@ -25,6 +27,8 @@ const SINGLE_EVENTS = 20;
 const TARGET_P99_MS = 250;
 const TARGET_BURST_MS = 500;
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Where to write a CPU profile of the platform's process during the last run's burst (to see where it goes). */
+const PROFILE = process.env.BENCH_LIVE_PROFILE;
 
 const SUBSCRIPTION = `subscription Live($id: ID!) {
   campaignActivity(campaignId: $id) {
@@ -43,11 +47,16 @@ interface ClientSetup {
   campaigns: { id: string }[];
   perCampaign: number;
 }
-type ToClient = { type: 'connect'; setup: ClientSetup } | { type: 'collect' } | { type: 'reset' };
+type ToClient =
+  | { type: 'connect'; setup: ClientSetup }
+  | { type: 'collect' }
+  | { type: 'reset' }
+  | { type: 'cpu' };
 type FromClient =
   | { type: 'connected'; sockets: number; failed: number }
   | { type: 'received'; count: number; latencies: number[] }
-  | { type: 'progress'; count: number };
+  | { type: 'progress'; count: number }
+  | { type: 'cpu'; ms: number };
 
 async function runClients() {
   let latencies: number[] = [];
@@ -102,6 +111,8 @@ async function runClients() {
       send({ type: 'connected', sockets: connected, failed });
     } else if (m.type === 'reset') {
       latencies = [];
+    } else if (m.type === 'cpu') {
+      send({ type: 'cpu', ms: cpuMs() });
     } else if (m.type === 'collect') {
       send({ type: 'received', count: latencies.length, latencies });
     }
@@ -109,6 +120,12 @@ async function runClients() {
 }
 
 // ---------------------------------------------------------------- the gateway's process
+/** CPU time (user + system) of this process so far, in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -150,6 +167,9 @@ interface RunResult {
   single: number[];
   burstLatencies: number[];
   burstAllMs: number;
+  /** CPU ms per single event and for the whole burst: the platform's process, then the subscribers' */
+  singleCpu: { platform: number; clients: number };
+  burstCpu: { platform: number; clients: number };
   received: number;
   expected: number;
   heapPerSubscriber: number;
@@ -275,14 +295,40 @@ async function main() {
 
       // single events, one at a time on campaigns in turn: every subscriber of that campaign receives it
       const single: number[] = [];
+      const cpuNow = async () => ({
+        platform: cpuMs(),
+        clients: ((await ask(child, { type: 'cpu' }, 'cpu')) as { ms: number }).ms,
+      });
+      const cpuSince = async (start: { platform: number; clients: number }, per = 1) => {
+        const end = await cpuNow();
+        return {
+          platform: (end.platform - start.platform) / per,
+          clients: (end.clients - start.clients) / per,
+        };
+      };
+      const singleStart = await cpuNow();
       for (let i = 0; i < SINGLE_EVENTS; i++) {
         await publish(campaigns[i % CAMPAIGNS]!);
         const got = await collect(perCampaign, 5_000);
         single.push(...got.latencies);
       }
+      const singleCpu = await cpuSince(singleStart, SINGLE_EVENTS);
       // the burst: one event on each campaign at once
+      const profiling = PROFILE && total === RUNS.at(-1) ? new Session() : undefined;
+      if (profiling) {
+        profiling.connect();
+        await profiling.post('Profiler.enable');
+        await profiling.post('Profiler.start');
+      }
+      const burstStart = await cpuNow();
       await Promise.all(campaigns.map(publish));
       const burst = await collect(total, 10_000);
+      if (profiling) {
+        const { profile } = await profiling.post('Profiler.stop');
+        await writeFile(PROFILE!, JSON.stringify(profile));
+        profiling.disconnect();
+      }
+      const burstCpu = await cpuSince(burstStart);
       const burstAllMs = burst.count >= total ? Math.max(...burst.latencies) : Number.POSITIVE_INFINITY;
       results.push({
         subscribers: total,
@@ -290,6 +336,8 @@ async function main() {
         single: single.sort((a, b) => a - b),
         burstLatencies: burst.latencies.sort((a, b) => a - b),
         burstAllMs,
+        singleCpu,
+        burstCpu,
         received: burst.count,
         expected: total,
         heapPerSubscriber: (after.heap - before.heap) / added,
@@ -304,6 +352,8 @@ async function main() {
       `${percentile(r.burstLatencies, 50)} / ${percentile(r.burstLatencies, 99)}`,
       `${r.received.toLocaleString('en')} / ${r.expected.toLocaleString('en')}`,
       Number.isFinite(r.burstAllMs) ? String(r.burstAllMs) : 'not all',
+      `${r.singleCpu.platform.toFixed(0)} / ${r.singleCpu.clients.toFixed(0)}`,
+      `${r.burstCpu.platform.toFixed(0)} / ${r.burstCpu.clients.toFixed(0)}`,
       `${(r.heapPerSubscriber / 1024).toFixed(1)} KB / ${(r.rssPerSubscriber / 1024).toFixed(1)} KB`,
     ]);
     console.log(
@@ -318,6 +368,8 @@ async function main() {
           'burst p50 / p99 ms',
           'burst received',
           'burst all within ms',
+          'CPU ms per single event: platform / subscribers',
+          'CPU ms for the burst: platform / subscribers',
           'heap / RSS per subscriber',
         ],
         rows,

@@ -8,10 +8,11 @@ import type { Logger } from '../lib/telemetry/logger.ts';
 import type { GatewayContext } from './gateway.ts';
 import {
   type ActivityEvent,
+  type ActivityQuery,
   activityBatch,
+  activityQuery,
   type LiveOperation,
   type PayloadQuery,
-  payloadVariables,
   shapePayload,
   statsQuery,
 } from './live-payload.ts';
@@ -40,16 +41,15 @@ export const STATS_TRIGGERS: ReadonlySet<string> = new Set(['STATS_CHANGED']);
 export const LIVE_EVENT_PATTERNS = ['campaign.*.*'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Payloads waiting for one slow client; past this it is dropped rather than buffered without end. */
+/** Payloads not yet written to one slow client's socket; past this it is dropped rather than buffered without end. */
 const MAX_QUEUED_PER_SUBSCRIBER = 256;
 /** Events waiting for one group's resolution; past this the group skips events (and says so in the log). */
 const MAX_PENDING_PER_GROUP = 1000;
 /**
- * How many events one internal query resolves: planning a query takes long (measured: 0.5 s for 10
- * events' lookups, 2.5 s for 50) and plans are kept per document, so batches come in a few fixed sizes
- * whose plans, once made, serve every later batch.
+ * Most events one internal query resolves. Its document is the same whatever the count (lists of ids), so
+ * this only bounds one response's size; a burst larger than this takes several queries.
  */
-const BATCH_SIZES = [16, 4, 1];
+const MAX_BATCH_EVENTS = 256;
 
 export type RunQuery = (
   document: DocumentNode,
@@ -57,44 +57,58 @@ export type RunQuery = (
   context: GatewayContext,
 ) => Promise<ExecutionResult>;
 
-/** One subscriber's stream: what graphql-ws iterates; `return()` (complete or socket closed) leaves the group. */
+/**
+ * Where one subscriber's payloads go: its socket, each payload's JSON written as a `next` frame of its
+ * subscription. `written` runs once the socket has taken the frame (or will never take it).
+ */
+export type Outlet = (payloadJson: string, written: () => void) => void;
+
+/** The JSON of a `next` payload, as graphql-ws writes one: the result with its errors formatted. */
+export function payloadJson(result: ExecutionResult): string {
+  const { errors, ...rest } = result;
+  return JSON.stringify(errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest);
+}
+
+/**
+ * One subscriber. Its payloads go straight to its outlet, the same JSON for every member of its group, so
+ * a payload is serialised once however many receive it. graphql-ws iterates it as the subscription's
+ * stream, which yields nothing and ends on `return()` (complete or socket closed: it leaves the group) or
+ * fails (the client gets an error message).
+ */
 class Subscriber implements AsyncGenerator<ExecutionResult> {
-  private queue: ExecutionResult[] = [];
   private waiting:
     | { resolve: (r: IteratorResult<ExecutionResult>) => void; reject: (error: Error) => void }
     | undefined;
   private failure: Error | undefined;
   private done = false;
+  /** Frames handed to the socket and not yet written. */
+  private unwritten = 0;
+  private readonly written = () => {
+    this.unwritten--;
+  };
 
   constructor(
     readonly context: GatewayContext,
+    private readonly outlet: Outlet,
     private readonly leave: (s: Subscriber) => void,
   ) {}
 
-  push(result: ExecutionResult): void {
+  push(json: string): void {
     if (this.done) return;
-    if (this.waiting) {
-      const { resolve } = this.waiting;
-      this.waiting = undefined;
-      resolve({ value: result, done: false });
-      return;
-    }
-    if (this.queue.length >= MAX_QUEUED_PER_SUBSCRIBER) {
+    if (this.unwritten >= MAX_QUEUED_PER_SUBSCRIBER) {
       this.fail(new Error('This subscriber fell too far behind; subscribe again'));
       return;
     }
-    this.queue.push(result);
+    this.unwritten++;
+    this.outlet(json, this.written);
   }
 
   fail(error: Error): void {
     this.failure = error;
-    this.queue = [];
     this.finish();
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    const value = this.queue.shift();
-    if (value) return Promise.resolve({ value, done: false });
     if (this.failure) return Promise.reject(this.failure);
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
@@ -103,7 +117,6 @@ class Subscriber implements AsyncGenerator<ExecutionResult> {
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
-    this.queue = [];
     this.finish();
     return { value: undefined, done: true };
   }
@@ -145,6 +158,8 @@ interface Group {
   op: LiveOperation;
   /** Groups of one shape (identity class, document, the variables payloads read) resolve events together. */
   shape: string;
+  /** The internal query of its activity payloads (campaignActivity groups only). */
+  activity: ActivityQuery | undefined;
   members: Set<Subscriber>;
   queries: Map<string, PayloadQuery>;
   chain: Promise<void>;
@@ -210,7 +225,12 @@ export class LiveHub {
   }
 
   /** A new subscriber of a checked operation on a campaign the caller may see. */
-  join(op: LiveOperation, campaignId: string, context: GatewayContext): AsyncGenerator<ExecutionResult> {
+  join(
+    op: LiveOperation,
+    campaignId: string,
+    context: GatewayContext,
+    outlet: Outlet,
+  ): AsyncGenerator<ExecutionResult> {
     const identity = context.identity!;
     const who = identityClassOf(identity);
     const text = op.document.loc?.source.body;
@@ -218,12 +238,14 @@ export class LiveHub {
     const key = JSON.stringify([who, campaignId, text, name, op.variables]);
     let group = this.groups.get(key);
     if (!group) {
+      const activity = op.fieldName === 'campaignActivity' ? activityQuery(op) : undefined;
       group = {
         key,
         campaignId,
         organisationId: identity.organisationId,
         op,
-        shape: JSON.stringify([who, text, name, payloadVariables(op)]),
+        shape: JSON.stringify([who, text, name, activity?.variables ?? {}]),
+        activity,
         members: new Set(),
         queries: new Map(),
         chain: Promise.resolve(),
@@ -235,12 +257,12 @@ export class LiveHub {
       campaignGroups.add(group);
     }
     const joined = group;
-    const subscriber = new Subscriber(context, (s) => this.leave(joined, s));
+    const subscriber = new Subscriber(context, outlet, (s) => this.leave(joined, s));
     group.members.add(subscriber);
     // campaignStats starts with the current totals, for this subscriber alone
     if (op.fieldName === 'campaignStats') {
       this.resolveStats(group, campaignId, subscriber.context).then(
-        (payload) => subscriber.push(payload),
+        (payload) => subscriber.push(payloadJson(payload)),
         (err) => this.options.log.warn({ err: String(err) }, 'live stats could not be read'),
       );
     }
@@ -295,7 +317,8 @@ export class LiveHub {
       .then(task)
       .then(
         (payload) => {
-          for (const member of group.members) member.push(payload);
+          const json = payloadJson(payload);
+          for (const member of group.members) member.push(json);
         },
         (err) => this.options.log.warn({ err: String(err) }, 'live event could not be resolved'),
       )
@@ -331,32 +354,23 @@ export class LiveHub {
       list.push(entry);
     }
     for (const entries of byShape.values()) {
-      // events with the same ids present (a message or not) make the same lookups
-      const byIds = new Map<string, PendingActivity[]>();
-      for (const entry of entries) {
-        const ids = `${!!entry.event.messageId}:${!!entry.event.enrollmentId}`;
-        const list = byIds.get(ids) ?? [];
-        byIds.set(ids, list);
-        list.push(entry);
-      }
-      for (const list of byIds.values()) {
-        let i = 0;
-        for (const size of BATCH_SIZES) {
-          for (; list.length - i >= size; i += size) void this.resolveActivities(list.slice(i, i + size));
-        }
+      for (let i = 0; i < entries.length; i += MAX_BATCH_EVENTS) {
+        void this.resolveActivities(entries.slice(i, i + MAX_BATCH_EVENTS));
       }
     }
   }
 
   private async resolveActivities(entries: PendingActivity[]): Promise<void> {
     try {
-      const { op } = entries[0]!.group;
-      const events = entries.map((e) => e.event);
-      const batch = activityBatch(op, events);
+      const query = entries[0]!.group.activity!;
+      const batch = activityBatch(
+        query,
+        entries.map((e) => e.event),
+      );
       const context = entries.map((e) => this.representative(e.group)).find((c) => c !== undefined);
       const result =
-        batch.document && context
-          ? await this.options.runQuery(batch.document, batch.variables, context)
+        query.document && context
+          ? await this.options.runQuery(query.document, batch.variables, context)
           : {};
       const parts = batch.split(result);
       entries.forEach((entry, i) => {

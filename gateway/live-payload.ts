@@ -1,8 +1,9 @@
 // How a live event becomes a subscriber's payload. Apollo Gateway plans no subscriptions, so the client's
-// selection under each entity-valued field is copied into an internal query (`_liveMessage(id) { …selection }`,
+// selection under each entity-valued field is copied into an internal query (`_liveMessages(ids) { …selection }`,
 // keeping aliases, the fragments it reaches and the variables it uses), run through the federated graph
-// with the subscriber's identity; the payload is then shaped by graphql-js over the client's own document,
-// so aliases, fragments, __typename and null propagation behave as in any query.
+// with the subscriber's identity for all the events of a moment at once; each event's payload is then
+// shaped by graphql-js over the client's own document, so aliases, fragments, __typename and null
+// propagation behave as in any query.
 import {
   type DocumentNode,
   type ExecutionResult,
@@ -22,7 +23,7 @@ import {
   type VariableDefinitionNode,
   visit,
 } from 'graphql';
-import { LIVE_LOOKUPS } from './live-schema.ts';
+import { LIVE_LIST_LOOKUPS, LIVE_LOOKUPS } from './live-schema.ts';
 
 export type LiveField = 'campaignActivity' | 'campaignStats';
 
@@ -47,11 +48,18 @@ export interface ActivityEvent {
 }
 
 const ENTITY_FIELDS = {
-  campaign: { lookup: LIVE_LOOKUPS.Campaign, variable: '_liveCampaignId' },
-  message: { lookup: LIVE_LOOKUPS.Message, variable: '_liveMessageId' },
-  enrollment: { lookup: LIVE_LOOKUPS.Enrollment, variable: '_liveEnrollmentId' },
+  campaign: { lookup: LIVE_LOOKUPS.Campaign, list: LIVE_LIST_LOOKUPS.Campaign, variable: '_liveCampaignId' },
+  message: { lookup: LIVE_LOOKUPS.Message, list: LIVE_LIST_LOOKUPS.Message, variable: '_liveMessageId' },
+  enrollment: {
+    lookup: LIVE_LOOKUPS.Enrollment,
+    list: LIVE_LIST_LOOKUPS.Enrollment,
+    variable: '_liveEnrollmentId',
+  },
 } as const;
 type EntityField = keyof typeof ENTITY_FIELDS;
+const ENTITIES = Object.keys(ENTITY_FIELDS) as EntityField[];
+/** The list variable of one entity's ids in the batched query. */
+const idsVariable = (entity: EntityField) => `${ENTITY_FIELDS[entity].variable}s`;
 
 function included(
   node: { readonly directives?: readonly any[] },
@@ -87,6 +95,7 @@ const variable = (value: string) => ({ kind: Kind.VARIABLE, name: name(value) })
 function lookupField(
   responseKey: string,
   lookup: string,
+  argument: 'id' | 'ids',
   idVariable: string,
   selectionSet: SelectionSetNode,
 ): FieldNode {
@@ -94,14 +103,22 @@ function lookupField(
     kind: Kind.FIELD,
     alias: name(responseKey),
     name: name(lookup),
-    arguments: [{ kind: Kind.ARGUMENT, name: name('id'), value: variable(idVariable) }],
+    arguments: [{ kind: Kind.ARGUMENT, name: name(argument), value: variable(idVariable) }],
     directives: [],
     selectionSet,
   };
 }
 
+const ID_TYPE = { kind: Kind.NON_NULL_TYPE, type: { kind: Kind.NAMED_TYPE, name: name('ID') } } as const;
+const ID_LIST_TYPE = { kind: Kind.NON_NULL_TYPE, type: { kind: Kind.LIST_TYPE, type: ID_TYPE } } as const;
+
 /** The query for `selections`, with the client's fragments and variable definitions it actually uses. */
-function queryOf(op: LiveOperation, selections: FieldNode[], ids: string[]): DocumentNode {
+function queryOf(
+  op: LiveOperation,
+  selections: FieldNode[],
+  ids: string[],
+  type: typeof ID_TYPE | typeof ID_LIST_TYPE = ID_TYPE,
+): DocumentNode {
   const usedFragments = new Set<string>();
   const usedVariables = new Set<string>();
   const pending: (FieldNode | FragmentDefinitionNode)[] = [...selections];
@@ -121,7 +138,7 @@ function queryOf(op: LiveOperation, selections: FieldNode[], ids: string[]): Doc
   const idDefinitions: VariableDefinitionNode[] = ids.map((id) => ({
     kind: Kind.VARIABLE_DEFINITION,
     variable: variable(id),
-    type: { kind: Kind.NON_NULL_TYPE, type: { kind: Kind.NAMED_TYPE, name: name('ID') } },
+    type,
   }));
   const clientDefinitions = (op.operation.variableDefinitions ?? []).filter(
     (d) => usedVariables.has(d.variable.name.value) && !ids.includes(d.variable.name.value),
@@ -147,94 +164,124 @@ export interface PayloadQuery {
   variables: (event: ActivityEvent) => Record<string, unknown>;
 }
 
-/** The entity fields one event needs, aliased apart by `prefix`, and the id variables they read. */
-function activitySelections(
-  op: LiveOperation,
-  event: ActivityEvent,
-  prefix: string,
-): { selections: FieldNode[]; ids: Record<string, string | undefined> } {
+/** One entity field of the client's selection, fetched under an internal alias. */
+interface EntitySelection {
+  entity: EntityField;
+  /** the client's response key */
+  key: string;
+  alias: string;
+}
+
+/**
+ * The internal query of one subscription's activity payloads: one list lookup per entity field the client
+ * selects, taking the ids of every event of the batch. Its document does not depend on how many events a
+ * batch holds, so it is planned once and the plan serves every later batch.
+ */
+export interface ActivityQuery {
+  /** undefined when the selection needs nothing but the event's own fields (kind, at) */
+  document: DocumentNode | undefined;
+  /** The client variables the lookups read: subscriptions share a batch only when these agree. */
+  variables: Record<string, unknown>;
+  fields: EntitySelection[];
+}
+
+export function activityQuery(op: LiveOperation): ActivityQuery {
+  const fields: EntitySelection[] = [];
   const selections: FieldNode[] = [];
-  const ids: Record<string, string | undefined> = {};
-  if (!op.field.selectionSet) return { selections, ids };
-  const idOf: Record<EntityField, string | undefined> = {
-    campaign: event.campaignId,
-    message: event.messageId,
-    enrollment: event.enrollmentId,
-  };
-  for (const field of fieldsOf(op, op.field.selectionSet)) {
-    const entity = field.name.value as EntityField;
-    if (!(entity in ENTITY_FIELDS) || !field.selectionSet) continue;
-    // an event without a message (ENROLLMENT_CHANGED) leaves the field null, with no lookup
-    if (!idOf[entity]) continue;
-    const id = `${prefix}_${entity}`;
-    ids[id] = idOf[entity];
-    const key = field.alias?.value ?? entity;
-    selections.push(lookupField(`${prefix}_${key}`, ENTITY_FIELDS[entity].lookup, id, field.selectionSet));
+  const used = new Set<EntityField>();
+  if (op.field.selectionSet) {
+    for (const field of fieldsOf(op, op.field.selectionSet)) {
+      const entity = field.name.value as EntityField;
+      if (!(entity in ENTITY_FIELDS) || !field.selectionSet) continue;
+      const key = field.alias?.value ?? entity;
+      const alias = `_live_${key}`;
+      used.add(entity);
+      // the same response key twice (`message { a } message { b }`) merges, as in the client's query
+      if (!fields.some((f) => f.alias === alias)) fields.push({ entity, key, alias });
+      selections.push(
+        lookupField(alias, ENTITY_FIELDS[entity].list, 'ids', idsVariable(entity), field.selectionSet),
+      );
+    }
   }
-  return { selections, ids };
+  if (!selections.length) return { document: undefined, variables: {}, fields };
+  const document = queryOf(
+    op,
+    selections,
+    ENTITIES.filter((e) => used.has(e)).map(idsVariable),
+    ID_LIST_TYPE,
+  );
+  const variables: Record<string, unknown> = {};
+  const definition = document.definitions[0] as OperationDefinitionNode;
+  for (const d of definition.variableDefinitions ?? []) {
+    const name = d.variable.name.value;
+    if (name in op.variables) variables[name] = op.variables[name];
+  }
+  return { document, variables, fields };
 }
 
 export interface ActivityBatch {
-  /** undefined when the selection needs nothing but the event's own fields (kind, at) */
-  document: DocumentNode | undefined;
   variables: Record<string, unknown>;
   /** Each event's fetched fields by the client's response keys, and the errors under them. */
   split(result: ExecutionResult): { data: Record<string, unknown>; errors: GraphQLError[] }[];
 }
 
 /**
- * One internal query for several events of subscriptions with the same selection (and the same values of
- * the variables it uses): each event's lookups under their own aliases, so the query planner fetches the
- * entities of all of them together, one request per subgraph.
+ * The variables of one run of `query` for `events` (each distinct id looked up once), and how its result
+ * splits back into each event's part. An event without a message (ENROLLMENT_CHANGED) leaves the field
+ * null, with no lookup.
  */
-export function activityBatch(op: LiveOperation, events: ActivityEvent[]): ActivityBatch {
-  const selections: FieldNode[] = [];
-  const variables: Record<string, unknown> = { ...op.variables };
-  const prefixes = events.map((_, i) => `_live${i}`);
-  const idNames: string[] = [];
-  events.forEach((event, i) => {
-    const part = activitySelections(op, event, prefixes[i]!);
-    selections.push(...part.selections);
-    Object.assign(variables, part.ids);
-    idNames.push(...Object.keys(part.ids));
-  });
-  const document = selections.length ? queryOf(op, selections, idNames) : undefined;
+export function activityBatch(query: ActivityQuery, events: ActivityEvent[]): ActivityBatch {
+  const variables: Record<string, unknown> = { ...query.variables };
+  // per entity: the ids in lookup order, and each event's index among them (-1: none)
+  const positions = {} as Record<EntityField, number[]>;
+  for (const entity of new Set(query.fields.map((f) => f.entity))) {
+    const ids: string[] = [];
+    const index = new Map<string, number>();
+    positions[entity] = events.map((event) => {
+      const id = entity === 'campaign' ? event.campaignId : event[`${entity}Id`];
+      if (!id) return -1;
+      let i = index.get(id);
+      if (i === undefined) {
+        i = ids.push(id) - 1;
+        index.set(id, i);
+      }
+      return i;
+    });
+    variables[idsVariable(entity)] = ids;
+  }
   return {
-    document,
     variables,
     split(result) {
       const parts = events.map(() => ({ data: {} as Record<string, unknown>, errors: [] as GraphQLError[] }));
-      const indexOf = (key: string) => Number(/^_live(\d+)_/.exec(key)?.[1] ?? -1);
-      for (const [key, value] of Object.entries(result.data ?? {})) {
-        const i = indexOf(key);
-        if (parts[i]) parts[i].data[key.slice(prefixes[i]!.length + 1)] = value;
+      const data = (result.data ?? {}) as Record<string, unknown>;
+      for (const field of query.fields) {
+        const list = data[field.alias];
+        const at = positions[field.entity];
+        parts.forEach((part, e) => {
+          if (at[e]! < 0) return;
+          part.data[field.key] = Array.isArray(list) ? (list[at[e]!] ?? null) : null;
+        });
       }
       for (const error of result.errors ?? []) {
-        const [first, ...rest] = error.path ?? [];
-        const i = typeof first === 'string' ? indexOf(first) : -1;
-        const path = parts[i] ? [(first as string).slice(prefixes[i]!.length + 1), ...rest] : undefined;
-        const carried = new GraphQLError(error.message, { path, extensions: error.extensions });
-        // an error outside any one event's fields concerns them all
-        for (const [j, part] of parts.entries()) if (j === i || i < 0) part.errors.push(carried);
+        const [first, position, ...rest] = error.path ?? [];
+        const field = query.fields.find((f) => f.alias === first);
+        const at = field ? positions[field.entity] : undefined;
+        parts.forEach((part, e) => {
+          if (!field || !at) {
+            // an error outside any one entity's fields concerns every event
+            part.errors.push(new GraphQLError(error.message, { extensions: error.extensions }));
+            return;
+          }
+          if (at[e]! < 0) return;
+          // an error under one item belongs to the events of that id; one on the whole list, to all of them
+          if (typeof position === 'number' && position !== at[e]) return;
+          const path = typeof position === 'number' ? [field.key, ...rest] : [field.key];
+          part.errors.push(new GraphQLError(error.message, { path, extensions: error.extensions }));
+        });
       }
       return parts;
     },
   };
-}
-
-/** Which client variables an event's lookups read: subscriptions share a batch only when these agree. */
-export function payloadVariables(op: LiveOperation): Record<string, unknown> {
-  const probe = activityBatch(op, [
-    { kind: '', at: '', campaignId: 'c', messageId: 'm', enrollmentId: 'e' },
-  ]).document;
-  const values: Record<string, unknown> = {};
-  if (!probe) return values;
-  const definition = probe.definitions[0] as OperationDefinitionNode;
-  for (const d of definition.variableDefinitions ?? []) {
-    const name = d.variable.name.value;
-    if (name in op.variables) values[name] = op.variables[name];
-  }
-  return values;
 }
 
 /** The internal query reading a campaign's current stats with the subscription's selection. */
@@ -247,7 +294,7 @@ export function statsQuery(op: LiveOperation): PayloadQuery {
     directives: [],
     selectionSet: op.field.selectionSet,
   };
-  const campaign = lookupField('campaign', lookup, id, {
+  const campaign = lookupField('campaign', lookup, 'id', id, {
     kind: Kind.SELECTION_SET,
     selections: [stats],
   });

@@ -21,6 +21,16 @@ export const LIVE_LOOKUPS = {
   Enrollment: '_liveEnrollment',
 } as const;
 
+/**
+ * The same lookups for a list of ids, one reference per id in order: the events of a moment resolve in one
+ * query whose document (and so its plan) is the same for one event or a hundred.
+ */
+export const LIVE_LIST_LOOKUPS = {
+  Campaign: '_liveCampaigns',
+  Message: '_liveMessages',
+  Enrollment: '_liveEnrollments',
+} as const;
+
 export const LIVE_SDL = `
 extend schema
   @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", "@inaccessible"])
@@ -82,11 +92,18 @@ type Query {
   _liveCampaign(id: ID!): Campaign @inaccessible
   _liveMessage(id: ID!): Message @inaccessible
   _liveEnrollment(id: ID!): Enrollment @inaccessible
+  _liveCampaigns(ids: [ID!]!): [Campaign]! @inaccessible
+  _liveMessages(ids: [ID!]!): [Message]! @inaccessible
+  _liveEnrollments(ids: [ID!]!): [Enrollment]! @inaccessible
 }
 `;
 
 function reference(typename: string) {
   return (_: unknown, { id }: { id: string }) => ({ __typename: typename, id });
+}
+
+function references(typename: string) {
+  return (_: unknown, { ids }: { ids: string[] }) => ids.map((id) => ({ __typename: typename, id }));
 }
 
 const servedByGateway = () => {
@@ -103,6 +120,9 @@ export function buildLiveSubgraphSchema(): GraphQLSchema {
         [LIVE_LOOKUPS.Campaign]: reference('Campaign'),
         [LIVE_LOOKUPS.Message]: reference('Message'),
         [LIVE_LOOKUPS.Enrollment]: reference('Enrollment'),
+        [LIVE_LIST_LOOKUPS.Campaign]: references('Campaign'),
+        [LIVE_LIST_LOOKUPS.Message]: references('Message'),
+        [LIVE_LIST_LOOKUPS.Enrollment]: references('Enrollment'),
       },
       Subscription: {
         campaignActivity: { subscribe: servedByGateway },
@@ -123,8 +143,8 @@ export function liveDataSource(): LocalGraphQLDataSource {
  */
 export function livePayloadSupergraph(supergraphSdl: string): string {
   let sdl = supergraphSdl;
-  for (const field of Object.values(LIVE_LOOKUPS)) {
-    sdl = sdl.replace(new RegExp(`(\\b${field}\\(id: ID!\\): \\w+[^\\n]*?) @inaccessible`), '$1');
+  for (const field of [...Object.values(LIVE_LOOKUPS), ...Object.values(LIVE_LIST_LOOKUPS)]) {
+    sdl = sdl.replace(new RegExp(`(\\b${field}\\([^)\\n]*\\): [^\\n]*?) @inaccessible`), '$1');
   }
   return sdl;
 }

@@ -27,7 +27,7 @@ import type { Bus } from '../lib/bus/index.ts';
 import { AppError, ErrorCode } from '../lib/errors.ts';
 import type { GatewayContext, GatewayCore } from './gateway.ts';
 import { assertCost, depthLimitRule, rootFields } from './limits.ts';
-import { LiveHub } from './live-hub.ts';
+import { LiveHub, type Outlet } from './live-hub.ts';
 import type { LiveField, LiveOperation } from './live-payload.ts';
 
 export interface LiveLimits {
@@ -216,7 +216,7 @@ export async function serveLive(options: {
       onClose(ctx) {
         forget(ctx.extra);
       },
-      async onSubscribe(ctx, _id, payload) {
+      async onSubscribe(ctx, id, payload) {
         const state = ctx.extra.state;
         if (!state) return [liveError(ErrorCode.Unauthenticated, 'Not authenticated')];
         if (state.subscriptions >= limits.maxSubscriptionsPerSocket) {
@@ -249,7 +249,14 @@ export async function serveLive(options: {
           if (!campaign) state.subscriptions--;
         }
         if (!campaign) return [liveError(ErrorCode.NotFound, 'Campaign not found', { campaignId })];
-        const stream = hub.join(op, campaignId, state.context);
+        // payloads are written as this subscription's `next` frames, the payload's JSON made once per group
+        const { socket } = ctx.extra;
+        const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+        const outlet: Outlet = (json, written) => {
+          if (socket.readyState !== socket.OPEN) return written();
+          socket.send(`${head}${json}}`, written);
+        };
+        const stream = hub.join(op, campaignId, state.context, outlet);
         const release = stream.return.bind(stream);
         stream.return = (value) => {
           state.subscriptions--;
@@ -270,16 +277,29 @@ export async function serveLive(options: {
     wss,
   );
 
-  // memberships and sessions can end while a socket is open: check every socket's credentials again
-  // (through the authenticator's short cache, so one look-up per user and interval)
+  // memberships and sessions can end while a socket is open: check every socket's credentials again, each
+  // distinct credential once per interval (an API key is read from the database at every check, and
+  // thousands of sockets may share one)
   const recheck = setInterval(async () => {
-    for (const { socket, state } of [...states]) {
+    const byCredential = new Map<string, WebSocket[]>();
+    for (const { socket, state } of states) {
+      const sockets = byCredential.get(state.authorization) ?? [];
+      byCredential.set(state.authorization, sockets);
+      sockets.push(socket);
+    }
+    for (const [authorization, sockets] of byCredential) {
       try {
-        const identity = await core.authenticator.authenticate({ authorization: state.authorization });
+        const identity = await core.authenticator.authenticate({ authorization });
         requireAccess(identity, 'read');
       } catch (error) {
         const forbidden = error instanceof AppError && error.code === ErrorCode.Forbidden;
-        closeSocket(socket, forbidden ? CLOSE.forbidden : CLOSE.unauthorized, 'Credentials no longer valid');
+        for (const socket of sockets) {
+          closeSocket(
+            socket,
+            forbidden ? CLOSE.forbidden : CLOSE.unauthorized,
+            'Credentials no longer valid',
+          );
+        }
       }
     }
   }, limits.recheckMs);

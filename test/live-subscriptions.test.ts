@@ -213,6 +213,30 @@ describe('graphql-ws authentication', () => {
     );
     expect(await closed).toBe(4401);
   });
+
+  it('closes every socket of an API key once it is revoked, and only those', async () => {
+    const created = await ok<any, any>(
+      'mutation { createApiKey(name: "dashboards", scopes: [READ]) { apiKey { id } secret } }',
+      {},
+      { token: a.token },
+    );
+    const withKey = await Promise.all(
+      [1, 2, 3].map(() => connectRaw({ authorization: `Bearer ${created.createApiKey.secret}` })),
+    );
+    const withToken = await connectRaw({ authorization: `Bearer ${a.token}` });
+    expect([...withKey, withToken].every((s) => s.acked)).toBe(true);
+    const closed = withKey.map(({ socket }) => new Promise<number>((resolve) => socket.on('close', resolve)));
+    await ok<any, any>(
+      'mutation($id: ID!) { revokeApiKey(id: $id) { id } }',
+      { id: created.createApiKey.apiKey.id },
+      { token: a.token },
+    );
+    expect(await Promise.all(closed)).toEqual([4401, 4401, 4401]);
+    // the owner's own socket stays open through the next checks
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(withToken.socket.readyState).toBe(WebSocket.OPEN);
+    withToken.socket.close();
+  });
 });
 
 describe('campaignActivity', () => {
