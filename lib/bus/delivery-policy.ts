@@ -67,6 +67,13 @@ export function assertQueueName(queue: unknown): asserts queue is string {
   }
 }
 
+/** One message for several queues: at least one queue, each named properly, and a plain object. */
+export function assertCopies(queues: readonly unknown[], message: unknown): asserts message is WorkMessage {
+  if (queues.length === 0) throw new BusError('sendToQueues needs at least one queue');
+  for (const queue of queues) assertQueueName(queue);
+  assertWorkMessage(message);
+}
+
 export function assertWorkMessage(message: unknown): asserts message is WorkMessage {
   if (!isWorkMessage(message)) throw new BusError('a work message must be a plain object of ids');
 }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
+  assertCopies,
   assertDelay,
   assertEvent,
   assertPatterns,
@@ -123,9 +124,7 @@ export class MemoryBus implements Bus {
     options?: { messageId?: string },
   ): Promise<void> {
     this.assertOpen();
-    if (queues.length === 0) throw new BusError('sendToQueues needs at least one queue');
-    for (const queue of queues) assertQueueName(queue);
-    assertWorkMessage(message);
+    assertCopies(queues, message);
     const payload = JSON.stringify(message);
     const messageId = options?.messageId ?? randomUUID();
     for (const queue of queues) this.enqueue(this.queue(queue), { payload, messageId, attempt: 1 });

@@ -10,6 +10,7 @@ import {
   type ReturnedMessage,
 } from 'rabbitmq-client';
 import {
+  assertCopies,
   assertDelay,
   assertEvent,
   assertPatterns,
@@ -183,9 +184,7 @@ export class RabbitMqBus implements Bus {
     options?: { messageId?: string },
   ): Promise<void> {
     this.assertOpen();
-    if (queues.length === 0) throw new BusError('sendToQueues needs at least one queue');
-    for (const queue of queues) assertQueueName(queue);
-    assertWorkMessage(message);
+    assertCopies(queues, message);
     const specs = queues.map((queue) => this.workSpec(queueNames(this.prefix, queue)));
     for (const spec of specs) await this.ensureQueue(spec);
     const [first, ...others] = specs;
