@@ -163,7 +163,8 @@ export async function serveLive(options: {
     {
       async onConnect(ctx: Context<Record<string, unknown> | undefined, Extra>) {
         const { socket, request } = ctx.extra;
-        const authorization = ctx.connectionParams?.authorization;
+        // graphql-ws clients send `authorization`; Apollo Sandbox sends its headers as they were typed
+        const authorization = authorizationParam(ctx.connectionParams);
         if (typeof authorization !== 'string' || !authorization) {
           closeSocket(socket, CLOSE.unauthorized, 'Authorization required');
           return false;
@@ -387,4 +388,12 @@ function checkOperation(
     },
     campaignId,
   };
+}
+
+/** The connection_init payload's `authorization`, whatever the case of its name. */
+function authorizationParam(params: Record<string, unknown> | undefined): unknown {
+  if (!params) return undefined;
+  if ('authorization' in params) return params.authorization;
+  const key = Object.keys(params).find((name) => name.toLowerCase() === 'authorization');
+  return key === undefined ? undefined : params[key];
 }

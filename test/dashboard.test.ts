@@ -56,6 +56,8 @@ async function signIn(page: Page): Promise<void> {
   await page.fill('input[name=password]', org.password);
   await page.click('#sign-in button[type=submit]');
   await page.waitForSelector('#workspace:not([hidden])');
+  // signed in, the form goes away
+  expect(await page.isVisible('#sign-in')).toBe(false);
 }
 
 const sentOnScreen = (page: Page) => page.textContent('[data-stat=sent]').then((t) => Number(t));
@@ -125,7 +127,12 @@ describe('the dashboard', () => {
       expect(latency).toBeLessThan(1000);
       // the activity feed names the send
       await page.locator('#feed li', { hasText: 'sent' }).first().waitFor();
+      // the counters' change brings the timeline along (read again at most every 5 s)
+      await page.locator('#timeline .legend', { hasText: 'sent 1' }).waitFor({ timeout: 10_000 });
       expect(errors).toEqual([]);
+      // the README's picture of the page: DASHBOARD_SCREENSHOT=docs/dashboard.png npx vitest run test/dashboard.test.ts
+      if (process.env.DASHBOARD_SCREENSHOT)
+        await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
     } finally {
       await page.close();
     }

@@ -169,6 +169,11 @@ describe('graphql-ws authentication', () => {
     const good = await connectRaw({ authorization: `Bearer ${a.token}` });
     expect(good.acked).toBe(true);
     good.socket.close();
+    // as Apollo Sandbox sends it: its headers, named as typed
+    const sandbox = await connectRaw({ Authorization: `Bearer ${a.token}` });
+    expect(sandbox.acked).toBe(true);
+    sandbox.socket.close();
+    expect((await connectRaw({ Authorization: 'Bearer not-a-token' })).code).toBe(4401);
   });
 
   it('closes with 4403 for an API key without the READ scope', async () => {

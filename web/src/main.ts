@@ -8,7 +8,7 @@ const STATS = 'sent opened humanOpened clicked replied bounced unsubscribed open
 const FEED_LIMIT = 100;
 const REVIEW_LIMIT = 50;
 const HOUR_MS = 3_600_000;
-/** The timeline and A/B results are read again at most this often while events arrive. */
+/** The timeline and A/B results are read again when the totals change, at most this often. */
 const FIGURES_EVERY_MS = 5_000;
 
 type Stats = Record<string, number>;
@@ -103,6 +103,7 @@ function experimentTable(experiment: Experiment): HTMLElement {
 class Dashboard {
   private stopFollowing: (() => void)[] = [];
   private figuresTimer: ReturnType<typeof setTimeout> | undefined;
+  private figuresReadAt = 0;
   private campaignId: string | undefined;
 
   constructor(private readonly api: Api) {}
@@ -144,7 +145,10 @@ class Dashboard {
       this.api.subscribe<{ campaignStats: Stats }>(
         `subscription Totals($id: ID!) { campaignStats(campaignId: $id) { ${STATS} } }`,
         { id: campaignId },
-        (data) => showStats(data.campaignStats),
+        (data) => {
+          showStats(data.campaignStats);
+          this.figuresChanged();
+        },
         (e) => this.fail(e),
       ),
       this.api.subscribe<{ campaignActivity: Activity }>(
@@ -162,13 +166,20 @@ class Dashboard {
     feed.prepend(activityLine(activity));
     while (feed.children.length > FEED_LIMIT) feed.lastElementChild?.remove();
     if (activity.kind === 'APPROVAL_NEEDED') this.readReview().catch((e) => this.fail(e));
-    this.figuresTimer ??= setTimeout(() => {
+  }
+
+  /** The counters moved (campaignStats pushes after they are committed): read the timeline and A/B results again. */
+  private figuresChanged(): void {
+    if (this.figuresTimer) return;
+    const wait = Math.max(0, this.figuresReadAt + FIGURES_EVERY_MS - Date.now());
+    this.figuresTimer = setTimeout(() => {
       this.figuresTimer = undefined;
       this.readFigures().catch((e) => this.fail(e));
-    }, FIGURES_EVERY_MS);
+    }, wait);
   }
 
   private async readFigures(): Promise<void> {
+    this.figuresReadAt = Date.now();
     const id = this.campaignId;
     const to = new Date(Math.ceil(Date.now() / HOUR_MS) * HOUR_MS);
     const from = new Date(to.getTime() - 48 * HOUR_MS);
