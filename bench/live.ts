@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { OUTREACH_EVENTS_SUBSCRIPTION, QUEUES } from '../lib/bus/catalog.ts';
 import { eventRoutingKey } from '../lib/bus/index.ts';
 import { loadConfig } from '../lib/config.ts';
 import { startStack } from '../stack.ts';
+import { deleteBrokerQueues } from '../test/helpers/broker.ts';
 import { seedDraftCampaign } from '../test/helpers/drafts.ts';
 import { seedSent } from '../test/helpers/inbound-mail.ts';
 import { createDatabase, databaseUrl, dropDatabase } from './lib/platform.ts';
@@ -386,6 +388,10 @@ async function main() {
     child.kill();
     await stack.stop();
     await dropDatabase(dbName);
+    await deleteBrokerQueues(AMQP_URL, config.amqpPrefix, [
+      ...QUEUES.map((q) => q.name),
+      OUTREACH_EVENTS_SUBSCRIPTION.queue,
+    ]).catch((error) => console.error(`bench queues not deleted: ${(error as Error).message}`));
   }
 }
 

@@ -2,7 +2,6 @@
 // outreach service writes them, dispatch as the worker role, sends recorded as the sender will.
 import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Connection } from 'rabbitmq-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DRAFT_QUEUE, type TaskMessage } from '../lib/bus/catalog.ts';
 import { type Bus, type Consumer, consumeWork, createBus } from '../lib/bus/index.ts';
@@ -22,6 +21,7 @@ import { type Advanced, advanceEnrollment } from '../subgraphs/outreach/services
 import { createWorkerOrm, WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
 import { claimTasks } from '../workers/scheduler/handler.ts';
 import { createScheduler, type Scheduler } from '../workers/scheduler/index.ts';
+import { deleteBrokerQueues } from './helpers/broker.ts';
 import {
   type CampaignSpec,
   type SeededCampaign,
@@ -648,9 +648,7 @@ describe('two schedulers on RabbitMQ', () => {
     } finally {
       await consumer.close();
       await rabbit.close();
-      const conn = new Connection(AMQP_URL);
-      for (const q of [DRAFT_QUEUE.name]) await conn.queueDelete({ queue: `${prefix}${q}` }).catch(() => {});
-      await conn.close();
+      await deleteBrokerQueues(AMQP_URL, prefix, [DRAFT_QUEUE.name]);
     }
   });
 });
