@@ -205,11 +205,7 @@ export class RabbitMqBus implements Bus {
     this.assertOpen();
     assertQueueName(queue);
     const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
-    const names = queueNames(this.prefix, queue);
-    await this.ensureQueue(this.workSpec(names));
-    await this.ensureQueue(this.deadSpec(names));
-    for (const ms of new Set(retryDelaysMs))
-      await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
+    const names = await this.ensureConsumedQueues(queue, retryDelaysMs);
 
     const amqp = this.conn.createConsumer(
       {
@@ -285,11 +281,7 @@ export class RabbitMqBus implements Bus {
     const { queue } = options;
     assertQueueName(queue);
     const { prefetch, retryDelaysMs } = resolveConsumeOptions(options);
-    const names = queueNames(this.prefix, queue);
-    await this.ensureQueue(this.workSpec(names));
-    await this.ensureQueue(this.deadSpec(names));
-    for (const ms of new Set(retryDelaysMs))
-      await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
+    const names = await this.ensureConsumedQueues(queue, retryDelaysMs);
     // Bound before consuming: from here on no matching event is lost, subscriber or not.
     for (const routingKey of patterns)
       await this.conn.queueBind({ queue: names.work, exchange: this.exchange, routingKey });
@@ -490,6 +482,16 @@ export class RabbitMqBus implements Bus {
       { queue: msg.routingKey, messageId: msg.messageId, reason: msg.replyText },
       'message returned',
     );
+  }
+
+  /** A consumed queue's topology: its work and dead queues and one retry queue per delay. */
+  private async ensureConsumedQueues(queue: string, retryDelaysMs: readonly number[]): Promise<QueueNames> {
+    const names = queueNames(this.prefix, queue);
+    await this.ensureQueue(this.workSpec(names));
+    await this.ensureQueue(this.deadSpec(names));
+    for (const ms of new Set(retryDelaysMs))
+      await this.ensureQueue(this.delaySpec(queue, names.retry(ms), ms));
+    return names;
   }
 
   private workSpec(names: QueueNames): QueueSpec {
