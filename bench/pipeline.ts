@@ -27,6 +27,7 @@ import { addressOf, type GmailCampaign, seedGmailCampaign } from '../test/helper
 import { startWorkerProcesses } from '../test/helpers/worker-processes.ts';
 import { startWorkers } from '../workers/launcher.ts';
 import { WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
+import { cpuByGroup, machineCpu } from './lib/load.ts';
 import { createDatabase, databaseUrl, dropDatabase } from './lib/platform.ts';
 import { markdownTable } from './lib/report.ts';
 
@@ -54,22 +55,70 @@ interface Row {
   duplicates: number;
   lost: number;
   target: number | undefined;
+  /** CPU ms spent from the launch to the last email, per process group. */
+  cpu?: Map<string, number>;
 }
 
-/** Waits until every enrolled prospect's email is SENT (or the run times out), then reads the fake's log. */
+type Snapshot = Awaited<ReturnType<typeof machineCpu>>;
+
+/**
+ * Names a process: a worker by its pid, this bench (which hosts the Gmail fake), this database's PostgreSQL
+ * backends, PostgreSQL's shared processes (WAL writer, checkpointer…) and other databases' backends, RabbitMQ.
+ */
+function groupsOf(
+  workers: Record<string, number>,
+  backends: Set<number>,
+): (pid: number, command: string) => string {
+  const byPid = new Map(Object.entries(workers).map(([name, pid]) => [pid, name]));
+  return (pid, command) => {
+    const worker = byPid.get(pid);
+    if (worker) return worker;
+    if (pid === process.pid) return byPid.size > 0 ? 'bench + Gmail fake' : 'workers + bench + Gmail fake';
+    if (command === 'postgres') return backends.has(pid) ? 'PostgreSQL: this database' : 'PostgreSQL: other';
+    if (command.startsWith('beam') || command === 'erl_child_setup' || command === 'epmd') return 'RabbitMQ';
+    return 'other';
+  };
+}
+
+/** The PostgreSQL backends serving this database now (the workers' pools are open for the whole run). */
+async function backendsOf(owner: pg.Pool): Promise<Set<number>> {
+  const { rows } = await owner.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+  );
+  return new Set(rows.map((r) => r.pid));
+}
+
 async function untilSent(
   owner: pg.Pool,
   fake: GoogleFake,
   run: string,
   seeded: GmailCampaign,
   started: number,
+  cpu: { before: Snapshot; groupOf: (backends: Set<number>) => (pid: number, command: string) => string },
 ): Promise<Row> {
   const expected = seeded.positionIds.length;
+  // progress is read from the fake's log (free), not by counting rows: a count every 100 ms cost PostgreSQL
+  // almost a millisecond of CPU per email; the database is asked only once the fake has them all
+  const reachedRecipients = new Set<string>();
+  let seen = 0;
+  const reached = () => {
+    const all = fake.gmail.messages;
+    for (; seen < all.length; seen++) {
+      const m = all[seen]!;
+      if (!m.labelIds.includes('SENT')) continue;
+      const to = addressOf(m.headers.get('to'));
+      if (seeded.emails.has(to)) reachedRecipients.add(to);
+    }
+    return reachedRecipients.size;
+  };
   let firstSentAt: number | undefined;
   let sent = 0;
   while (sent < expected) {
     if (performance.now() - started > RUN_TIMEOUT_MS) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
+    const accepted = reached();
+    if (accepted > 0 && firstSentAt === undefined) firstSentAt = performance.now();
+    if (accepted < expected) continue;
     const { rows } = await owner.query<{ sent: number }>(
       `SELECT count(*)::int AS sent FROM outreach.messages m
        JOIN outreach.campaign_enrollments e ON e.organisation_id = m.organisation_id AND e.id = m.enrollment_id
@@ -77,9 +126,10 @@ async function untilSent(
       [seeded.campaignId],
     );
     sent = rows[0]!.sent;
-    if (sent > 0 && firstSentAt === undefined) firstSentAt = performance.now();
   }
   const ms = performance.now() - started;
+  const backends = await backendsOf(owner);
+  const spent = cpuByGroup(cpu.before, await machineCpu(), cpu.groupOf(backends));
   // the fake's log, this campaign's recipients only
   const mine = fake.gmail.sent().filter((m) => seeded.emails.has(addressOf(m.headers.get('to'))));
   const messageIds = new Set(mine.map((m) => m.headers.get('message-id')));
@@ -93,20 +143,26 @@ async function untilSent(
     duplicates,
     lost: expected - recipients.size,
     target: TARGET_PER_S,
+    cpu: spent,
   };
 }
 
-async function enrolAndLaunch(outreach: MikroORM, owner: pg.Pool, seeded: GmailCampaign): Promise<number> {
+async function enrolAndLaunch(
+  outreach: MikroORM,
+  owner: pg.Pool,
+  seeded: GmailCampaign,
+): Promise<{ started: number; before: Snapshot }> {
   await withTenant(outreach, seeded.organisationId, (em) =>
     enrollPositions(em, seeded.campaignId, seeded.positionIds, new Date()),
   );
   // the product must not wait for autovacuum's statistics after a bulk write: the bench does not hide it either
   await owner.query('ANALYZE');
+  const before = await machineCpu();
   const started = performance.now();
   await withTenant(outreach, seeded.organisationId, (em) =>
     launchCampaign(em, seeded.campaignId, new Date()),
   );
-  return started;
+  return { started, before };
 }
 
 function workerEnv(fake: GoogleFake, dataDir: string): Record<string, string> {
@@ -201,6 +257,19 @@ function report(rows: Row[]): string {
   );
 }
 
+function cpuReport(rows: Row[]): string {
+  const measured = rows.filter((r) => r.cpu && r.emails > 0);
+  const groups = [...new Set(measured.flatMap((r) => [...r.cpu!.keys()]))].sort();
+  return markdownTable(
+    ['run', ...groups, 'total'],
+    measured.map((r) => {
+      const per = (ms: number) => (ms / r.emails).toFixed(2);
+      const total = [...r.cpu!.values()].reduce((a, b) => a + b, 0);
+      return [r.run, ...groups.map((g) => per(r.cpu!.get(g) ?? 0)), per(total)];
+    }),
+  );
+}
+
 async function main() {
   const watchdog = setTimeout(() => {
     console.error('bench:pipeline ran out of its time budget');
@@ -240,7 +309,7 @@ async function main() {
           : [],
       );
       try {
-        const started = await enrolAndLaunch(outreach, owner, production);
+        const { started, before } = await enrolAndLaunch(outreach, owner, production);
         rows.push(
           await untilSent(
             owner,
@@ -248,6 +317,7 @@ async function main() {
             `production topology: ${PIPELINE_WORKERS.length} worker processes, RabbitMQ`,
             production,
             started,
+            { before, groupOf: (backends) => groupsOf(processes.pids(), backends) },
           ),
         );
       } finally {
@@ -266,7 +336,7 @@ async function main() {
       const bus = await createBus();
       const workers = await startWorkers(PIPELINE_WORKERS, config, bus);
       try {
-        const started = await enrolAndLaunch(outreach, owner, inProcess);
+        const { started, before } = await enrolAndLaunch(outreach, owner, inProcess);
         rows.push(
           await untilSent(
             owner,
@@ -274,6 +344,7 @@ async function main() {
             '`npm start`: every worker in one process, in-process bus',
             inProcess,
             started,
+            { before, groupOf: (backends) => groupsOf({}, backends) },
           ),
         );
       } finally {
@@ -286,11 +357,16 @@ async function main() {
       `\nbench:pipeline — ${ENROLMENTS.toLocaleString('en')} enrolments, ${MAILBOXES} Gmail mailboxes (local fake), one template step; PostgreSQL 127.0.0.1, ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)} at the end\n`,
     );
     console.log(report(rows));
+    console.log(
+      '\nCPU ms per email sent, from the launch to the last email, per process (2 cores = 2,000 ms/s):\n',
+    );
+    console.log(cpuReport(rows));
   } finally {
     await outreach.close();
     await owner.end();
     await fake.close();
-    await dropDatabase(dbName);
+    if (process.env.BENCH_KEEP_DB) console.log(`kept database ${dbName}`);
+    else await dropDatabase(dbName);
     await rm(dataDir, { recursive: true, force: true });
     clearTimeout(watchdog);
   }

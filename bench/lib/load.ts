@@ -1,6 +1,6 @@
 // A closed-loop HTTP load generator: a fixed number of keep-alive connections, each sending its next
 // request as soon as the previous answer is in, for a fixed time. Also reads process CPU time.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { Pool } from 'undici';
 
 export interface PreparedRequest {
@@ -144,4 +144,49 @@ export async function cpuSnapshot(pids: Record<string, number>): Promise<Record<
     }),
   );
   return out;
+}
+
+/** User + system CPU of every process on the machine, by pid, with its command name. */
+export async function machineCpu(): Promise<Map<number, { command: string; ms: number }>> {
+  const out = new Map<number, { command: string; ms: number }>();
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(async (entry) => {
+        let text: string;
+        try {
+          text = await readFile(`/proc/${entry}/stat`, 'utf8');
+        } catch {
+          return;
+        }
+        const command = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        out.set(Number(entry), {
+          command,
+          ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS,
+        });
+      }),
+  );
+  return out;
+}
+
+/**
+ * CPU spent between two machine snapshots, summed per group: `groupOf` names a process's group (a known pid,
+ * else its command name), or undefined to leave it out. Processes born in between count from zero.
+ */
+export function cpuByGroup(
+  before: Map<number, { command: string; ms: number }>,
+  after: Map<number, { command: string; ms: number }>,
+  groupOf: (pid: number, command: string) => string | undefined,
+): Map<string, number> {
+  const groups = new Map<string, number>();
+  for (const [pid, now] of after) {
+    const group = groupOf(pid, now.command);
+    if (group === undefined) continue;
+    const then = before.get(pid);
+    const spent = now.ms - (then && then.command === now.command ? then.ms : 0);
+    groups.set(group, (groups.get(group) ?? 0) + spent);
+  }
+  return groups;
 }

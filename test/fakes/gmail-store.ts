@@ -118,9 +118,10 @@ export function createGmailStore(): GmailStore {
       // Gmail threads a message with the one its In-Reply-To / References name
       const named: string[] =
         `${headers.get('in-reply-to') ?? ''} ${headers.get('references') ?? ''}`.match(/<[^>]+>/g) ?? [];
-      thread = messages.find(
-        (m) => m.mailbox === mailbox && named.includes(m.headers.get('message-id') ?? ''),
-      )?.threadId;
+      if (named.length > 0)
+        thread = messages.find(
+          (m) => m.mailbox === mailbox && named.includes(m.headers.get('message-id') ?? ''),
+        )?.threadId;
     }
     const message: StoredMessage = {
       id: newId(),

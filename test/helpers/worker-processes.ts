@@ -10,6 +10,8 @@ export interface WorkerProcesses {
   /** Starts the worker again (after a kill), and waits until it is ready. */
   restart(name: string): Promise<void>;
   stop(): Promise<void>;
+  /** Each running worker's process id, by name. */
+  pids(): Record<string, number>;
 }
 
 const READY_TIMEOUT_MS = 90_000;
@@ -77,6 +79,11 @@ export async function startWorkerProcesses(
     },
     async stop() {
       await Promise.all([...children.values()].map(stopOne));
+    },
+    pids() {
+      return Object.fromEntries(
+        [...children].flatMap(([name, child]) => (child.pid === undefined ? [] : [[name, child.pid]])),
+      );
     },
   };
   try {

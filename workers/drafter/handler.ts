@@ -447,12 +447,13 @@ async function writeMessages(em: EntityManager, drafts: MessageToWrite[]): Promi
       `UPDATE outreach.tasks t SET status = w.status, message_id = w.message_id, last_error = w.error,
          leased_by = NULL, leased_until = NULL, updated_at = now()
        FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::text[]) AS w(task_id, status, message_id, error)
-       WHERE t.id = w.task_id AND t.status IN ('QUEUED', 'RUNNING')`,
+       WHERE t.id = ANY (?::uuid[]) AND t.id = w.task_id AND t.status IN ('QUEUED', 'RUNNING')`,
       [
         written.map((r) => r.taskId),
         written.map((r) => (r.draft.ok ? 'DONE' : 'FAILED')),
         written.map((r) => r.id),
         written.map((r) => (r.draft.ok ? null : r.draft.reason)),
+        written.map((r) => r.taskId),
       ],
     );
   }

@@ -351,6 +351,7 @@ export async function dispatchTasks(
   }
 
   await writeOutcome(em, options, {
+    enrollmentOf: new Map(tasks.map((t) => [t.id, t.enrollment_id])),
     resumed,
     queued,
     again,
@@ -427,6 +428,8 @@ async function writeOutcome(
   em: EntityManager,
   options: DispatchOptions,
   outcome: {
+    /** Each claimed task's enrolment. */
+    enrollmentOf: Map<string, string>;
     /** Enrolments whose pause ended: enrolment id → campaign id. */
     resumed: Map<string, string>;
     queued: { id: string; mailboxId: string | null; variantId: string | null; sendAt: Date | null }[];
@@ -439,7 +442,9 @@ async function writeOutcome(
   },
 ): Promise<void> {
   const leasedUntil = new Date(options.now.getTime() + options.queuedLeaseSeconds * 1000);
-  const { resumed, queued, again, later, cancelled, unsent, stopped, newAssignments } = outcome;
+  const { enrollmentOf, resumed, queued, again, later, cancelled, unsent, stopped, newAssignments } = outcome;
+  // every statement names its rows' keys outright, so that the plan never depends on the table's statistics
+  const enrollmentsOf = (taskIds: string[]) => [...new Set(taskIds.map((id) => enrollmentOf.get(id)!))];
   if (resumed.size > 0) {
     const back = await rawQuery<{ id: string; campaign_id: string }>(
       em,
@@ -478,19 +483,21 @@ async function writeOutcome(
          UPDATE outreach.tasks t SET status = 'QUEUED', mailbox_id = coalesce(q.mailbox_id, t.mailbox_id),
            variant_id = coalesce(q.variant_id, t.variant_id), send_at = coalesce(q.send_at, t.send_at), leased_until = ?, attempts = t.attempts + 1, updated_at = now()
          FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::timestamptz[]) AS q(id, mailbox_id, variant_id, send_at)
-         WHERE t.id = q.id
+         WHERE t.id = ANY (?::uuid[]) AND t.id = q.id
          RETURNING t.enrollment_id, t.send_at, t.mailbox_id
        )
        UPDATE outreach.campaign_enrollments e
        SET next_run_at = coalesce(q.send_at, e.next_run_at), mailbox_id = coalesce(e.mailbox_id, q.mailbox_id),
          updated_at = now()
-       FROM q WHERE e.id = q.enrollment_id`,
+       FROM q WHERE e.id = ANY (?::uuid[]) AND e.id = q.enrollment_id`,
       [
         leasedUntil,
         queued.map((q) => q.id),
         queued.map((q) => q.mailboxId),
         queued.map((q) => q.variantId),
         queued.map((q) => q.sendAt),
+        queued.map((q) => q.id),
+        enrollmentsOf(queued.map((q) => q.id)),
       ],
     );
   }
@@ -507,12 +514,17 @@ async function writeOutcome(
       `WITH l AS (
          UPDATE outreach.tasks t SET scheduled_for = l.at, leased_by = NULL, leased_until = NULL, updated_at = now()
          FROM unnest(?::uuid[], ?::timestamptz[]) AS l(id, at)
-         WHERE t.id = l.id
+         WHERE t.id = ANY (?::uuid[]) AND t.id = l.id
          RETURNING t.enrollment_id, t.scheduled_for
        )
        UPDATE outreach.campaign_enrollments e SET next_run_at = l.scheduled_for, updated_at = now()
-       FROM l WHERE e.id = l.enrollment_id`,
-      [later.map((l) => l.id), later.map((l) => l.at)],
+       FROM l WHERE e.id = ANY (?::uuid[]) AND e.id = l.enrollment_id`,
+      [
+        later.map((l) => l.id),
+        later.map((l) => l.at),
+        later.map((l) => l.id),
+        enrollmentsOf(later.map((l) => l.id)),
+      ],
     );
   }
   if (cancelled.length > 0) {
@@ -543,8 +555,13 @@ async function writeOutcome(
       `UPDATE outreach.campaign_enrollments e SET status = s.status, stopped_reason = s.reason, next_run_at = NULL,
          updated_at = now()
        FROM unnest(?::uuid[], ?::text[], ?::text[]) AS s(id, status, reason)
-       WHERE e.id = s.id AND e.status IN ('ACTIVE', 'PAUSED')`,
-      [stopped.map((s) => s.enrollmentId), stopped.map((s) => s.status), stopped.map((s) => s.reason)],
+       WHERE e.id = ANY (?::uuid[]) AND e.id = s.id AND e.status IN ('ACTIVE', 'PAUSED')`,
+      [
+        stopped.map((s) => s.enrollmentId),
+        stopped.map((s) => s.status),
+        stopped.map((s) => s.reason),
+        stopped.map((s) => s.enrollmentId),
+      ],
     );
     await completeFinishedCampaigns(em, [...new Set(stopped.map((s) => s.campaignId))]);
     await recordEvents(

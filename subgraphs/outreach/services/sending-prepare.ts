@@ -366,8 +366,8 @@ export async function prepareSends(
       em,
       `UPDATE outreach.tasks t SET status = 'PENDING', scheduled_for = d.at, leased_by = NULL, leased_until = NULL,
          updated_at = now()
-       FROM unnest(?::uuid[], ?::timestamptz[]) AS d(id, at) WHERE t.id = d.id`,
-      [defer.map((d) => d.taskId), defer.map((d) => d.at)],
+       FROM unnest(?::uuid[], ?::timestamptz[]) AS d(id, at) WHERE t.id = ANY (?::uuid[]) AND t.id = d.id`,
+      [defer.map((d) => d.taskId), defer.map((d) => d.at), defer.map((d) => d.taskId)],
     );
   }
   if (close.length > 0) {
@@ -447,7 +447,8 @@ async function writeClaims(
     `UPDATE outreach.messages m SET status = 'SENDING', rfc_message_id = coalesce(m.rfc_message_id, c.rfc),
        leased_by = ?, leased_until = ?, attempts = m.attempts + 1, sent_at = ?, updated_at = now()
      FROM unnest(?::uuid[], ?::text[], ?::uuid[]) AS c(id, rfc, task_id)
-     WHERE m.id = c.id AND (m.status = 'QUEUED' OR (m.status = 'SENDING' AND m.leased_until <= ?))
+     WHERE m.id = ANY (?::uuid[]) AND m.id = c.id
+       AND (m.status = 'QUEUED' OR (m.status = 'SENDING' AND m.leased_until <= ?))
      RETURNING m.id, m.rfc_message_id, c.task_id`,
     [
       options.workerId,
@@ -456,6 +457,7 @@ async function writeClaims(
       claims.map((c) => c.row.message_id),
       claims.map((c) => c.rfc),
       claims.map((c) => c.row.task_id),
+      claims.map((c) => c.row.message_id),
       options.now,
     ],
   );
@@ -527,8 +529,12 @@ export async function writeFailures(em: EntityManager, failures: SendFailure[]):
     `UPDATE outreach.messages m SET status = 'FAILED', error = f.reason, leased_by = NULL, leased_until = NULL,
        sent_at = NULL, updated_at = now()
      FROM unnest(?::uuid[], ?::text[]) AS f(id, reason)
-     WHERE m.id = f.id AND m.status IN ('QUEUED', 'SENDING')`,
-    [failures.map((f) => f.row.message_id), failures.map((f) => f.reason)],
+     WHERE m.id = ANY (?::uuid[]) AND m.id = f.id AND m.status IN ('QUEUED', 'SENDING')`,
+    [
+      failures.map((f) => f.row.message_id),
+      failures.map((f) => f.reason),
+      failures.map((f) => f.row.message_id),
+    ],
   );
   const stopping = failures.filter((f) => f.enrollmentStatus);
   const stopped =
@@ -539,12 +545,13 @@ export async function writeFailures(em: EntityManager, failures: SendFailure[]):
           `UPDATE outreach.campaign_enrollments e SET status = s.status, stopped_reason = s.reason, next_run_at = NULL,
              updated_at = now()
            FROM unnest(?::uuid[], ?::text[], ?::text[]) AS s(id, status, reason)
-           WHERE e.id = s.id AND e.status IN ('ACTIVE', 'PAUSED')
+           WHERE e.id = ANY (?::uuid[]) AND e.id = s.id AND e.status IN ('ACTIVE', 'PAUSED')
            RETURNING e.id`,
           [
             stopping.map((f) => f.row.enrollment_id),
             stopping.map((f) => f.enrollmentStatus!),
             stopping.map((f) => f.stoppedReason!),
+            stopping.map((f) => f.row.enrollment_id),
           ],
         );
   const stoppedIds = new Set(stopped.map((s) => s.id));

@@ -62,13 +62,13 @@ export async function recordSendResults(
            attempts = CASE WHEN w.uncounted THEN greatest(m.attempts - 1, 0) ELSE m.attempts END,
            error = w.reason, updated_at = now()
          FROM unnest(?::uuid[], ?::timestamptz[], ?::text[], ?::boolean[], ?::boolean[]) AS w(id, at, reason, maybe_sent, uncounted)
-         WHERE m.id = w.id AND m.status = 'SENDING' AND m.leased_by = ?
-         RETURNING m.id, w.at
+         WHERE m.id = ANY (?::uuid[]) AND m.id = w.id AND m.status = 'SENDING' AND m.leased_by = ?
+         RETURNING m.id, w.at, m.error
        )
        UPDATE outreach.tasks t SET status = 'PENDING', scheduled_for = w.at, leased_by = NULL, leased_until = NULL,
-         last_error = m.error, updated_at = now()
-       FROM w JOIN outreach.messages m ON m.id = w.id
-       WHERE t.organisation_id = m.organisation_id AND t.message_id = w.id AND t.kind = 'SEND'
+         last_error = w.error, updated_at = now()
+       FROM w
+       WHERE t.message_id = ANY (?::uuid[]) AND t.message_id = w.id AND t.kind = 'SEND'
          AND t.status IN ('PENDING', 'QUEUED', 'RUNNING')`,
       [
         waiting.map((r) => r.job.messageId),
@@ -76,7 +76,9 @@ export async function recordSendResults(
         waiting.map((r) => r.reason),
         waiting.map((r) => r.maybeSent),
         waiting.map((r) => r.kind === 'reconnect'),
+        waiting.map((r) => r.job.messageId),
         workerId,
+        waiting.map((r) => r.job.messageId),
       ],
     );
     const pauses = new Map<string, Date>();
@@ -180,7 +182,7 @@ export async function recordSentMany(
          thread_id = coalesce(s.thread_id, m.thread_id), leased_by = NULL, leased_until = NULL, error = NULL,
          updated_at = now()
        FROM unnest(?::uuid[], ?::timestamptz[], ?::text[], ?::text[]) AS s(id, sent_at, provider_id, thread_id)
-       WHERE m.id = s.id AND m.direction = 'OUTBOUND' AND m.status IN ('QUEUED', 'SENDING')
+       WHERE m.id = ANY (?::uuid[]) AND m.id = s.id AND m.direction = 'OUTBOUND' AND m.status IN ('QUEUED', 'SENDING')
        RETURNING m.id, m.enrollment_id, m.step_id, m.variant_id, s.sent_at,
          coalesce(m.step_index, (SELECT w.index FROM outreach.workflow_steps w WHERE w.id = m.step_id)) AS step_index`,
       [
@@ -188,6 +190,7 @@ export async function recordSentMany(
         sends.map((s) => s.sentAt),
         sends.map((s) => s.providerMessageId ?? null),
         sends.map((s) => s.threadId ?? null),
+        sends.map((s) => s.messageId),
       ],
     );
     const withStep = updated.filter((u) => u.step_id);
@@ -196,9 +199,13 @@ export async function recordSentMany(
         em,
         `UPDATE outreach.tasks t SET status = 'DONE', leased_by = NULL, leased_until = NULL, updated_at = now()
          FROM unnest(?::uuid[], ?::uuid[]) AS d(enrollment_id, step_id)
-         WHERE t.enrollment_id = d.enrollment_id AND t.step_id = d.step_id AND t.kind = 'DRAFT'
-           AND t.status IN ('PENDING', 'QUEUED', 'RUNNING')`,
-        [withStep.map((u) => u.enrollment_id), withStep.map((u) => u.step_id)],
+         WHERE t.enrollment_id = ANY (?::uuid[]) AND t.enrollment_id = d.enrollment_id AND t.step_id = d.step_id
+           AND t.kind = 'DRAFT' AND t.status IN ('PENDING', 'QUEUED', 'RUNNING')`,
+        [
+          withStep.map((u) => u.enrollment_id),
+          withStep.map((u) => u.step_id),
+          withStep.map((u) => u.enrollment_id),
+        ],
       );
     }
     const changed: EventToRecord[] = [];

@@ -220,8 +220,14 @@ export async function advanceEnrollments(
       em,
       `UPDATE outreach.campaign_enrollments e SET current_step_index = s.index, next_run_at = s.next_run_at,
          updated_at = now()
-       FROM unnest(?::uuid[], ?::int[], ?::timestamptz[]) AS s(id, index, next_run_at) WHERE e.id = s.id`,
-      [steps.map((s) => s.enrollmentId), steps.map((s) => s.index), steps.map((s) => s.nextRunAt)],
+       FROM unnest(?::uuid[], ?::int[], ?::timestamptz[]) AS s(id, index, next_run_at)
+       WHERE e.id = ANY (?::uuid[]) AND e.id = s.id`,
+      [
+        steps.map((s) => s.enrollmentId),
+        steps.map((s) => s.index),
+        steps.map((s) => s.nextRunAt),
+        steps.map((s) => s.enrollmentId),
+      ],
     );
   }
   if (completed.length > 0) {
