@@ -21,6 +21,7 @@ import { type Advanced, advanceEnrollment } from '../subgraphs/outreach/services
 import { createWorkerOrm, WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
 import { claimTasks } from '../workers/scheduler/handler.ts';
 import { createScheduler, type Scheduler } from '../workers/scheduler/index.ts';
+import { refreshStaleStatistics, staleTables } from '../workers/scheduler/statistics.ts';
 import { deleteBrokerQueues } from './helpers/broker.ts';
 import {
   type CampaignSpec,
@@ -650,6 +651,43 @@ describe('two schedulers on RabbitMQ', () => {
       await rabbit.close();
       await deleteBrokerQueues(AMQP_URL, prefix, [DRAFT_QUEUE.name]);
     }
+  });
+});
+
+describe('planner statistics', () => {
+  /** The planner's row estimate for one organisation's tasks. */
+  const estimatedTasks = async (organisationId: string) => {
+    const { rows } = await db.owner.query(
+      `EXPLAIN (FORMAT JSON) SELECT * FROM outreach.tasks WHERE organisation_id = '${organisationId}'`,
+    );
+    return rows[0]['QUERY PLAN'][0].Plan['Plan Rows'] as number;
+  };
+
+  it('are taken again once a launch wrote a large share of the pipeline tables, so claims are planned for the real rows', async () => {
+    const clock = testClock('2026-03-04T08:00:00Z');
+    await refreshStaleStatistics(workerOrm);
+    const organisationId = await seedOrganisation(db.owner);
+    const c = await seedCampaign(db.owner, organisationId, { mailboxes: [{ dailyLimit: 2000 }] });
+    const positions = await seedPositions(db.owner, organisationId, 3000);
+    await asService(organisationId, (em) => enrollPositions(em, c.campaignId, positions, clock.now()));
+    await asService(organisationId, (em) => launchCampaign(em, c.campaignId, clock.now()));
+    // before: the organisation did not exist when the table was last analysed
+    expect(await estimatedTasks(organisationId)).toBeLessThan(300);
+    expect(await refreshStaleStatistics(workerOrm)).toEqual(
+      expect.arrayContaining(['tasks', 'campaign_enrollments']),
+    );
+    const estimate = await estimatedTasks(organisationId);
+    expect(estimate).toBeGreaterThan(1500);
+    expect(estimate).toBeLessThan(6000);
+  }, 60_000);
+
+  it('are stale only after enough changes, and a large share of the table', () => {
+    expect(staleTables([{ table: 'tasks', changed: 100, live: 0, analysed: false }])).toEqual([]);
+    expect(staleTables([{ table: 'tasks', changed: 600, live: 600, analysed: false }])).toEqual(['tasks']);
+    expect(staleTables([{ table: 'tasks', changed: 600, live: 100_000, analysed: true }])).toEqual([]);
+    expect(staleTables([{ table: 'tasks', changed: 20_000, live: 100_000, analysed: true }])).toEqual([
+      'tasks',
+    ]);
   });
 });
 

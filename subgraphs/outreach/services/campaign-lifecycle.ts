@@ -5,6 +5,7 @@ import { type EntityManager, isUuid, rawQuery } from '../../../lib/db/orm.ts';
 import { AppError, badInput, ErrorCode, notFound } from '../../../lib/errors.ts';
 import { recordEvents } from '../../../lib/outbox/outbox.ts';
 import { nextOpening, scheduleProblem } from './calendar.ts';
+import { holdCampaign } from './campaign-locks.ts';
 import { restoreSendTasks } from './sending-handoff.ts';
 import {
   CAMPAIGN_SCHEDULE_COLUMNS,
@@ -31,11 +32,14 @@ export interface EnrollOutcome {
 }
 
 /**
- * The campaign, locked until the end of the transaction. The scheduler takes the same lock before it
- * dispatches, so a pause or a launch waits for a dispatch in flight and the next one sees the new status.
+ * The campaign, locked until the end of the transaction: held alone against the sends (campaign-locks.ts), and
+ * its row locked as the scheduler locks it before it dispatches, so a pause or a launch waits for the sends and
+ * the dispatch in flight, and the next ones see the new status.
  */
 async function lockCampaignSchedule(em: EntityManager, campaignId: string): Promise<CampaignSchedule> {
   if (!isUuid(campaignId)) throw notFound('Campaign');
+  // alone: the sends in flight end first, and the next ones see this change
+  await holdCampaign(em, campaignId);
   const [campaign] = await rawQuery<CampaignSchedule>(
     em,
     `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c WHERE c.id = ? FOR NO KEY UPDATE`,

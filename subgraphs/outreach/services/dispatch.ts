@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { ENROLLMENT_CHANGED } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
-import { recordEvents } from '../../../lib/outbox/outbox.ts';
+import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
 import { currentOrNextWindow, localDay, nextOpening, type SendWindow } from './calendar.ts';
 import {
   type CampaignSchedule,
@@ -117,7 +117,7 @@ export async function dispatchTasks(
   if (taskIds.length === 0) return result;
 
   // campaigns first, locked in id order (as launch, pause and the other workers lock them), then the tasks
-  const campaigns = await lockCampaignsOfTasks(em, taskIds);
+  const campaigns = await lockCampaignsOfTasks(em, taskIds, 'dispatch');
   // only tasks still leased to this worker: one whose lease expired and was claimed again is someone else's
   const tasks = await rawQuery<TaskRow>(
     em,
@@ -445,6 +445,8 @@ async function writeOutcome(
   const { enrollmentOf, resumed, queued, again, later, cancelled, unsent, stopped, newAssignments } = outcome;
   // every statement names its rows' keys outright, so that the plan never depends on the table's statistics
   const enrollmentsOf = (taskIds: string[]) => [...new Set(taskIds.map((id) => enrollmentOf.get(id)!))];
+  // recorded last: from there to commit each campaign's stream row stays locked
+  const events: EventToRecord[] = [];
   if (resumed.size > 0) {
     const back = await rawQuery<{ id: string; campaign_id: string }>(
       em,
@@ -452,14 +454,8 @@ async function writeOutcome(
        WHERE id = ANY (?::uuid[]) AND status = 'PAUSED' RETURNING id, campaign_id`,
       [[...resumed.keys()]],
     );
-    await recordEvents(
-      em,
-      back.map((e) => ({
-        event: ENROLLMENT_CHANGED,
-        campaignId: e.campaign_id,
-        payload: { enrollmentId: e.id },
-      })),
-    );
+    for (const e of back)
+      events.push({ event: ENROLLMENT_CHANGED, campaignId: e.campaign_id, payload: { enrollmentId: e.id } });
   }
   if (newAssignments.length > 0) {
     await rawQuery(
@@ -564,13 +560,12 @@ async function writeOutcome(
       ],
     );
     await completeFinishedCampaigns(em, [...new Set(stopped.map((s) => s.campaignId))]);
-    await recordEvents(
-      em,
-      stopped.map((s) => ({
+    for (const s of stopped)
+      events.push({
         event: ENROLLMENT_CHANGED,
         campaignId: s.campaignId,
         payload: { enrollmentId: s.enrollmentId },
-      })),
-    );
+      });
   }
+  await recordEvents(em, events);
 }

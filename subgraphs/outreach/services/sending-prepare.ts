@@ -141,7 +141,7 @@ export async function prepareSends(
   if (taskIds.length === 0) return prepared;
 
   // campaigns first, locked in id order (as launch, pause and the other workers lock them), then the tasks
-  const campaigns = await lockCampaignsOfTasks(em, taskIds);
+  const campaigns = await lockCampaignsOfTasks(em, taskIds, 'sends');
   const rows = await rawQuery<Row>(em, READ_SQL, [taskIds]);
 
   const defer: { taskId: string; at: Date }[] = [];

@@ -1,6 +1,7 @@
 import { SENT } from '../../../lib/bus/catalog.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
+import { shareCampaigns } from './campaign-locks.ts';
 import { markNeedsReconnect } from './mailbox-health.ts';
 import type { SendJob } from './sending-prepare.ts';
 import { writeFailures } from './sending-prepare.ts';
@@ -36,12 +37,8 @@ export async function recordSendResults(
   workerId: string,
 ): Promise<void> {
   if (results.length === 0) return;
-  // campaigns first, in id order, as every writer of a campaign's enrolments does
-  await rawQuery(
-    em,
-    'SELECT 1 FROM outreach.campaigns WHERE id = ANY (?::uuid[]) ORDER BY id FOR NO KEY UPDATE',
-    [[...new Set(results.map((r) => r.job.campaignId))]],
-  );
+  // the campaigns first, shared with the other sends (campaign-locks.ts)
+  await shareCampaigns(em, [...new Set(results.map((r) => r.job.campaignId))]);
   const events: EventToRecord[] = [];
 
   const waiting = results.filter(

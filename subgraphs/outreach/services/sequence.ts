@@ -8,6 +8,7 @@ import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { notFound } from '../../../lib/errors.ts';
 import { type EventToRecord, recordEvents } from '../../../lib/outbox/outbox.ts';
 import { addWindowDays, type SendWindow } from './calendar.ts';
+import { decideCompletion, shareCampaigns } from './campaign-locks.ts';
 import { timezoneOfLocation } from './prospect-timezone.ts';
 
 /** The campaign columns scheduling reads. */
@@ -28,22 +29,32 @@ export interface CampaignSchedule {
 export const CAMPAIGN_SCHEDULE_COLUMNS = `c.id, c.status, c.timezone, c.days, c.start_hour, c.end_hour, c.daily_limit,
   c.use_prospect_timezone, c.track_opens, c.track_clicks`;
 
+const CAMPAIGNS_OF_TASKS = `SELECT DISTINCT e.campaign_id FROM outreach.tasks t
+  JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
+  WHERE t.id = ANY (?::uuid[])`;
+
 /**
- * The campaigns of these tasks, locked in id order until the end of the transaction: launch, pause, the
- * scheduler and the sender all take a campaign before its enrolments and tasks, so they queue up instead of
- * deadlocking.
+ * The campaigns of these tasks, taken until the end of the transaction before their enrolments and tasks
+ * (campaign-locks.ts): `dispatch` locks their rows in id order, as launch and pause do, so dispatches of one
+ * campaign run one at a time; `sends` shares them with the other sends, and is read once the lock is held.
  */
 export async function lockCampaignsOfTasks(
   em: EntityManager,
   taskIds: readonly string[],
+  mode: 'dispatch' | 'sends',
 ): Promise<Map<string, CampaignSchedule>> {
+  if (mode === 'sends') {
+    const ids = await rawQuery<{ campaign_id: string }>(em, CAMPAIGNS_OF_TASKS, [taskIds]);
+    await shareCampaigns(
+      em,
+      ids.map((r) => r.campaign_id),
+    );
+  }
   const rows = await rawQuery<CampaignSchedule>(
     em,
     `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c
-     WHERE c.id IN (SELECT e.campaign_id FROM outreach.tasks t
-                    JOIN outreach.campaign_enrollments e ON e.organisation_id = t.organisation_id AND e.id = t.enrollment_id
-                    WHERE t.id = ANY (?::uuid[]))
-     ORDER BY c.id FOR NO KEY UPDATE`,
+     WHERE c.id IN (${CAMPAIGNS_OF_TASKS})
+     ORDER BY c.id ${mode === 'dispatch' ? 'FOR NO KEY UPDATE' : ''}`,
     [taskIds],
   );
   return new Map(rows.map((c) => [c.id, c]));
@@ -110,12 +121,15 @@ export async function advanceEnrollments(
     if (!kept || kept.afterStepIndex < m.afterStepIndex) byEnrollment.set(m.enrollmentId, m);
   }
   const ids = [...byEnrollment.keys()];
-  await rawQuery(
+  await shareCampaigns(
     em,
-    `SELECT 1 FROM outreach.campaigns WHERE id IN (
-       SELECT campaign_id FROM outreach.campaign_enrollments WHERE id = ANY (?::uuid[]))
-     ORDER BY id FOR NO KEY UPDATE`,
-    [ids],
+    (
+      await rawQuery<{ campaign_id: string }>(
+        em,
+        'SELECT DISTINCT campaign_id FROM outreach.campaign_enrollments WHERE id = ANY (?::uuid[])',
+        [ids],
+      )
+    ).map((r) => r.campaign_id),
   );
   const rows = await rawQuery<
     CampaignSchedule & {
@@ -287,6 +301,8 @@ export async function completeFinishedCampaigns(
   campaignIds: readonly string[],
 ): Promise<string[]> {
   if (campaignIds.length === 0) return [];
+  // after every earlier decision is committed: two finishing the last enrolments side by side each see the other's
+  await decideCompletion(em, campaignIds);
   const rows = await rawQuery<{ id: string }>(
     em,
     `UPDATE outreach.campaigns c SET status = 'COMPLETED', completed_at = now(), updated_at = now()
