@@ -31,12 +31,65 @@ export interface KnownItem {
   person: { linkedinUrl: string | null; nameKey: string | null };
 }
 
-/** Remembered items among these fingerprints whose rows are still as those items left them, by fingerprint. */
+/** The hash a unit of items is labelled with (migration 0050): of its items' fingerprints, in batch order. */
+export function unitHash(fingerprints: string[]): string {
+  return `u:${hash('sha1', `${NORMALISATION_VERSION}\u0000${fingerprints.join(',')}`, 'base64url')}`;
+}
+
+/** A unit's member as remembered: the unit it belongs to and how many positions carry that unit's label. */
+export interface UnitMember {
+  unitHash: string;
+  positions: number;
+}
+
+/** The units these fingerprints were last remembered in, by fingerprint. */
+export async function loadUnitMembers(
+  em: EntityManager,
+  organisationId: string,
+  fingerprints: string[],
+): Promise<Map<string, UnitMember>> {
+  if (fingerprints.length === 0) return new Map();
+  const rows = await rawQuery<UnitMember & { itemHash: string }>(
+    em,
+    `SELECT item_hash AS "itemHash", unit_hash AS "unitHash", positions FROM crm.ingest_items
+     WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
+    [organisationId, fingerprints],
+  );
+  return new Map(rows.map((r) => [r.itemHash, { unitHash: r.unitHash, positions: r.positions }]));
+}
+
+/** Remembers each member item's unit (an item's latest unit replaces an earlier one). */
+export async function saveUnitMembers(
+  em: EntityManager,
+  organisationId: string,
+  members: Map<string, UnitMember>,
+): Promise<void> {
+  if (members.size === 0) return;
+  const entries = [...members];
+  await rawQuery(
+    em,
+    `INSERT INTO crm.ingest_items (organisation_id, item_hash, unit_hash, positions)
+     SELECT ?::uuid, u.* FROM unnest(?::text[], ?::text[], ?::int[]) AS u
+     ON CONFLICT (organisation_id, item_hash)
+       DO UPDATE SET unit_hash = excluded.unit_hash, positions = excluded.positions`,
+    [
+      organisationId,
+      entries.map(([h]) => h),
+      entries.map(([, m]) => m.unitHash),
+      entries.map(([, m]) => m.positions),
+    ],
+  );
+}
+
+/**
+ * Positions labelled with these hashes (a raw item's fingerprint, or a unit's hash) whose rows are still as
+ * the labelling ingest left them, by hash: one position per item, several per unit.
+ */
 export async function loadKnownItems(
   em: EntityManager,
   organisationId: string,
   fingerprints: string[],
-): Promise<Map<string, KnownItem>> {
+): Promise<Map<string, KnownItem[]>> {
   if (fingerprints.length === 0) return new Map();
   const rows = await rawQuery<
     KnownItem['company'] &
@@ -60,9 +113,11 @@ export async function loadKnownItems(
        AND pos.item_rows = md5(c.source_hash || p.source_hash || pos.source_hash)`,
     [organisationId, fingerprints],
   );
-  const known = new Map<string, KnownItem>();
+  const known = new Map<string, KnownItem[]>();
   for (const r of rows) {
-    known.set(r.itemHash, {
+    const list = known.get(r.itemHash) ?? [];
+    known.set(r.itemHash, list);
+    list.push({
       positionId: r.positionId,
       companyId: r.companyId,
       personId: r.personId,
