@@ -7,7 +7,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
-import { type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
+import { arrayLiteral, type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
 import {
   type KnownItem,
   loadKnownItems,
@@ -248,7 +248,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
      WHERE organisation_id = ? AND (pharow_company_id COLLATE "C" = ANY(?::text[]) OR siren COLLATE "C" = ANY(?::text[])
        OR lower(domain::text) COLLATE "C" = ANY(ARRAY(SELECT lower(d) FROM unnest(?::text[]) d))
        OR lower(name) COLLATE "C" = ANY(?::text[]))`,
-    [organisationId, pick('p:'), pick('s:'), pick('d:'), pick('n:')],
+    [organisationId, ...['p:', 's:', 'd:', 'n:'].map((prefix) => arrayLiteral(pick(prefix)))],
   );
   const storedByKey = new Map<string, StoredCompany>();
   for (const row of stored) {
@@ -335,7 +335,7 @@ async function loadStoredPeople(
      UNION ALL
      SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL, NULL, NULL
      FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url COLLATE "C" = ANY(?::text[])`,
-    [organisationId, companyIds, organisationId, linkedinUrls],
+    [organisationId, arrayLiteral(companyIds), organisationId, arrayLiteral(linkedinUrls)],
   );
   const peopleByKey = new Map<string, StoredPerson>();
   const positionsByPair = new Map<string, StoredPosition[]>();

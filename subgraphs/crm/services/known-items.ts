@@ -6,6 +6,7 @@
 // would find all three unchanged for that item, so the ingest can count them unchanged without parsing it.
 import { hash } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
+import { arrayLiteral } from './bulk-upsert.ts';
 
 // Part of every fingerprint: a change to how items are normalised must make every remembered item unknown.
 export const NORMALISATION_VERSION = '1';
@@ -53,7 +54,7 @@ export async function loadUnitMembers(
     em,
     `SELECT item_hash AS "itemHash", unit_hash AS "unitHash", positions FROM crm.ingest_items
      WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
-    [organisationId, fingerprints],
+    [organisationId, arrayLiteral(fingerprints)],
   );
   return new Map(rows.map((r) => [r.itemHash, { unitHash: r.unitHash, positions: r.positions }]));
 }
@@ -111,7 +112,7 @@ export async function loadKnownItems(
      JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
      WHERE pos.organisation_id = ? AND pos.item_hash COLLATE "C" = ANY(?::text[])
        AND pos.item_rows = md5(c.source_hash || p.source_hash || pos.source_hash)`,
-    [organisationId, fingerprints],
+    [organisationId, arrayLiteral(fingerprints)],
   );
   const known = new Map<string, KnownItem[]>();
   for (const r of rows) {
