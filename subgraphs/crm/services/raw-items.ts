@@ -92,6 +92,35 @@ const onTheWay = (path: string[], pattern: KeyPath) =>
   path.length <= pattern.length && path.every((k, i) => pattern[i] === '*' || pattern[i] === k);
 
 /**
+ * The offset just after the container opening at `start`, or -1 when a string is not closed or brackets do
+ * not match (then the body is parsed whole, as before). `open` is scratch space for the open brackets.
+ */
+function skipContainer(body: Buffer, start: number, open: number[]): number {
+  const n = body.length;
+  open.length = 0;
+  let i = start;
+  while (i < n) {
+    const c = body[i];
+    if (c === QUOTE) {
+      i++;
+      for (;;) {
+        if (i >= n) return -1;
+        const d = body[i];
+        if (d === QUOTE) break;
+        i += d === BACKSLASH ? 2 : 1;
+      }
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) open.push(c);
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      const opened = open.pop();
+      if (opened !== (c === CLOSE_BRACE ? OPEN_BRACE : OPEN_BRACKET)) return -1;
+      if (open.length === 0) return i + 1;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/**
  * The one array at `pattern` in a JSON body, as the envelope with that array emptied (parsed) and the byte
  * ranges of its items, or undefined when the body is not plainly of that shape (then parse it whole).
  */
@@ -100,6 +129,7 @@ export function splitItemList(
   pattern: KeyPath,
 ): { envelope: unknown; path: string[]; bounds: number[] } | undefined {
   const stack: Frame[] = [];
+  const containers: number[] = [];
   let found: { path: string[]; marks: number[] } | undefined;
   const n = body.length;
   let i = 0;
@@ -138,6 +168,13 @@ export function splitItemList(
       else if (parent.path && !parent.array && parent.key !== undefined) {
         const candidate = [...parent.path, parent.key];
         if (onTheWay(candidate, pattern)) path = candidate;
+      }
+      if (path === undefined) {
+        // off every pattern (each item, most of the body): only its strings and brackets matter
+        const after = skipContainer(body, i, containers);
+        if (after < 0) return undefined;
+        i = after;
+        continue;
       }
       const array = c === OPEN_BRACKET;
       const target = array && path !== undefined && path.length === pattern.length;
