@@ -18,3 +18,14 @@ CREATE TABLE crm.ingest_items (
 );
 SELECT public.enable_tenant_rls('crm.ingest_items');
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm.ingest_items TO prospectflow_crm;
+
+-- Raw items refused, with what was wrong (field and message, in order): refusing depends on nothing but
+-- the item and the normalisation rules (part of its fingerprint), so a repeat reports them unread.
+CREATE TABLE crm.ingest_rejected (
+  organisation_id uuid NOT NULL REFERENCES iam.organisations (id) ON DELETE CASCADE,
+  item_hash text COLLATE "C" NOT NULL,
+  rejections jsonb NOT NULL,
+  PRIMARY KEY (organisation_id, item_hash)
+);
+SELECT public.enable_tenant_rls('crm.ingest_rejected');
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.ingest_rejected TO prospectflow_crm;

@@ -154,6 +154,44 @@ describe('ingest of raw items already stored', () => {
     );
   });
 
+  it('refuses an item refused before the same way, wherever it stands in the batch, without reading it', async () => {
+    const remembering = await webhookOrganisation();
+    const reference = await webhookOrganisation();
+    const both = async (batch: unknown[]) => {
+      const answer = await remembering.send(batch);
+      expect(answer).toEqual(await reference.send(batch.map((item) => neverKnown(item as RawItem))));
+      return answer as { rejected: { index: number; field: string }[] };
+    };
+    const good = pharowItem();
+    const badEmail = pharowItem({ position: { positionEmail: 'jean.dupont@@acme.fr' } });
+    const noName = pharowItem({ company: { companyName: '   ' }, person: { personFirstName: '' } });
+    const first = await both([badEmail, good, noName]);
+    expect(first.rejected.map((r) => r.index)).toEqual([0, 2]);
+    const remembered = () =>
+      withClient(ownerClient(), async (c) => {
+        const { rows } = await c.query(
+          'SELECT rejections FROM crm.ingest_rejected WHERE organisation_id = $1 ORDER BY item_hash',
+          [remembering.organisationId],
+        );
+        return rows.map((r) => r.rejections);
+      });
+    expect(await remembered()).toHaveLength(2);
+    // moved, repeated within the batch: the same rejections at their new places
+    const again = await both([good, noName, badEmail, badEmail]);
+    expect(again.rejected.map((r) => r.index)).toEqual([1, 2, 3]);
+    expect(await remembered()).toHaveLength(2);
+    // what is answered comes from what was remembered: the item is not read again
+    await withClient(ownerClient(), (c) =>
+      c.query(
+        `UPDATE crm.ingest_rejected SET rejections = '[{"field": "position.positionEmail", "message": "remembered"}]'
+         WHERE organisation_id = $1`,
+        [remembering.organisationId],
+      ),
+    );
+    const read = (await remembering.send([badEmail])) as { rejected: { message: string }[] };
+    expect(read.rejected.map((r) => r.message)).toEqual(['remembered']);
+  });
+
   it('skips an unchanged item but updates a changed one next to it', async () => {
     const { organisationId, send } = await webhookOrganisation();
     const kept = pharowItem();

@@ -11,8 +11,11 @@ import { arrayLiteral, type FieldSpec, insertRows, updateRows } from './bulk-ups
 import {
   type KnownItem,
   loadKnownItems,
+  loadRejected,
   loadUnitMembers,
+  type RememberedRejection,
   rowsStamp,
+  saveRejected,
   saveUnitMembers,
   type UnitMember,
   unitHash,
@@ -769,9 +772,36 @@ export async function ingestPharowItems(
   const remaining = new Set(await knownUnits(em, organisationId, fingerprints, wanted));
   const skipped = new Set<number>();
   for (const unit of remaining) for (const i of unit.indexes) skipped.add(i);
+  const unread = new Set<string>();
+  for (let i = 0; i < batch.length; i++) if (!skipped.has(i) && fingerprints[i]) unread.add(fingerprints[i]!);
+  // items refused before are refused again, the same way, without being read
+  const refused = await loadRejected(em, organisationId, [...unread]);
   const unknown: number[] = [];
-  for (let i = 0; i < batch.length; i++) if (!skipped.has(i)) unknown.push(i);
+  const refusedAgain: Rejection[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    if (skipped.has(i)) continue;
+    const known = fingerprints[i] ? refused.get(fingerprints[i]!) : undefined;
+    if (known) for (const r of known) refusedAgain.push({ index: i, field: r.field, message: r.message });
+    else unknown.push(i);
+  }
   const { items, rejected } = normaliseItems(batch, unknown);
+  const newlyRefused = new Map<string, RememberedRejection[]>();
+  const refusedAt = new Map<string, number>();
+  for (const r of rejected) {
+    const f = fingerprints[r.index];
+    if (!f) continue;
+    const at = refusedAt.get(f) ?? r.index;
+    refusedAt.set(f, at);
+    // the same item again elsewhere in the batch: its rejections once
+    if (at !== r.index) continue;
+    const list = newlyRefused.get(f) ?? [];
+    list.push({ field: r.field, message: r.message });
+    newlyRefused.set(f, list);
+  }
+  if (refusedAgain.length > 0) {
+    rejected.push(...refusedAgain);
+    rejected.sort((a, b) => a.index - b.index);
+  }
   // known items at the same company as a new or changed one will most likely be implicated: take them now
   const companyKeysOfItems = new Set(items.flatMap((item) => companyKeys(item.company)));
   let pulled = [...remaining].filter((unit) =>
@@ -792,7 +822,10 @@ export async function ingestPharowItems(
     }
     const known = [...remaining].flatMap((unit) => unit.rows);
     const outcome = await writeItems(em, organisationId, items, fingerprints, known);
-    if (!(outcome instanceof Set)) return { received: batch.length, ...outcome, rejected };
+    if (!(outcome instanceof Set)) {
+      await saveRejected(em, organisationId, newlyRefused);
+      return { received: batch.length, ...outcome, rejected };
+    }
     // the known items the others touch go through the pipeline with them (after a few rounds, all)
     pulled = [...remaining].filter((unit) => round >= 3 || unit.rows.some((k) => outcome.has(k)));
   }

@@ -82,6 +82,49 @@ export async function saveUnitMembers(
   );
 }
 
+/** Why an item was refused, without its place in a batch. */
+export interface RememberedRejection {
+  field: string;
+  message: string;
+}
+
+/** Items among these fingerprints refused before, with their rejections, by fingerprint. */
+export async function loadRejected(
+  em: EntityManager,
+  organisationId: string,
+  fingerprints: string[],
+): Promise<Map<string, RememberedRejection[]>> {
+  if (fingerprints.length === 0) return new Map();
+  const rows = await rawQuery<{ itemHash: string; rejections: RememberedRejection[] }>(
+    em,
+    `SELECT item_hash AS "itemHash", rejections FROM crm.ingest_rejected
+     WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
+    [organisationId, arrayLiteral(fingerprints)],
+  );
+  return new Map(rows.map((r) => [r.itemHash, r.rejections]));
+}
+
+/** Remembers refused items (one already remembered keeps its row: the same item is refused the same way). */
+export async function saveRejected(
+  em: EntityManager,
+  organisationId: string,
+  rejected: Map<string, RememberedRejection[]>,
+): Promise<void> {
+  if (rejected.size === 0) return;
+  const entries = [...rejected];
+  await rawQuery(
+    em,
+    `INSERT INTO crm.ingest_rejected (organisation_id, item_hash, rejections)
+     SELECT ?::uuid, u.h, u.r::jsonb FROM unnest(?::text[], ?::text[]) AS u(h, r)
+     ON CONFLICT (organisation_id, item_hash) DO NOTHING`,
+    [
+      organisationId,
+      arrayLiteral(entries.map(([h]) => h)),
+      arrayLiteral(entries.map(([, r]) => JSON.stringify(r))),
+    ],
+  );
+}
+
 /**
  * Positions labelled with these hashes (a raw item's fingerprint, or a unit's hash) whose rows are still as
  * the labelling ingest left them, by hash: one position per item, several per unit.
