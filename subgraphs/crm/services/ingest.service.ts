@@ -603,15 +603,20 @@ function labelUnits(
     else parent[root(i)] = root(first);
   };
   for (let i = 0; i < items.length; i++) {
-    const rows = rowsOf(items[i]);
-    join(rows.companyId, i);
-    join(rows.personId, i);
-    join(rows.positionId, i);
+    const item = items[i];
+    join(companies.idOfItem.get(item)!, i);
+    join(people.idOfItem.get(item)!, i);
+    join(positions.idOfItem.get(item)!, i);
   }
+  // only units with a position its items do not agree on need a label of their own
+  const needed = new Set<number>();
+  for (let i = 0; i < items.length; i++)
+    if ((labels.get(positions.idOfItem.get(items[i])!) ?? NO_LABEL) === NO_LABEL) needed.add(root(i));
   const units = new Map<number, NormalisedItem[]>();
   // in batch order (the items are sorted by index)
   for (let i = 0; i < items.length; i++) {
     const r = root(i);
+    if (!needed.has(r)) continue;
     const unit = units.get(r) ?? [];
     unit.push(items[i]);
     units.set(r, unit);
@@ -646,8 +651,6 @@ function labelUnits(
   const claimed = new Map<string, number>();
   for (const unit of units.values()) {
     if (unit.length < 2) continue;
-    const positionIds = new Set(unit.map((item) => positions.idOfItem.get(item)!));
-    if ([...positionIds].every((id) => (labels.get(id) ?? NO_LABEL) !== NO_LABEL)) continue;
     const hashes = unit.map((item) => fingerprints[item.index]);
     if (hashes.some((h) => h === null) || !unit.every(describes)) continue;
     const own = new Map<string, Label>();
