@@ -4,7 +4,7 @@
 //
 // Anything the splitter is not sure of (escaped keys, a key given twice, brackets that do not match) is left
 // to JSON.parse of the whole body, so every malformed body gets the error it always got.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { NORMALISATION_VERSION, rawFingerprint } from './known-items.ts';
 
 /** An item that is not JSON: it is never among the known items, so it is parsed before anything is written. */
@@ -29,16 +29,22 @@ export class RawItems {
 
   /** Items as byte ranges of a body: [start, end) of item i at bounds[2i], bounds[2i + 1]. */
   static ofBytes(body: Buffer, bounds: number[]): RawItems {
+    // prefix and item copied side by side, hashed in one call: a hash object per item cost twice as much
+    let scratch = Buffer.allocUnsafe(0);
     return new RawItems(
       bounds.length / 2,
       (i) => {
         const start = bounds[2 * i];
+        const end = bounds[2 * i + 1];
         // JSON.stringify of the same value gives these bytes for compact JSON: the two fingerprints agree
         if (body[start] !== OPEN_BRACE) return null;
-        return createHash('sha1')
-          .update(FINGERPRINT_PREFIX)
-          .update(body.subarray(start, bounds[2 * i + 1]))
-          .digest('base64url');
+        const length = PREFIX_BYTES.length + end - start;
+        if (scratch.length < length) {
+          scratch = Buffer.allocUnsafe(Math.max(length, 2 * scratch.length));
+          PREFIX_BYTES.copy(scratch);
+        }
+        body.copy(scratch, PREFIX_BYTES.length, start, end);
+        return hash('sha1', scratch.subarray(0, length), 'base64url');
       },
       (i) => {
         try {
@@ -61,7 +67,7 @@ export class RawItems {
   }
 }
 
-const FINGERPRINT_PREFIX = `${NORMALISATION_VERSION}\u0000`;
+const PREFIX_BYTES = Buffer.from(`${NORMALISATION_VERSION}\u0000`, 'utf8');
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
