@@ -58,6 +58,22 @@ async function rememberedShare(organisationId: string): Promise<number> {
   });
 }
 
+/** How many of an organisation's positions carry a unit's label (migration 0050) with an intact stamp. */
+async function unitLabelled(organisationId: string): Promise<number> {
+  return withClient(ownerClient(), async (c) => {
+    const { rows } = await c.query(
+      `SELECT count(*)::int AS n
+       FROM crm.positions pos
+       JOIN crm.companies c ON c.organisation_id = pos.organisation_id AND c.id = pos.company_id
+       JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
+       WHERE pos.organisation_id = $1 AND pos.item_hash LIKE 'u:%'
+         AND pos.item_rows = md5(c.source_hash || p.source_hash || pos.source_hash)`,
+      [organisationId],
+    );
+    return rows[0].n;
+  });
+}
+
 /** The same item with an ignored field that differs every time: never recognised, always fully processed. */
 const neverKnown = (item: RawItem) => ({ ...item, exportTrace: randomUUID() });
 
@@ -87,6 +103,9 @@ describe('ingest of raw items already stored', () => {
       [...edited(first).slice(0, 200), ...later],
       first,
       [...later, ...first.slice(100, 300)],
+      // the same items in another order merge differently: never recognised as the units stored
+      [...first].reverse(),
+      [...first].reverse(),
     ];
     const remembering = await webhookOrganisation();
     const reference = await webhookOrganisation();
@@ -98,8 +117,79 @@ describe('ingest of raw items already stored', () => {
     expect(await storedProspects(remembering.organisationId)).toEqual(
       await storedProspects(reference.organisationId),
     );
-    // the repeats above were recognised, not only answered alike: most positions remember their raw item
-    expect(await rememberedShare(remembering.organisationId)).toBeGreaterThan(0.7);
+    // the repeats above were recognised, not only answered alike: the positions remember their raw items,
+    // near-duplicates and the items at their companies as units
+    expect(await rememberedShare(remembering.organisationId)).toBeGreaterThan(0.95);
+    expect(await unitLabelled(remembering.organisationId)).toBeGreaterThan(0);
+  });
+
+  it('recognises near-duplicates as a unit only when they come again in the same order', async () => {
+    const remembering = await webhookOrganisation();
+    const reference = await webhookOrganisation();
+    const both = async (batch: ReturnType<typeof pharowItem>[]) => {
+      const answer = await remembering.send(batch);
+      expect(answer).toEqual(await reference.send(batch.map(neverKnown)));
+      return answer;
+    };
+    const a = pharowItem();
+    // the same prospect re-exported with another job title: one position no single item describes
+    const b = { ...a, position: { ...a.position, positionJobTitle: 'Directrice financière' } };
+    const c = pharowItem({ company: a.company });
+    await both([a, b, c]);
+    // both positions at that company stand for the unit
+    expect(await unitLabelled(remembering.organisationId)).toBe(2);
+    expect(await both([a, b, c])).toMatchObject({
+      companies: { created: 0, updated: 0, unchanged: 1 },
+      positions: { created: 0, updated: 0, unchanged: 2 },
+    });
+    // swapped, the other title wins: not the unit stored, so the full pipeline runs and updates it
+    expect(await both([b, a, c])).toMatchObject({ positions: { created: 0, updated: 1, unchanged: 1 } });
+    expect(await unitLabelled(remembering.organisationId)).toBe(2);
+    // one of the unit's items alone is not the unit either: its own title comes back
+    expect(await both([b])).toMatchObject({ positions: { created: 0, updated: 1, unchanged: 0 } });
+    expect(await both([c, b, a])).toMatchObject({ positions: { created: 0, updated: 1, unchanged: 1 } });
+    expect(await both([c, b, a])).toMatchObject({ positions: { created: 0, updated: 0, unchanged: 2 } });
+    expect(await storedProspects(remembering.organisationId)).toEqual(
+      await storedProspects(reference.organisationId),
+    );
+  });
+
+  it('refuses an item refused before the same way, wherever it stands in the batch, without reading it', async () => {
+    const remembering = await webhookOrganisation();
+    const reference = await webhookOrganisation();
+    const both = async (batch: unknown[]) => {
+      const answer = await remembering.send(batch);
+      expect(answer).toEqual(await reference.send(batch.map((item) => neverKnown(item as RawItem))));
+      return answer as { rejected: { index: number; field: string }[] };
+    };
+    const good = pharowItem();
+    const badEmail = pharowItem({ position: { positionEmail: 'jean.dupont@@acme.fr' } });
+    const noName = pharowItem({ company: { companyName: '   ' }, person: { personFirstName: '' } });
+    const first = await both([badEmail, good, noName]);
+    expect(first.rejected.map((r) => r.index)).toEqual([0, 2]);
+    const remembered = () =>
+      withClient(ownerClient(), async (c) => {
+        const { rows } = await c.query(
+          'SELECT rejections FROM crm.ingest_rejected WHERE organisation_id = $1 ORDER BY item_hash',
+          [remembering.organisationId],
+        );
+        return rows.map((r) => r.rejections);
+      });
+    expect(await remembered()).toHaveLength(2);
+    // moved, repeated within the batch: the same rejections at their new places
+    const again = await both([good, noName, badEmail, badEmail]);
+    expect(again.rejected.map((r) => r.index)).toEqual([1, 2, 3]);
+    expect(await remembered()).toHaveLength(2);
+    // what is answered comes from what was remembered: the item is not read again
+    await withClient(ownerClient(), (c) =>
+      c.query(
+        `UPDATE crm.ingest_rejected SET rejections = '[{"field": "position.positionEmail", "message": "remembered"}]'
+         WHERE organisation_id = $1`,
+        [remembering.organisationId],
+      ),
+    );
+    const read = (await remembering.send([badEmail])) as { rejected: { message: string }[] };
+    expect(read.rejected.map((r) => r.message)).toEqual(['remembered']);
   });
 
   it('skips an unchanged item but updates a changed one next to it', async () => {

@@ -14,11 +14,35 @@ export interface FieldSpec<Row> {
 
 type Keyed = { id: string; sourceHash: string };
 
-function arrays<Row>(fields: FieldSpec<Row>[], rows: (Row & Keyed)[]): unknown[] {
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
+/**
+ * A PostgreSQL array literal of these values, as the driver would write it for an array parameter (every
+ * element quoted, `"` and `\` escaped, null as NULL), built in one pass: the driver's own conversion
+ * (two regular-expression replaces per element, then its query builder walking every element for
+ * undefined) cost ~100 ms of CPU for a fresh batch of 10,000 items.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) {
+      out += 'NULL';
+      continue;
+    }
+    const text = typeof v === 'string' ? v : String(v);
+    out += NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
+  }
+  return `${out}}`;
+}
+
+function arrays<Row>(fields: FieldSpec<Row>[], rows: (Row & Keyed)[]): string[] {
   return [
-    rows.map((r) => r.id),
-    rows.map((r) => r.sourceHash),
-    ...fields.map((f) => rows.map((r) => r[f.key] ?? null)),
+    arrayLiteral(rows.map((r) => r.id)),
+    arrayLiteral(rows.map((r) => r.sourceHash)),
+    ...fields.map((f) => arrayLiteral(rows.map((r) => r[f.key]))),
   ];
 }
 

@@ -7,8 +7,19 @@
 import { hash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
-import { type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
-import { type KnownItem, loadKnownItems, rowsStamp } from './known-items.ts';
+import { arrayLiteral, type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
+import {
+  type KnownItem,
+  loadKnownItems,
+  loadRejected,
+  loadUnitMembers,
+  type RememberedRejection,
+  rowsStamp,
+  saveRejected,
+  saveUnitMembers,
+  type UnitMember,
+  unitHash,
+} from './known-items.ts';
 import {
   type NormalisedCompany,
   type NormalisedItem,
@@ -240,7 +251,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
      WHERE organisation_id = ? AND (pharow_company_id COLLATE "C" = ANY(?::text[]) OR siren COLLATE "C" = ANY(?::text[])
        OR lower(domain::text) COLLATE "C" = ANY(ARRAY(SELECT lower(d) FROM unnest(?::text[]) d))
        OR lower(name) COLLATE "C" = ANY(?::text[]))`,
-    [organisationId, pick('p:'), pick('s:'), pick('d:'), pick('n:')],
+    [organisationId, ...['p:', 's:', 'd:', 'n:'].map((prefix) => arrayLiteral(pick(prefix)))],
   );
   const storedByKey = new Map<string, StoredCompany>();
   for (const row of stored) {
@@ -327,7 +338,7 @@ async function loadStoredPeople(
      UNION ALL
      SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL, NULL, NULL
      FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url COLLATE "C" = ANY(?::text[])`,
-    [organisationId, companyIds, organisationId, linkedinUrls],
+    [organisationId, arrayLiteral(companyIds), organisationId, arrayLiteral(linkedinUrls)],
   );
   const peopleByKey = new Map<string, StoredPerson>();
   const positionsByPair = new Map<string, StoredPosition[]>();
@@ -543,6 +554,128 @@ function labelPositions(
 }
 
 /**
+ * Labels the units of items that only together describe their rows (migration 0050), and returns their
+ * members to remember. A unit is every item that landed on one connected set of companies, people and
+ * positions; it needs a label when one of its positions has none of its own (its items do not agree).
+ *
+ * A repeat of the same items in the same order, with nothing else landing on those rows, gives the same
+ * groups, the same merged values and the same source hashes: all unchanged. Which other items can land
+ * on them is decided by keys (implicated() checks the stored rows' keys), so a unit is labelled only when
+ * the stored rows' keys are the merged ones and every member's own keys are among them; and never when an
+ * item skipped in this batch shares a row (the unit would then be more than its items).
+ */
+function labelUnits(
+  items: NormalisedItem[],
+  fingerprints: (string | null)[],
+  companies: CompanyPlan,
+  people: PersonPlan,
+  positions: PositionPlan,
+  labels: Map<string, Label>,
+  known: KnownItem[],
+): Map<string, UnitMember> {
+  const members = new Map<string, UnitMember>();
+  const rowsOf = (item: NormalisedItem) => {
+    const companyId = companies.idOfItem.get(item)!;
+    const personId = people.idOfItem.get(item)!;
+    const positionId = positions.idOfItem.get(item)!;
+    return {
+      companyId,
+      personId,
+      positionId,
+      company: companies.plan.rows.get(companyId)!,
+      person: people.plan.rows.get(personId)!,
+      position: positions.plan.rows.get(positionId)!,
+    };
+  };
+  // items joined by any row they share
+  const parent = items.map((_, i) => i);
+  const root = (i: number) => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  const firstOn = new Map<string, number>();
+  const join = (row: string, i: number) => {
+    const first = firstOn.get(row);
+    if (first === undefined) firstOn.set(row, i);
+    else parent[root(i)] = root(first);
+  };
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    join(companies.idOfItem.get(item)!, i);
+    join(people.idOfItem.get(item)!, i);
+    join(positions.idOfItem.get(item)!, i);
+  }
+  // only units with a position its items do not agree on need a label of their own
+  const needed = new Set<number>();
+  for (let i = 0; i < items.length; i++)
+    if ((labels.get(positions.idOfItem.get(items[i])!) ?? NO_LABEL) === NO_LABEL) needed.add(root(i));
+  const units = new Map<number, NormalisedItem[]>();
+  // in batch order (the items are sorted by index)
+  for (let i = 0; i < items.length; i++) {
+    const r = root(i);
+    if (!needed.has(r)) continue;
+    const unit = units.get(r) ?? [];
+    unit.push(items[i]);
+    units.set(r, unit);
+  }
+  const knownRows = new Set(known.flatMap((k) => [k.companyId, k.personId, k.positionId]));
+  const subset = (keys: string[], of: string[]) => keys.every((k) => of.includes(k));
+  const describes = (item: NormalisedItem): boolean => {
+    const r = rowsOf(item);
+    if (knownRows.has(r.companyId) || knownRows.has(r.personId) || knownRows.has(r.positionId)) return false;
+    const c = r.company.value;
+    const sc = r.company.stored;
+    if (
+      sc &&
+      !(
+        sc.pharowCompanyId === c.pharowCompanyId &&
+        sc.siren === c.siren &&
+        sc.domain?.toLowerCase() === c.domain?.toLowerCase() &&
+        sc.name.toLowerCase() === c.name.toLowerCase()
+      )
+    )
+      return false;
+    if (!subset(companyKeys(item.company), companyKeys(c))) return false;
+    const p = r.person.value;
+    const sp = r.person.stored;
+    if (sp && !(sp.linkedinUrl === p.linkedinUrl && sp.nameKey === p.nameKey)) return false;
+    if (!subset(personKeys(item.person, r.companyId), personKeys(p, r.companyId))) return false;
+    const email = r.position.value.email ?? null;
+    if (r.position.stored && r.position.stored.email !== email) return false;
+    return (item.position.email ?? null) === email;
+  };
+  const labelled: { hash: string; positions: Map<string, Label>; hashes: string[] }[] = [];
+  const claimed = new Map<string, number>();
+  for (const unit of units.values()) {
+    if (unit.length < 2) continue;
+    const hashes = unit.map((item) => fingerprints[item.index]);
+    if (hashes.some((h) => h === null) || !unit.every(describes)) continue;
+    const own = new Map<string, Label>();
+    for (const item of unit) {
+      const r = rowsOf(item);
+      own.set(r.positionId, {
+        itemHash: '',
+        itemRows: rowsStamp(r.company.sourceHash, r.person.sourceHash, r.position.sourceHash),
+      });
+    }
+    const hash = unitHash(hashes as string[]);
+    for (const label of own.values()) label.itemHash = hash;
+    labelled.push({ hash, positions: own, hashes: hashes as string[] });
+    for (const h of new Set(hashes as string[])) claimed.set(h, (claimed.get(h) ?? 0) + 1);
+  }
+  for (const unit of labelled) {
+    // the same raw item lands on the same rows: in two units, something is off, and neither is labelled
+    if (unit.hashes.some((h) => claimed.get(h)! > 1)) continue;
+    for (const [id, label] of unit.positions) labels.set(id, label);
+    for (const h of unit.hashes) members.set(h, { unitHash: unit.hash, positions: unit.positions.size });
+  }
+  return members;
+}
+
+/**
  * The known items that leaving out can have changed what the others do: an item planned here shares a key
  * with a known item's row but lands on another row, or changes a known item's row (a group's value merged
  * without the known items can differ from the one merged with them). Those go through the pipeline
@@ -639,35 +772,127 @@ export async function ingestPharowItems(
   // One ingest at a time per organisation: matching must see what the previous one wrote.
   if (wanted.length > 0)
     await rawQuery(em, "SELECT pg_advisory_xact_lock(hashtext('crm.ingest:' || ?))", [organisationId]);
-  const remembered = await loadKnownItems(em, organisationId, wanted);
-  const known = new Map<number, KnownItem>();
+  const remaining = new Set(await knownUnits(em, organisationId, fingerprints, wanted));
+  const skipped = new Set<number>();
+  for (const unit of remaining) for (const i of unit.indexes) skipped.add(i);
+  const unread = new Set<string>();
+  for (let i = 0; i < batch.length; i++) if (!skipped.has(i) && fingerprints[i]) unread.add(fingerprints[i]!);
+  // items refused before are refused again, the same way, without being read
+  const refused = await loadRejected(em, organisationId, [...unread]);
   const unknown: number[] = [];
+  const refusedAgain: Rejection[] = [];
   for (let i = 0; i < batch.length; i++) {
-    const item = fingerprints[i] ? remembered.get(fingerprints[i]!) : undefined;
-    if (item) known.set(i, item);
+    if (skipped.has(i)) continue;
+    const known = fingerprints[i] ? refused.get(fingerprints[i]!) : undefined;
+    if (known) for (const r of known) refusedAgain.push({ index: i, field: r.field, message: r.message });
     else unknown.push(i);
   }
   const { items, rejected } = normaliseItems(batch, unknown);
+  const newlyRefused = new Map<string, RememberedRejection[]>();
+  const refusedAt = new Map<string, number>();
+  for (const r of rejected) {
+    const f = fingerprints[r.index];
+    if (!f) continue;
+    const at = refusedAt.get(f) ?? r.index;
+    refusedAt.set(f, at);
+    // the same item again elsewhere in the batch: its rejections once
+    if (at !== r.index) continue;
+    const list = newlyRefused.get(f) ?? [];
+    list.push({ field: r.field, message: r.message });
+    newlyRefused.set(f, list);
+  }
+  if (refusedAgain.length > 0) {
+    rejected.push(...refusedAgain);
+    rejected.sort((a, b) => a.index - b.index);
+  }
   // known items at the same company as a new or changed one will most likely be implicated: take them now
   const companyKeysOfItems = new Set(items.flatMap((item) => companyKeys(item.company)));
-  let pulled = [...known]
-    .filter(([, k]) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key)))
-    .map(([i]) => i);
+  let pulled = [...remaining].filter((unit) =>
+    unit.rows.some((k) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key))),
+  );
   for (let round = 1; ; round++) {
-    for (const i of pulled) known.delete(i);
+    for (const unit of pulled) remaining.delete(unit);
     if (pulled.length > 0) {
-      const more = normaliseItems(batch, pulled);
+      const more = normaliseItems(
+        batch,
+        pulled.flatMap((unit) => unit.indexes),
+      );
       const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
       items.push(...more.items);
       items.sort(byIndex);
       rejected.push(...more.rejected);
       rejected.sort(byIndex);
     }
-    const outcome = await writeItems(em, organisationId, items, fingerprints, [...known.values()]);
-    if (!(outcome instanceof Set)) return { received: batch.length, ...outcome, rejected };
+    const known = [...remaining].flatMap((unit) => unit.rows);
+    const outcome = await writeItems(em, organisationId, items, fingerprints, known);
+    if (!(outcome instanceof Set)) {
+      await saveRejected(em, organisationId, newlyRefused);
+      return { received: batch.length, ...outcome, rejected };
+    }
     // the known items the others touch go through the pipeline with them (after a few rounds, all)
-    pulled = [...known].filter(([, k]) => round >= 3 || outcome.has(k)).map(([i]) => i);
+    pulled = [...remaining].filter((unit) => round >= 3 || unit.rows.some((k) => outcome.has(k)));
   }
+}
+
+/** Batch items recognised together: they change nothing, and stand for these rows. */
+interface KnownUnit {
+  indexes: number[];
+  rows: KnownItem[];
+}
+
+/**
+ * The batch's items already stored: each item that alone describes its position (migration 0012), and each
+ * unit of items (migration 0050) the batch holds exactly, in the same order, whose positions all still
+ * carry its label.
+ */
+async function knownUnits(
+  em: EntityManager,
+  organisationId: string,
+  fingerprints: (string | null)[],
+  wanted: string[],
+): Promise<KnownUnit[]> {
+  const singles = await loadKnownItems(em, organisationId, wanted);
+  const members = await loadUnitMembers(
+    em,
+    organisationId,
+    wanted.filter((f) => !singles.has(f)),
+  );
+  const single = new Map<string, number[]>();
+  const byUnit = new Map<string, { indexes: number[]; hashes: string[]; positions: number }>();
+  for (let i = 0; i < fingerprints.length; i++) {
+    const f = fingerprints[i];
+    if (f === null) continue;
+    if (singles.has(f)) {
+      const indexes = single.get(f) ?? [];
+      indexes.push(i);
+      single.set(f, indexes);
+      continue;
+    }
+    const member = members.get(f);
+    if (!member) continue;
+    const unit = byUnit.get(member.unitHash) ?? { indexes: [], hashes: [], positions: member.positions };
+    unit.indexes.push(i);
+    unit.hashes.push(f);
+    byUnit.set(member.unitHash, unit);
+  }
+  const units: KnownUnit[] = [];
+  for (const [f, indexes] of single) {
+    // one position per raw item; were there ever two, the last one read stands (as it always did)
+    const rows = singles.get(f)!;
+    units.push({ indexes, rows: [rows[rows.length - 1]] });
+  }
+  const complete = [...byUnit].filter(([hash, unit]) => unitHash(unit.hashes) === hash);
+  if (complete.length === 0) return units;
+  const labelled = await loadKnownItems(
+    em,
+    organisationId,
+    complete.map(([hash]) => hash),
+  );
+  for (const [hash, unit] of complete) {
+    const rows = labelled.get(hash);
+    if (rows?.length === unit.positions) units.push({ indexes: unit.indexes, rows });
+  }
+  return units;
 }
 
 function normaliseItems(batch: RawItems, indexes: number[]) {
@@ -769,6 +994,7 @@ async function writePlanned(
   companyCounts ??= counts('crm.companies', COMPANY_FIELDS, companies.plan);
 
   const labels = labelPositions(items, fingerprints, companies, people, positions);
+  const members = labelUnits(items, fingerprints, companies, people, positions, labels, known);
   const knownPositions = new Set(known.map((k) => k.positionId));
   const labelled = (row: Row<PositionRow>) => ({ ...row, ...(labels.get(row.id) ?? NO_LABEL) });
   const positionPlan: Writes<PositionRow & Label> = {
@@ -808,6 +1034,7 @@ async function writePlanned(
     positionIdentity,
   );
   await refreshStatistics(em, { positions: result.positions });
+  await saveUnitMembers(em, organisationId, members);
   const rowSet = (plan: { rows: Map<string, unknown> }) => new Set(plan.rows.keys());
   const rows = {
     companies: rowSet(companies.plan),

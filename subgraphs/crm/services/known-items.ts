@@ -6,6 +6,7 @@
 // would find all three unchanged for that item, so the ingest can count them unchanged without parsing it.
 import { hash } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
+import { arrayLiteral } from './bulk-upsert.ts';
 
 // Part of every fingerprint: a change to how items are normalised must make every remembered item unknown.
 export const NORMALISATION_VERSION = '1';
@@ -31,12 +32,108 @@ export interface KnownItem {
   person: { linkedinUrl: string | null; nameKey: string | null };
 }
 
-/** Remembered items among these fingerprints whose rows are still as those items left them, by fingerprint. */
+/** The hash a unit of items is labelled with (migration 0050): of its items' fingerprints, in batch order. */
+export function unitHash(fingerprints: string[]): string {
+  return `u:${hash('sha1', `${NORMALISATION_VERSION}\u0000${fingerprints.join(',')}`, 'base64url')}`;
+}
+
+/** A unit's member as remembered: the unit it belongs to and how many positions carry that unit's label. */
+export interface UnitMember {
+  unitHash: string;
+  positions: number;
+}
+
+/** The units these fingerprints were last remembered in, by fingerprint. */
+export async function loadUnitMembers(
+  em: EntityManager,
+  organisationId: string,
+  fingerprints: string[],
+): Promise<Map<string, UnitMember>> {
+  if (fingerprints.length === 0) return new Map();
+  const rows = await rawQuery<UnitMember & { itemHash: string }>(
+    em,
+    `SELECT item_hash AS "itemHash", unit_hash AS "unitHash", positions FROM crm.ingest_items
+     WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
+    [organisationId, arrayLiteral(fingerprints)],
+  );
+  return new Map(rows.map((r) => [r.itemHash, { unitHash: r.unitHash, positions: r.positions }]));
+}
+
+/** Remembers each member item's unit (an item's latest unit replaces an earlier one). */
+export async function saveUnitMembers(
+  em: EntityManager,
+  organisationId: string,
+  members: Map<string, UnitMember>,
+): Promise<void> {
+  if (members.size === 0) return;
+  const entries = [...members];
+  await rawQuery(
+    em,
+    `INSERT INTO crm.ingest_items (organisation_id, item_hash, unit_hash, positions)
+     SELECT ?::uuid, u.* FROM unnest(?::text[], ?::text[], ?::int[]) AS u
+     ON CONFLICT (organisation_id, item_hash)
+       DO UPDATE SET unit_hash = excluded.unit_hash, positions = excluded.positions`,
+    [
+      organisationId,
+      entries.map(([h]) => h),
+      entries.map(([, m]) => m.unitHash),
+      entries.map(([, m]) => m.positions),
+    ],
+  );
+}
+
+/** Why an item was refused, without its place in a batch. */
+export interface RememberedRejection {
+  field: string;
+  message: string;
+}
+
+/** Items among these fingerprints refused before, with their rejections, by fingerprint. */
+export async function loadRejected(
+  em: EntityManager,
+  organisationId: string,
+  fingerprints: string[],
+): Promise<Map<string, RememberedRejection[]>> {
+  if (fingerprints.length === 0) return new Map();
+  const rows = await rawQuery<{ itemHash: string; rejections: RememberedRejection[] }>(
+    em,
+    `SELECT item_hash AS "itemHash", rejections FROM crm.ingest_rejected
+     WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
+    [organisationId, arrayLiteral(fingerprints)],
+  );
+  return new Map(rows.map((r) => [r.itemHash, r.rejections]));
+}
+
+/** Remembers refused items (one already remembered keeps its row: the same item is refused the same way). */
+export async function saveRejected(
+  em: EntityManager,
+  organisationId: string,
+  rejected: Map<string, RememberedRejection[]>,
+): Promise<void> {
+  if (rejected.size === 0) return;
+  const entries = [...rejected];
+  await rawQuery(
+    em,
+    `INSERT INTO crm.ingest_rejected (organisation_id, item_hash, rejections)
+     SELECT ?::uuid, u.h, u.r::jsonb FROM unnest(?::text[], ?::text[]) AS u(h, r)
+     ON CONFLICT (organisation_id, item_hash) DO NOTHING`,
+    [
+      organisationId,
+      arrayLiteral(entries.map(([h]) => h)),
+      arrayLiteral(entries.map(([, r]) => JSON.stringify(r))),
+    ],
+  );
+}
+
+/**
+ * Positions labelled with these hashes (a raw item's fingerprint, or a unit's hash) whose rows are still as
+ * the labelling ingest left them, by hash: one position per item, several per unit.
+ */
 export async function loadKnownItems(
   em: EntityManager,
   organisationId: string,
   fingerprints: string[],
-): Promise<Map<string, KnownItem>> {
+): Promise<Map<string, KnownItem[]>> {
   if (fingerprints.length === 0) return new Map();
   const rows = await rawQuery<
     KnownItem['company'] &
@@ -58,11 +155,13 @@ export async function loadKnownItems(
      JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
      WHERE pos.organisation_id = ? AND pos.item_hash COLLATE "C" = ANY(?::text[])
        AND pos.item_rows = md5(c.source_hash || p.source_hash || pos.source_hash)`,
-    [organisationId, fingerprints],
+    [organisationId, arrayLiteral(fingerprints)],
   );
-  const known = new Map<string, KnownItem>();
+  const known = new Map<string, KnownItem[]>();
   for (const r of rows) {
-    known.set(r.itemHash, {
+    const list = known.get(r.itemHash) ?? [];
+    known.set(r.itemHash, list);
+    list.push({
       positionId: r.positionId,
       companyId: r.companyId,
       personId: r.personId,

@@ -44,6 +44,14 @@ describe('splitItemList', () => {
     expect(items('{"data":[]}', ['data'])?.values).toEqual([]);
   });
 
+  it('steps over whole items and other containers, brackets and escaped quotes in their strings included', () => {
+    const body = '{"meta":{"x":[1,{"y":"]}"}],"z":{}},"data":[{"a":"x\\"]}"},[[{}],"\\\\"],{"b":{"c":[]}}]}';
+    expect(items(body, ['data'])?.values).toEqual(JSON.parse(body).data);
+    expect(items(body, ['data'])?.envelope).toEqual({ meta: JSON.parse(body).meta, data: [] });
+    for (const unsure of ['{"data":[{"a":[1}]}', '{"data":[[{"a":1]]]}', '{"m":{"a":[}],"data":[1]}'])
+      expect(splitItemList(Buffer.from(unsure), ['data']), unsure).toBeUndefined();
+  });
+
   it("finds a mutation's items under any variable name", () => {
     const body = JSON.stringify({
       query: 'mutation M($in: PharowIngestInput!) { ingestPharow(input: $in) { received } }',
