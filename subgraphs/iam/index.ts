@@ -13,6 +13,7 @@ import { AuthResolver } from './resolvers/auth.resolver.ts';
 import { MemberResolver } from './resolvers/member.resolver.ts';
 import { OrganisationResolver } from './resolvers/organisation.resolver.ts';
 import { PasswordResetResolver } from './resolvers/password-reset.resolver.ts';
+import { meDirect } from './resolvers/me.direct.ts';
 import { iamReferences } from './resolvers/references.ts';
 
 export const iamSubgraph: SubgraphDefinition<IamDeps> = {
@@ -21,6 +22,7 @@ export const iamSubgraph: SubgraphDefinition<IamDeps> = {
   tenantEntities: ['Membership', 'RefreshToken', 'Invitation', 'ApiKey'],
   resolvers: [AuthResolver, PasswordResetResolver, OrganisationResolver, MemberResolver, ApiKeyResolver],
   references: iamReferences,
+  direct: [meDirect],
   deps: ({ config, orm, tokens, log }) => ({
     orm,
     tokens,
