@@ -44,7 +44,9 @@ describe('me answered in one statement', () => {
       '{ me { email } }',
       'query Me { me { __typename lastName id who: email firstName } }',
     ]) {
-      const { direct, apollo, took } = await bothWays(query, { authorization: `Bearer ${owner.accessToken}` });
+      const { direct, apollo, took } = await bothWays(query, {
+        authorization: `Bearer ${owner.accessToken}`,
+      });
       expect(took, query).toBe(1);
       expect(direct, query).toEqual(apollo);
       expect(direct.body.data.me).toMatchObject(query.includes('who') ? { who: owner.user.email } : {});

@@ -10,10 +10,10 @@ import { RefreshToken } from './entities/refresh-token.entity.ts';
 import { User } from './entities/user.entity.ts';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.ts';
 import { AuthResolver } from './resolvers/auth.resolver.ts';
+import { meDirect } from './resolvers/me.direct.ts';
 import { MemberResolver } from './resolvers/member.resolver.ts';
 import { OrganisationResolver } from './resolvers/organisation.resolver.ts';
 import { PasswordResetResolver } from './resolvers/password-reset.resolver.ts';
-import { meDirect } from './resolvers/me.direct.ts';
 import { iamReferences } from './resolvers/references.ts';
 
 export const iamSubgraph: SubgraphDefinition<IamDeps> = {
