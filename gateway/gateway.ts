@@ -65,6 +65,8 @@ export interface GatewayContext {
   forward: Record<string, string>;
   /** Set when the short path (known-plans.ts) counted this request's limits before handing it to Apollo. */
   limitsCounted?: true;
+  /** Subgraph answers the short path read, for Apollo to read again if the request is handed back. */
+  answers?: Map<string, unknown>;
 }
 
 export interface GatewayRuntime {
@@ -248,6 +250,10 @@ export async function buildGateway(config: Readonly<Config>): Promise<GatewayCor
     answered: (plan) => {
       recordOperation(metrics, plan.operationName, 'query', false);
       metrics.graphqlShortPath.inc();
+    },
+    // the answers read here are read again by Apollo if the request is handed back, not asked twice
+    began: (context) => {
+      context.answers = new Map();
     },
     // Apollo Server runs on a copy of the context, which keeps the mark (and starts a fresh size budget)
     handedBack: (context) => {

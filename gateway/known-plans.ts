@@ -87,6 +87,8 @@ export interface KnownPlansOptions<TContext extends object> {
   /** The data source of each subgraph by name; plans calling any other are left to Apollo. */
   sources: ReadonlyMap<string, GraphQLDataSource<TContext>>;
   limits: LimitsCheck<TContext>;
+  /** Called before the first fetch of a request run here. */
+  began?: (context: TContext) => void;
   /** Called when a request was answered here (operation counts). */
   answered: (plan: KnownPlan) => void;
   /** Called when a request whose limits were counted here is handed back to Apollo. */
@@ -480,6 +482,7 @@ export function knownPlans<TContext extends object>(
         // Apollo words the refusal
         return undefined;
       }
+      options.began?.(context);
       let cacheable = false;
       const cache = {
         restrict(hint: { maxAge: number }) {

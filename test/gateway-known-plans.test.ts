@@ -46,6 +46,14 @@ async function post(
   };
 }
 
+/** Subgraph requests the gateway sent (deduplicated ones not included). */
+async function sentCount(gateway: RunningGateway): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${gateway.port}/metrics`)).text();
+  return [...text.matchAll(/^gateway_subgraph_requests_total\{[^}]*outcome="sent"[^}]*\} (\d+)/gm)]
+    .map((m) => Number(m[1]))
+    .reduce((x, y) => x + y, 0);
+}
+
 async function shortPathCount(gateway: RunningGateway): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${gateway.port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('graphql_short_path_total'));
@@ -179,8 +187,11 @@ describe('the gateway short path for known query texts', () => {
     // taught by an owner, refused to a viewer
     await post(gateway, { query: KEYS }, a.session.accessToken);
     const before = await shortPathCount(gateway);
+    const sent = await sentCount(gateway);
     const refused = await post(gateway, { query: KEYS }, viewer.accessToken);
     expect((await shortPathCount(gateway)) - before).toBe(0);
+    // Apollo words the error from the answer already read: iam was asked once
+    expect((await sentCount(gateway)) - sent).toBe(1);
     const strip = (answer: Answer) => ({
       ...answer,
       text: JSON.stringify(JSON.parse(answer.text), (k, v) => (k === 'requestId' ? undefined : v)),
