@@ -63,8 +63,11 @@ export interface GatewayContext {
   identity: Identity | undefined;
   clientIp: string;
   forward: Record<string, string>;
-  /** Set when the short path (known-plans.ts) counted this request's limits before handing it to Apollo. */
-  limitsCounted?: true;
+  /**
+   * Set when the short path (known-plans.ts) checked this request's limits before handing it to Apollo:
+   * they were counted, and refused it when `refusal` is set.
+   */
+  limits?: { counted: true; refusal?: unknown };
   /** Subgraph answers the short path read, for Apollo to read again if the request is handed back. */
   answers?: Map<string, unknown>;
 }
@@ -148,7 +151,9 @@ function limitsPlugin(
       return {
         async didResolveOperation({ operation, document, schema, request, contextValue }) {
           if (!operation) return;
-          if (contextValue.limitsCounted) return;
+          const checked = contextValue.limits;
+          if (checked?.refusal !== undefined) throw checked.refusal;
+          if (checked?.counted) return;
           await limits({ operation, document, schema, variables: request.variables, context: contextValue });
         },
         async willSendResponse({ response }) {
@@ -256,8 +261,8 @@ export async function buildGateway(config: Readonly<Config>): Promise<GatewayCor
       context.answers = new Map();
     },
     // Apollo Server runs on a copy of the context, which keeps the mark (and starts a fresh size budget)
-    handedBack: (context) => {
-      context.limitsCounted = true;
+    handedBack: (context, refusal) => {
+      context.limits = refusal === undefined ? { counted: true } : { counted: true, refusal };
     },
   });
 

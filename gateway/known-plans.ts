@@ -10,7 +10,8 @@
 // through the same data sources (deduplication, size budget and all). Anything unusual hands the
 // request back to Apollo, which answers it as it always did: variables that do not coerce, a subgraph
 // error, a value that does not fit its type, a missing field, a failing context. A hand-back after the
-// limits were counted is marked, so Apollo's plugin does not count the same request twice.
+// limits were checked is marked, so Apollo's plugin does not count the same request twice (it raises the
+// refusal found here, if any), and the subgraph answers already read are read again, not asked again.
 import type { Experimental_DidResolveQueryPlanCallback, GraphQLDataSource } from '@apollo/gateway';
 import { HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import {
@@ -91,8 +92,11 @@ export interface KnownPlansOptions<TContext extends object> {
   began?: (context: TContext) => void;
   /** Called when a request was answered here (operation counts). */
   answered: (plan: KnownPlan) => void;
-  /** Called when a request whose limits were counted here is handed back to Apollo. */
-  handedBack: (context: TContext) => void;
+  /**
+   * Called when a request whose limits were checked here is handed back to Apollo: with the refusal when
+   * they refused it (Apollo words it without counting the request again), else after they counted it.
+   */
+  handedBack: (context: TContext, refusal?: unknown) => void;
   /** Query texts remembered; the oldest go first. */
   maxPlans?: number;
   /** Longer query texts are left to Apollo. */
@@ -478,8 +482,9 @@ export function knownPlans<TContext extends object>(
       }
       try {
         await options.limits({ ...known, variables, context });
-      } catch {
+      } catch (refusal) {
         // Apollo words the refusal
+        options.handedBack(context, refusal);
         return undefined;
       }
       options.began?.(context);

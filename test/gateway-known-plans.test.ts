@@ -201,9 +201,10 @@ describe('the gateway short path for known query texts', () => {
     );
     expect(JSON.parse(refused.text).errors[0].extensions.code).toBe('FORBIDDEN');
 
-    // variables that do not coerce, a bad token
+    // variables that do not coerce, a cost past the limit with these variables, a bad token
     for (const [body, token] of [
       [{ query: PAGE_SIZE, variables: { n: 'twenty' } }, a.session.accessToken],
+      [{ query: PAGE_SIZE, variables: { n: 10_000_000 } }, a.session.accessToken],
       [{ query: PAGE }, 'not-a-token'],
     ] as const) {
       const start = await shortPathCount(gateway);
@@ -211,6 +212,7 @@ describe('the gateway short path for known query texts', () => {
       expect((await shortPathCount(gateway)) - start, body.query).toBe(0);
       const apollo = await post(gateway, body, token, { accept: APOLLO_ONLY });
       expect(strip(short), body.query).toEqual(strip(apollo));
+      expect(short.status, body.query).toBeGreaterThanOrEqual(400);
     }
   });
 
