@@ -166,6 +166,8 @@ export function positionsPageDirect(access: Requirement): DirectPlanner {
     const answer = parts.filter((p) => p.key !== '\0node');
     if (!answer.length || parts.filter((p) => p.key === '\0node').length > 1) return undefined;
     const rootKey = JSON.stringify(positions.key);
+    // by page size (at most 500, pageSize) and cursor or not: bounded
+    const statements = new Map<string, string>();
 
     return async (variables, context) => {
       const args = positions.arguments;
@@ -189,13 +191,20 @@ export function positionsPageDirect(access: Requirement): DirectPlanner {
         return undefined;
       }
       const organisationId = requireIdentity(context.identity).organisationId;
-      const select = [`row_number() OVER (ORDER BY ${page.orderBy}) AS n`];
-      if (nodeSql) select.push(`${nodeSql} AS node`);
-      if (needsCursor) select.push(`${CURSOR} AS cursor`);
-      const sql = `WITH page AS (SELECT ${select.join(', ')} FROM crm.positions p
+      // the statement depends only on the page size and on whether a cursor is given: built once for each,
+      // so the same text (and the statement PostgreSQL keeps prepared for it) serves every caller
+      const shape = `${limit}${page.params.length ? '>' : ''}`;
+      let sql = statements.get(shape);
+      if (sql === undefined) {
+        const select = [`row_number() OVER (ORDER BY ${page.orderBy}) AS n`];
+        if (nodeSql) select.push(`${nodeSql} AS node`);
+        if (needsCursor) select.push(`${CURSOR} AS cursor`);
+        sql = numbered(`WITH page AS (SELECT ${select.join(', ')} FROM crm.positions p
           WHERE p.organisation_id = ? AND ${page.where} ORDER BY ${page.orderBy} LIMIT ?)
-        SELECT ${jsonObjectSql(answer).replaceAll('$limit', String(limit))}::text AS data`;
-      const [row] = await context.sql<{ data: string }>(numbered(sql), [
+        SELECT ${jsonObjectSql(answer).replaceAll('$limit', String(limit))}::text AS data`);
+        statements.set(shape, sql);
+      }
+      const [row] = await context.sql<{ data: string }>(sql, [
         organisationId,
         ...page.params,
         needsNext ? limit + 1 : limit,
