@@ -372,6 +372,31 @@ describe('pooled connections between requests', () => {
     expect(await leftOver()).toBe('');
   });
 
+  it('prepares a read afresh once its table has changed under it', async () => {
+    const table = `crm.prepared_probe_${randomUUID().replaceAll('-', '')}`;
+    await withClient(ownerClient(), async (c) => {
+      await c.query(`CREATE TABLE ${table} (organisation_id uuid NOT NULL, a int)`);
+      await c.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+      await c.query(
+        `CREATE POLICY tenant_isolation ON ${table} USING (organisation_id = public.current_organisation_id())`,
+      );
+      await c.query(`GRANT SELECT ON ${table} TO prospectflow_crm`);
+      await c.query(`INSERT INTO ${table} VALUES ($1, 1), ($2, 2)`, [orgA, orgB]);
+    });
+    try {
+      const a = new TenantTransaction(orm, orgA);
+      const read = `SELECT * FROM ${table}`;
+      expect(await a.query(read)).toEqual([{ organisation_id: orgA, a: 1 }]);
+      await withClient(ownerClient(), (c) => c.query(`ALTER TABLE ${table} ADD COLUMN b int DEFAULT 3`));
+      // PostgreSQL may refuse the kept statement once (its result changed shape); it is prepared again
+      await a.query(read).catch(() => undefined);
+      expect(await a.query(read)).toEqual([{ organisation_id: orgA, a: 1, b: 3 }]);
+      await a.finish(true);
+    } finally {
+      await withClient(ownerClient(), (c) => c.query(`DROP TABLE ${table}`));
+    }
+  });
+
   it('refuses writes on the lean path, which is for reads only', async () => {
     const a = new TenantTransaction(orm, orgA);
     // with values that become literals (one round trip), and with a text value (its own transaction)

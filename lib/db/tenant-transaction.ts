@@ -291,6 +291,8 @@ class PipelinedRead<T> {
   private failure: unknown;
   /** statements this round trip parsed or closed: in doubt if it fails */
   private touched: string[] = [];
+  /** the setting's and the statement's names in this round trip */
+  private used: string[] = [];
 
   constructor(
     private readonly prepared: Prepared,
@@ -331,6 +333,7 @@ class PipelinedRead<T> {
       }
       const setting = this.nameOf(wire, TENANT_SETTING);
       const statement = this.nameOf(wire, this.sql);
+      this.used = [setting, statement];
       wire.bind({ portal: '', statement: setting, values: [this.organisationId], valueMapper: asIs });
       wire.execute({ portal: '', rows: 0 });
       wire.bind({ portal: '', statement, values: this.values, valueMapper: asIs });
@@ -374,8 +377,10 @@ class PipelinedRead<T> {
   /** PostgreSQL refused something (the round trip then ends rolled back) or the connection broke. */
   handleError(error: unknown): void {
     // which of the statements this round trip parsed or closed exist is unknown: forget them, and close
-    // them before anything else next time (closing a statement that does not exist is no error)
-    for (const name of this.touched) {
+    // them before anything else next time (closing a statement that does not exist is no error). The ones
+    // it ran are parsed afresh too: a statement kept across a change of its tables can keep failing
+    // ("cached plan must not change result type") until it is prepared again.
+    for (const name of new Set([...this.touched, ...this.used])) {
       for (const [text, n] of this.prepared.names) if (n === name) this.prepared.names.delete(text);
       this.prepared.doubtful.push(name);
     }
