@@ -253,9 +253,10 @@ const pgRequire = createRequire(import.meta.url);
 const prepareValue = (pgRequire('pg/lib/utils.js') as { prepareValue: (value: unknown) => unknown })
   .prepareValue;
 
-/** The tenant setting, and read-only mode, for the current (implicit) transaction only. */
+/** Bind values already converted (prepareValue) go out as they are. */
 const asIs = (value: unknown) => value;
 
+/** The tenant setting, and read-only mode, for the current (implicit) transaction only. */
 const TENANT_SETTING =
   "SELECT set_config('transaction_read_only', 'on', true), set_config('app.organisation_id', $1, true)";
 
@@ -266,7 +267,7 @@ export const PREPARED_PER_CONNECTION = 64;
 interface Prepared {
   names: Map<string, string>;
   next: number;
-  /** names that may or may not exist (a failed round trip parsed them): closed before any reuse */
+  /** names a failed round trip parsed, closed or ran: closed (whether they exist or not) before anything else */
   doubtful: string[];
 }
 
