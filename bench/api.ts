@@ -426,7 +426,7 @@ function summarise(runs: Run[]): Summary {
   const seconds = runs.reduce((n, r) => n + r.result.seconds, 0);
   const latencies = mergeSorted(runs.map((r) => r.result.latencies));
   const cpuPerRequest: Record<string, number> = {};
-  for (const name of ['gateway', ...SUBGRAPHS]) {
+  for (const name of ['gateway', ...SUBGRAPHS, 'postgres']) {
     const ms = runs.reduce((n, r) => n + (r.cpu[name] ?? 0), 0);
     cpuPerRequest[name] = requests > 0 ? ms / requests : Number.NaN;
   }
@@ -439,6 +439,30 @@ function summarise(runs: Run[]): Summary {
     requests,
     cpuPerRequest,
   };
+}
+
+/**
+ * CPU ms so far of every PostgreSQL backend serving the bench's database, by pid (from /proc, as the
+ * services' own): the server is shared with other work, so only this database's sessions are counted.
+ */
+async function postgresCpu(): Promise<Record<string, number>> {
+  const db = new pg.Client({ connectionString: dbUrl, connectionTimeoutMillis: 10_000 });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    return await cpuSnapshot(Object.fromEntries(rows.map((r) => [String(r.pid), r.pid])));
+  } finally {
+    await db.end();
+  }
+}
+
+/** CPU ms between two postgresCpu() readings: a backend that started in between counts in full. */
+function postgresSpent(before: Record<string, number>, after: Record<string, number>): number {
+  let ms = 0;
+  for (const [pid, now] of Object.entries(after)) ms += now - (before[pid] ?? 0);
+  return ms;
 }
 
 const subgraphCpu = (s: Summary) => SUBGRAPHS.reduce((n, name) => n + (s.cpuPerRequest[name] ?? 0), 0);
@@ -514,6 +538,7 @@ async function main(): Promise<void> {
           for (const gateway of order) {
             log(`${kind.name}, ${traffic} traffic, ${connections} connections, ${gateway}, round ${round}`);
             const pids = { gateway: gatewayPids[gateway]!, ...subgraphPids };
+            const pgBefore = await postgresCpu();
             const before = await cpuSnapshot(pids);
             const result = await runLoad({
               url: urls[gateway]!,
@@ -522,9 +547,11 @@ async function main(): Promise<void> {
               next: source(kind, traffic),
             });
             const after = await cpuSnapshot(pids);
+            const pgAfter = await postgresCpu();
             const cpu: Record<string, number> = {};
             for (const name of Object.keys(pids))
               cpu[name] = (after[name] ?? Number.NaN) - (before[name] ?? Number.NaN);
+            cpu.postgres = postgresSpent(pgBefore, pgAfter);
             runs.push({ query: kind.name, traffic, connections, gateway, round, result, cpu });
           }
         }
@@ -550,6 +577,7 @@ async function main(): Promise<void> {
         'CPU ms/req gateway',
         ...SUBGRAPHS,
         'subgraphs total',
+        'PostgreSQL',
       ],
       runs.map((r) => {
         const s = summarise([r]);
@@ -567,6 +595,7 @@ async function main(): Promise<void> {
           fixed(s.cpuPerRequest.gateway!, 2),
           ...SUBGRAPHS.map((name) => fixed(s.cpuPerRequest[name]!, 2)),
           fixed(subgraphCpu(s), 2),
+          fixed(s.cpuPerRequest.postgres!, 2),
         ];
       }),
     ),
@@ -589,7 +618,7 @@ async function main(): Promise<void> {
     `Answers checked ${hive ? 'identical on both gateways' : 'error-free (ProspectFlow alone)'} before measuring: ${checks} (every query for every user). Page query plan (first organisation): ${plan.summary}`,
   );
   out.push(
-    `ProspectFlow ran with its rate limiter on but limits raised above the bench's rate; ${hive ? `Hive Gateway ${hive.version}` : 'Hive Gateway not run (BENCH_NO_HIVE=1)'} with default settings (NODE_ENV=production), forwarding authorization and x-api-key to the subgraphs, over the same supergraph and subgraph processes. CPU ms/req: user + system time of each process during the run divided by its requests ("gateway" is the gateway measured in that row); PostgreSQL's CPU is not included.`,
+    `ProspectFlow ran with its rate limiter on but limits raised above the bench's rate; ${hive ? `Hive Gateway ${hive.version}` : 'Hive Gateway not run (BENCH_NO_HIVE=1)'} with default settings (NODE_ENV=production), forwarding authorization and x-api-key to the subgraphs, over the same supergraph and subgraph processes. CPU ms/req: user + system time of each process during the run divided by its requests ("gateway" is the gateway measured in that row); PostgreSQL: the backends serving the bench's database (the server's own background processes are not included).`,
   );
   out.push(
     `Environment: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')} before / ${loadAfter.map((v) => v.toFixed(2)).join(' ')} after; ${SECONDS} s per run, ${ROUNDS} round(s)${QUICK ? ' (quick run: figures are a smoke test only)' : ''}.`,

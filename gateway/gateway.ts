@@ -35,9 +35,11 @@ import {
   createMetrics,
   type Metrics,
   operationMetricsPlugin,
+  recordOperation,
   requestIdPlugin,
 } from '../lib/telemetry/metrics.ts';
 import { ingestFastPath } from './ingest-fast-path.ts';
+import { type KnownPlans, knownPlans, type LimitsCheck } from './known-plans.ts';
 import {
   assertCost,
   assertOncePerRequest,
@@ -61,6 +63,13 @@ export interface GatewayContext {
   identity: Identity | undefined;
   clientIp: string;
   forward: Record<string, string>;
+  /**
+   * Set when the short path (known-plans.ts) checked this request's limits before handing it to Apollo:
+   * they were counted, and refused it when `refusal` is set.
+   */
+  limits?: { counted: true; refusal?: unknown };
+  /** Subgraph answers the short path read, for Apollo to read again if the request is handed back. */
+  answers?: Map<string, unknown>;
 }
 
 export interface GatewayRuntime {
@@ -86,53 +95,66 @@ const FORWARDED = ['authorization', 'x-api-key'];
  * Cost (with the variables), root fields counted as they will run, rate limits, and the response-size
  * ceiling. Cost is checked here rather than as a validation rule because validation cannot see variables.
  */
-function limitsPlugin(limiter: RateLimiter, config: Readonly<Config>): ApolloServerPlugin<GatewayContext> {
-  const maxResponseBytes = config.limits.maxResponseBytes;
+function operationLimits(limiter: RateLimiter, config: Readonly<Config>): LimitsCheck<GatewayContext> {
   const costs = costCache();
   const roots = rootFieldsCache();
   // Apollo hands every request of one query text the same parsed document
   const fragmentsOf = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
+  return async ({ operation, document, schema, variables, context }) => {
+    let fragments = fragmentsOf.get(document);
+    if (!fragments) {
+      fragments = {};
+      for (const def of document.definitions) {
+        if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+      }
+      fragmentsOf.set(document, fragments);
+    }
+    const input = { schema, operation, fragments, variables };
+    assertCost(input, config.limits.maxCost, { cache: costs, document });
+    const fields = roots.fields(input);
+    assertOncePerRequest(fields, ONCE_PER_REQUEST);
+    const hits = rateHits({
+      operation: operation.operation,
+      fields,
+      organisationId: context.identity?.organisationId,
+      clientIp: context.clientIp,
+      rules: config.limits.rates,
+      accountOperations: ACCOUNT_OPERATIONS,
+    });
+    for (const { name, key, rule } of hits) {
+      const decision = await limiter.hit(key, rule);
+      if (!decision.allowed) {
+        const refusal = rateLimited(name, rule, decision.retryAfterSeconds);
+        throw new GraphQLError(refusal.message, {
+          extensions: {
+            code: refusal.code,
+            ...refusal.details,
+            http: {
+              status: 429,
+              headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
+            },
+          },
+        });
+      }
+    }
+  };
+}
+
+/** A request the short path already checked and counted before handing it back is not counted twice. */
+function limitsPlugin(
+  limits: LimitsCheck<GatewayContext>,
+  config: Readonly<Config>,
+): ApolloServerPlugin<GatewayContext> {
+  const maxResponseBytes = config.limits.maxResponseBytes;
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, document, schema, request, contextValue }) {
           if (!operation) return;
-          let fragments = fragmentsOf.get(document);
-          if (!fragments) {
-            fragments = {};
-            for (const def of document.definitions) {
-              if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
-            }
-            fragmentsOf.set(document, fragments);
-          }
-          const input = { schema, operation, fragments, variables: request.variables };
-          assertCost(input, config.limits.maxCost, { cache: costs, document });
-          const fields = roots.fields(input);
-          assertOncePerRequest(fields, ONCE_PER_REQUEST);
-          const hits = rateHits({
-            operation: operation.operation,
-            fields,
-            organisationId: contextValue.identity?.organisationId,
-            clientIp: contextValue.clientIp,
-            rules: config.limits.rates,
-            accountOperations: ACCOUNT_OPERATIONS,
-          });
-          for (const { name, key, rule } of hits) {
-            const decision = await limiter.hit(key, rule);
-            if (!decision.allowed) {
-              const refusal = rateLimited(name, rule, decision.retryAfterSeconds);
-              throw new GraphQLError(refusal.message, {
-                extensions: {
-                  code: refusal.code,
-                  ...refusal.details,
-                  http: {
-                    status: 429,
-                    headers: new HeaderMap([['retry-after', String(decision.retryAfterSeconds)]]),
-                  },
-                },
-              });
-            }
-          }
+          const checked = contextValue.limits;
+          if (checked?.refusal !== undefined) throw checked.refusal;
+          if (checked?.counted) return;
+          await limits({ operation, document, schema, variables: request.variables, context: contextValue });
         },
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
@@ -164,6 +186,8 @@ export interface GatewayCore {
   limiter: RateLimiter;
   authenticator: Authenticator;
   apollo: ApolloServer<GatewayContext>;
+  /** Known query texts answered without Apollo's pipeline (known-plans.ts); the rest go to Apollo. */
+  known: KnownPlans<GatewayContext>;
   /** Internal queries of live subscriptions (their entity lookups); never reachable by clients. */
   payloads: ApolloServer<GatewayContext>;
   /** The composed supergraph the gateway serves. */
@@ -222,12 +246,40 @@ export async function buildGateway(config: Readonly<Config>): Promise<GatewayCor
         });
   const supergraphSdl = await readFile(SUPERGRAPH, 'utf8');
 
+  const limits = operationLimits(limiter, config);
+  // the data sources of the client-facing gateway, which the short path calls as Apollo Gateway would
+  const sources = new Map<string, SubgraphSource>();
+  const known = knownPlans<GatewayContext>({
+    sources,
+    limits,
+    answered: (plan) => {
+      recordOperation(metrics, plan.operationName, 'query', false);
+      metrics.graphqlShortPath.inc();
+    },
+    // the answers read here are read again by Apollo if the request is handed back, not asked twice
+    began: (context) => {
+      context.answers = new Map();
+    },
+    // Apollo Server runs on a copy of the context, which keeps the mark (and starts a fresh size budget)
+    handedBack: (context, refusal) => {
+      context.limits = refusal === undefined ? { counted: true } : { counted: true, refusal };
+    },
+  });
+
   const production = config.env === 'production';
   const formatErrors = formatError((error) => log.error({ err: error }, 'unexpected gateway error'), {
     production,
   });
   const apollo = new ApolloServer<GatewayContext>({
-    gateway: new ApolloGateway({ supergraphSdl, buildService }),
+    gateway: new ApolloGateway({
+      supergraphSdl,
+      buildService: (definition) => {
+        const source = buildService(definition);
+        if (source instanceof SubgraphSource) sources.set(definition.name, source);
+        return source;
+      },
+      experimental_didResolveQueryPlan: known.learn,
+    }),
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: production,
@@ -238,7 +290,7 @@ export async function buildGateway(config: Readonly<Config>): Promise<GatewayCor
       production
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
-      limitsPlugin(limiter, config),
+      limitsPlugin(limits, config),
       operationMetricsPlugin(metrics),
       requestIdPlugin(),
     ],
@@ -275,6 +327,7 @@ export async function buildGateway(config: Readonly<Config>): Promise<GatewayCor
     limiter,
     authenticator,
     apollo,
+    known,
     payloads,
     supergraphSdl,
     contextFor,
@@ -348,6 +401,7 @@ export async function startGateway(
     clientIp,
   };
 
+  const contexts = new WeakMap<IncomingMessage, Promise<GatewayContext>>();
   const server = createServiceServer<GatewayContext>({
     apollo: core.apollo,
     log,
@@ -359,7 +413,16 @@ export async function startGateway(
       bytes: config.limits.maxResponseBytes,
       error: () => responseTooLarge(config.limits.maxResponseBytes),
     },
-    context: (req, requestId) => core.contextFor(req.headers, clientIp(req), requestId),
+    lean: core.known,
+    // one context per request: a request the short path hands back to Apollo keeps its verified identity
+    context: (req, requestId) => {
+      let context = contexts.get(req);
+      if (!context) {
+        context = core.contextFor(req.headers, clientIp(req), requestId);
+        contexts.set(req, context);
+      }
+      return context;
+    },
     health: core.health,
   });
 

@@ -16,6 +16,11 @@ export interface SubgraphCallContext {
   forward: Record<string, string>;
   /** The verified caller; undefined for anonymous requests, which never share. */
   identity: Identity | undefined;
+  /**
+   * Answers this request read, by what was asked: kept when the gateway's short path may hand the request
+   * back to Apollo, which then reads each of them again from here instead of asking the subgraph twice.
+   */
+  answers?: Map<string, unknown>;
 }
 
 /** One subgraph answer as read off the wire: shared by every caller of a deduplicated request. */
@@ -165,6 +170,9 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
     if (context?.forward) Object.assign(headers, context.forward);
 
     const used = context ? (spent.get(context) ?? 0) : 0;
+    const kept = context?.answers;
+    const keptKey = kept ? `${this.options.name}\n${asked}\n${body}` : undefined;
+    const again = keptKey !== undefined ? (kept!.get(keptKey) as Answer | undefined) : undefined;
     // Only reads share an answer: a mutation's fetches (its follow-up entity lookups included) run alone.
     const dedupeKey =
       this.options.dedupe &&
@@ -175,7 +183,11 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
         : undefined;
     let answer: Answer;
     let shared = false;
-    if (dedupeKey !== undefined) {
+    if (again) {
+      // read once already for this very request: not asked, and not counted, a second time
+      kept!.delete(keptKey!);
+      answer = again;
+    } else if (dedupeKey !== undefined) {
       const key = `${dedupeKey}\n${asked}\n${body}`;
       const pending = this.inFlight.get(key);
       if (pending) {
@@ -194,7 +206,10 @@ export class SubgraphSource implements GraphQLDataSource<SubgraphCallContext> {
     } else {
       answer = await this.send(headers, body, maxResponseBytes - used);
     }
-    (shared ? this.counted.shared : this.counted.sent).inc();
+    if (!again) {
+      (shared ? this.counted.shared : this.counted.sent).inc();
+      if (keptKey !== undefined) kept!.set(keptKey, answer);
+    }
 
     // read the budget again: other fetches of this request may have landed meanwhile
     const usedNow = context ? (spent.get(context) ?? 0) : 0;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOrm } from '../lib/db/orm.ts';
 import { serviceDatabaseUrl } from '../lib/db/roles.ts';
-import { TenantTransaction } from '../lib/db/tenant-transaction.ts';
+import { PREPARED_PER_CONNECTION, TenantTransaction } from '../lib/db/tenant-transaction.ts';
 import { MeDocument } from './generated/graphql.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
 import { ownerClient, withClient } from './helpers/db.ts';
@@ -303,6 +303,98 @@ describe('pooled connections between requests', () => {
     await a.finish(false);
     const b = new TenantTransaction(orm, orgB);
     expect(await b.query(SETTING)).toEqual([{ setting: orgB }]);
+  });
+
+  /** The read statements prepared on the pool's connection, and how often each was planned which way. */
+  async function preparedReads(): Promise<{ statement: string; generic: number; custom: number }[]> {
+    return orm.em.getConnection().execute<{ statement: string; generic: number; custom: number }[]>(
+      `SELECT statement, generic_plans::int AS generic, custom_plans::int AS custom
+           FROM pg_prepared_statements WHERE name LIKE 'pf\\_read\\_%'`,
+      [],
+      'all',
+    );
+  }
+
+  it('prepares each read once per connection, and keeps each organisation to its own rows with it', async () => {
+    const orgs = [(await newOrganisation()).organisation.id, (await newOrganisation()).organisation.id];
+    await withClient(ownerClient(), async (c) => {
+      for (const org of orgs)
+        for (const name of ['one', 'two'])
+          await c.query('INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, $2, $3)', [
+            org,
+            randomUUID(),
+            `${name} ${org}`,
+          ]);
+    });
+    const read = 'SELECT name FROM crm.companies WHERE name LIKE $1 ORDER BY name';
+    for (let round = 0; round < 8; round++) {
+      for (const org of orgs) {
+        const t = new TenantTransaction(orm, org);
+        // every organisation's rows are asked for: row-level security alone keeps the others' out
+        expect(await t.query(read, ['%'])).toEqual([{ name: `one ${org}` }, { name: `two ${org}` }]);
+        await t.finish(true);
+        expect(await leftOver()).toBe('');
+      }
+    }
+    const prepared = await preparedReads();
+    const mine = prepared.filter((p) => p.statement === read);
+    expect(mine).toHaveLength(1);
+    // 16 runs, and once PostgreSQL keeps a plan it stops planning for each run
+    expect(mine[0]!.generic + mine[0]!.custom).toBe(16);
+    expect(mine[0]!.generic).toBeGreaterThan(0);
+  });
+
+  it('keeps at most PREPARED_PER_CONNECTION reads prepared on a connection, the latest ones', async () => {
+    const t = new TenantTransaction(orm, orgA);
+    const count = PREPARED_PER_CONNECTION + 10;
+    for (let i = 0; i < count; i++)
+      expect(await t.query(`SELECT $1::int + ${i} AS n`, [1])).toEqual([{ n: i + 1 }]);
+    await t.finish(true);
+    const prepared = (await preparedReads()).map((p) => p.statement);
+    expect(prepared.length).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
+    expect(prepared).toContain(`SELECT $1::int + ${count - 1} AS n`);
+    expect(prepared).not.toContain('SELECT $1::int + 0 AS n');
+  });
+
+  it('reads again with statements a failed round trip had prepared, and after a statement that does not parse', async () => {
+    const a = new TenantTransaction(orm, orgA);
+    const divide = 'SELECT 10 / $1::int AS n, current_setting($2) AS setting';
+    await expect(a.query(divide, [0, 'app.organisation_id'])).rejects.toThrow(/division by zero/);
+    expect(await a.query(divide, [5, 'app.organisation_id'])).toEqual([{ n: 2, setting: orgA }]);
+    await expect(a.query('SELEC 1')).rejects.toThrow(/syntax error/);
+    expect(await a.query(divide, [2, 'app.organisation_id'])).toEqual([{ n: 5, setting: orgA }]);
+    // a value pg cannot send fails before anything is written
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    await expect(a.query('SELECT $1::json AS j', [circular])).rejects.toThrow();
+    expect(await a.query(SETTING)).toEqual([{ setting: orgA }]);
+    await a.finish(false);
+    expect(await leftOver()).toBe('');
+  });
+
+  it('prepares a read afresh once its table has changed under it', async () => {
+    const table = `crm.prepared_probe_${randomUUID().replaceAll('-', '')}`;
+    await withClient(ownerClient(), async (c) => {
+      await c.query(`CREATE TABLE ${table} (organisation_id uuid NOT NULL, a int)`);
+      await c.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+      await c.query(
+        `CREATE POLICY tenant_isolation ON ${table} USING (organisation_id = public.current_organisation_id())`,
+      );
+      await c.query(`GRANT SELECT ON ${table} TO prospectflow_crm`);
+      await c.query(`INSERT INTO ${table} VALUES ($1, 1), ($2, 2)`, [orgA, orgB]);
+    });
+    try {
+      const a = new TenantTransaction(orm, orgA);
+      const read = `SELECT * FROM ${table}`;
+      expect(await a.query(read)).toEqual([{ organisation_id: orgA, a: 1 }]);
+      await withClient(ownerClient(), (c) => c.query(`ALTER TABLE ${table} ADD COLUMN b int DEFAULT 3`));
+      // PostgreSQL may refuse the kept statement once (its result changed shape); it is prepared again
+      await a.query(read).catch(() => undefined);
+      expect(await a.query(read)).toEqual([{ organisation_id: orgA, a: 1, b: 3 }]);
+      await a.finish(true);
+    } finally {
+      await withClient(ownerClient(), (c) => c.query(`DROP TABLE ${table}`));
+    }
   });
 
   it('refuses writes on the lean path, which is for reads only', async () => {

@@ -77,7 +77,10 @@ const INTROSPECTION = /\b__(schema|type)\b/;
  * The media type Apollo's negotiation picks for the `accept` headers gateways send (none, Node's fetch,
  * Apollo Gateway, Hive Gateway); any other header goes to Apollo to negotiate.
  */
-const CONTENT_TYPES = new Map<string | undefined, string>([
+export const RESPONSE_CONTENT_TYPES: ReadonlyMap<string | undefined, string> = new Map<
+  string | undefined,
+  string
+>([
   [undefined, 'application/json; charset=utf-8'],
   ['*/*', 'application/json; charset=utf-8'],
   ['application/json', 'application/json; charset=utf-8'],
@@ -178,7 +181,7 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
         typeof contentType !== 'string' ||
         !contentType.startsWith('application/json') ||
         typeof request.headers.accept === 'object' ||
-        !CONTENT_TYPES.has(request.headers.accept)
+        !RESPONSE_CONTENT_TYPES.has(request.headers.accept)
       ) {
         return undefined;
       }
@@ -209,7 +212,7 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
           return {
             status: 200,
             headers: new HeaderMap([
-              ['content-type', CONTENT_TYPES.get(request.headers.accept as string | undefined)!],
+              ['content-type', RESPONSE_CONTENT_TYPES.get(request.headers.accept as string | undefined)!],
             ]),
             body: { kind: 'complete', string: `{"data":${dataText}}\n` },
           };
@@ -238,7 +241,7 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
       return {
         status: http.status ?? 200,
         headers: new HeaderMap([
-          ['content-type', CONTENT_TYPES.get(request.headers.accept as string | undefined)!],
+          ['content-type', RESPONSE_CONTENT_TYPES.get(request.headers.accept as string | undefined)!],
         ]),
         body: { kind: 'complete', string: `${JSON.stringify({ errors: formatted, data })}\n` },
       };

@@ -10,6 +10,7 @@ import { RefreshToken } from './entities/refresh-token.entity.ts';
 import { User } from './entities/user.entity.ts';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.ts';
 import { AuthResolver } from './resolvers/auth.resolver.ts';
+import { meDirect } from './resolvers/me.direct.ts';
 import { MemberResolver } from './resolvers/member.resolver.ts';
 import { OrganisationResolver } from './resolvers/organisation.resolver.ts';
 import { PasswordResetResolver } from './resolvers/password-reset.resolver.ts';
@@ -21,6 +22,7 @@ export const iamSubgraph: SubgraphDefinition<IamDeps> = {
   tenantEntities: ['Membership', 'RefreshToken', 'Invitation', 'ApiKey'],
   resolvers: [AuthResolver, PasswordResetResolver, OrganisationResolver, MemberResolver, ApiKeyResolver],
   references: iamReferences,
+  direct: [meDirect],
   deps: ({ config, orm, tokens, log }) => ({
     orm,
     tokens,

@@ -9,7 +9,7 @@ import { Organisation } from '../entities/organisation.entity.ts';
 import { User } from '../entities/user.entity.ts';
 
 // A read on a hot path: plain rows, no ORM hydration. The organisation is also the tenant setting (RLS).
-const ME_SQL = `SELECT u.id, u.email, u.first_name AS "firstName", u.last_name AS "lastName", u.created_at AS "createdAt"
+export const ME_SQL = `SELECT u.id, u.email, u.first_name AS "firstName", u.last_name AS "lastName", u.created_at AS "createdAt"
   FROM iam.organisation_users m JOIN iam.users u ON u.id = m.user_id
   WHERE m.organisation_id = $1 AND m.user_id = $2 AND m.status = 'ACTIVE'`;
 
