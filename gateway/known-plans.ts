@@ -35,7 +35,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { RESPONSE_CONTENT_TYPES } from '../lib/graphql/lean-executor.ts';
+import { isPlainJsonPost, RESPONSE_CONTENT_TYPES } from '../lib/graphql/lean-executor.ts';
 
 type PlanInfo = Parameters<Experimental_DidResolveQueryPlanCallback>[0];
 type QueryPlanNode = NonNullable<PlanInfo['queryPlan']['node']>;
@@ -454,17 +454,7 @@ export function knownPlans<TContext extends object>(
         typeof body.query !== 'string' ||
         // persisted queries and any other extension are Apollo's
         (body.extensions !== undefined && body.extensions !== null) ||
-        (body.operationName !== undefined &&
-          body.operationName !== null &&
-          typeof body.operationName !== 'string') ||
-        (body.variables !== undefined &&
-          body.variables !== null &&
-          (typeof body.variables !== 'object' || Array.isArray(body.variables))) ||
-        // a JSON body is never a "simple" request: CSRF prevention lets it through
-        typeof contentType !== 'string' ||
-        !contentType.startsWith('application/json') ||
-        typeof request.headers.accept === 'object' ||
-        !RESPONSE_CONTENT_TYPES.has(request.headers.accept)
+        !isPlainJsonPost(body, contentType, request.headers.accept)
       )
         return undefined;
       const known = plans.get(keyOf(body.query, body.operationName as string | null | undefined));

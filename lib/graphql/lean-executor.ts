@@ -90,6 +90,30 @@ export const RESPONSE_CONTENT_TYPES: ReadonlyMap<string | undefined, string> = n
   ],
 ]);
 
+/**
+ * A GraphQL POST a fast path may answer: a JSON body whose operation name and variables are well formed, and an
+ * answer type it knows (a JSON body is never a "simple" request: CSRF prevention lets it through). The query and
+ * extensions are for the caller to judge.
+ */
+export function isPlainJsonPost(
+  body: Record<string, unknown>,
+  contentType: string | string[] | undefined,
+  accept: string | string[] | undefined,
+): boolean {
+  return (
+    (body.operationName === undefined ||
+      body.operationName === null ||
+      typeof body.operationName === 'string') &&
+    (body.variables === undefined ||
+      body.variables === null ||
+      (typeof body.variables === 'object' && !Array.isArray(body.variables))) &&
+    typeof contentType === 'string' &&
+    contentType.startsWith('application/json') &&
+    typeof accept !== 'object' &&
+    RESPONSE_CONTENT_TYPES.has(accept)
+  );
+}
+
 export interface LeanExecutor {
   /** The answer to a request it serves, or undefined to hand the request to Apollo. */
   run(
@@ -172,16 +196,7 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
         (body.extensions !== undefined &&
           body.extensions !== null &&
           (typeof body.extensions !== 'object' || 'persistedQuery' in body.extensions)) ||
-        (body.operationName !== undefined &&
-          body.operationName !== null &&
-          typeof body.operationName !== 'string') ||
-        (body.variables !== undefined &&
-          body.variables !== null &&
-          (typeof body.variables !== 'object' || Array.isArray(body.variables))) ||
-        typeof contentType !== 'string' ||
-        !contentType.startsWith('application/json') ||
-        typeof request.headers.accept === 'object' ||
-        !RESPONSE_CONTENT_TYPES.has(request.headers.accept)
+        !isPlainJsonPost(body, contentType, request.headers.accept)
       ) {
         return undefined;
       }

@@ -491,6 +491,16 @@ function sameValues<T>(a: T, b: T, fields: FieldSpec<T>[]): boolean {
   return true;
 }
 
+/** Whether a stored company's identity (what it is matched and listed by) is this value's. */
+function storedAs(stored: StoredCompany, value: NormalisedCompany): boolean {
+  return (
+    stored.pharowCompanyId === value.pharowCompanyId &&
+    stored.siren === value.siren &&
+    stored.domain?.toLowerCase() === value.domain?.toLowerCase() &&
+    stored.name.toLowerCase() === value.name.toLowerCase()
+  );
+}
+
 /**
  * The label one item earns: its own values are what its company, person and position hold after this
  * write (same source hashes), and so are the keys it would be matched by. Anything merged from elsewhere
@@ -511,17 +521,7 @@ function itemLabel(
   const p = item.person;
   const own = positionValueOf(item);
   if (!sameValues(c, company.value, COMPANY_FIELDS)) return null;
-  const sc = company.stored;
-  if (
-    sc &&
-    !(
-      sc.pharowCompanyId === c.pharowCompanyId &&
-      sc.siren === c.siren &&
-      sc.domain?.toLowerCase() === c.domain?.toLowerCase() &&
-      sc.name.toLowerCase() === c.name.toLowerCase()
-    )
-  )
-    return null;
+  if (company.stored && !storedAs(company.stored, c)) return null;
   if (!sameValues<NormalisedPerson>(p, person.value, PERSON_FIELDS)) return null;
   if (person.stored && !(person.stored.linkedinUrl === p.linkedinUrl && person.stored.nameKey === p.nameKey))
     return null;
@@ -627,17 +627,7 @@ function labelUnits(
     const r = rowsOf(item);
     if (knownRows.has(r.companyId) || knownRows.has(r.personId) || knownRows.has(r.positionId)) return false;
     const c = r.company.value;
-    const sc = r.company.stored;
-    if (
-      sc &&
-      !(
-        sc.pharowCompanyId === c.pharowCompanyId &&
-        sc.siren === c.siren &&
-        sc.domain?.toLowerCase() === c.domain?.toLowerCase() &&
-        sc.name.toLowerCase() === c.name.toLowerCase()
-      )
-    )
-      return false;
+    if (r.company.stored && !storedAs(r.company.stored, c)) return false;
     if (!subset(companyKeys(item.company), companyKeys(c))) return false;
     const p = r.person.value;
     const sp = r.person.stored;
