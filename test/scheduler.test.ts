@@ -15,9 +15,14 @@ import {
   pauseCampaign,
   unenroll,
 } from '../subgraphs/outreach/services/campaign-lifecycle.ts';
+import { shareCampaigns } from '../subgraphs/outreach/services/campaign-locks.ts';
 import { dispatchTasks } from '../subgraphs/outreach/services/dispatch.ts';
 import { recordSentMany } from '../subgraphs/outreach/services/sending-record.ts';
-import { type Advanced, advanceEnrollment } from '../subgraphs/outreach/services/sequence.ts';
+import {
+  type Advanced,
+  advanceEnrollment,
+  completeFinishedCampaigns,
+} from '../subgraphs/outreach/services/sequence.ts';
 import { createWorkerOrm, WORKER_ENTITIES, WORKER_TENANT_ENTITIES } from '../workers/runtime.ts';
 import { claimTasks } from '../workers/scheduler/handler.ts';
 import { createScheduler, type Scheduler } from '../workers/scheduler/index.ts';
@@ -651,6 +656,97 @@ describe('two schedulers on RabbitMQ', () => {
       await rabbit.close();
       await deleteBrokerQueues(AMQP_URL, prefix, [DRAFT_QUEUE.name]);
     }
+  });
+});
+
+describe('campaign locks', () => {
+  /** Settles to its value, or to 'waiting' if it has not within `ms`. */
+  const within = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([promise, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms))]);
+
+  it('a pause waits for the sends in flight, and the sends that come after it wait for it and see it', async () => {
+    const c = await campaignWith({ mailboxes: [{ dailyLimit: 100 }] }, 3);
+    await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, new Date()));
+    const statusOf = async (em: EntityManager) =>
+      (
+        await rawQuery<{ status: string }>(em, 'SELECT status FROM outreach.campaigns WHERE id = ?', [
+          c.campaignId,
+        ])
+      )[0]!.status;
+
+    // a send in flight: the campaign shared, the transaction still open
+    let endSend!: () => void;
+    const sendHeld = new Promise<void>((resolve) => {
+      endSend = resolve;
+    });
+    let shared!: () => void;
+    const sharing = new Promise<void>((resolve) => {
+      shared = resolve;
+    });
+    const inFlight = withTenant(workerOrm, c.organisationId, async (em) => {
+      await shareCampaigns(em, [c.campaignId]);
+      shared();
+      await sendHeld;
+      return statusOf(em);
+    });
+    await sharing;
+
+    const pause = asService(c.organisationId, (em) => pauseCampaign(em, c.campaignId, new Date()));
+    expect(await within(pause, 300)).toBe('waiting');
+    // a send arriving after the pause queues behind it instead of slipping in ahead
+    const later = withTenant(workerOrm, c.organisationId, async (em) => {
+      await shareCampaigns(em, [c.campaignId]);
+      return statusOf(em);
+    });
+    expect(await within(later, 300)).toBe('waiting');
+
+    endSend();
+    expect(await inFlight).toBe('RUNNING');
+    await pause;
+    expect(await later).toBe('PAUSED');
+  });
+  it('two transactions finishing the last enrolments side by side still end the campaign', async () => {
+    const c = await campaignWith({ mailboxes: [{ dailyLimit: 100 }] }, 2);
+    await asService(c.organisationId, (em) => launchCampaign(em, c.campaignId, new Date()));
+    const { rows } = await db.owner.query<{ id: string }>(
+      'SELECT id FROM outreach.campaign_enrollments WHERE campaign_id = $1 ORDER BY id',
+      [c.campaignId],
+    );
+    const finish = (em: EntityManager, enrollmentId: string) =>
+      rawQuery(em, `UPDATE outreach.campaign_enrollments SET status = 'COMPLETED' WHERE id = ?`, [
+        enrollmentId,
+      ]);
+
+    let endFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => {
+      endFirst = resolve;
+    });
+    let decided!: () => void;
+    const firstDecided = new Promise<void>((resolve) => {
+      decided = resolve;
+    });
+    // each sees the other's enrolment still going while neither has committed
+    const first = asService(c.organisationId, async (em) => {
+      await finish(em, rows[0]!.id);
+      const ended = await completeFinishedCampaigns(em, [c.campaignId]);
+      decided();
+      await firstHeld;
+      return ended;
+    });
+    await firstDecided;
+    const second = asService(c.organisationId, async (em) => {
+      await finish(em, rows[1]!.id);
+      return completeFinishedCampaigns(em, [c.campaignId]);
+    });
+    expect(await within(second, 300)).toBe('waiting');
+    endFirst();
+    expect(await first).toEqual([]);
+    // decided after the first committed: it sees both enrolments over
+    expect(await second).toEqual([c.campaignId]);
+    const { rows: after } = await db.owner.query('SELECT status FROM outreach.campaigns WHERE id = $1', [
+      c.campaignId,
+    ]);
+    expect(after[0].status).toBe('COMPLETED');
   });
 });
 
