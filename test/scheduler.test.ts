@@ -35,6 +35,7 @@ import {
   seedOrganisation,
   seedPositions,
 } from './helpers/campaign-fixture.ts';
+import { deferred } from './helpers/wait.ts';
 import { type WorkerDatabase, workerDatabase } from './helpers/worker-db.ts';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -675,21 +676,15 @@ describe('campaign locks', () => {
       )[0]!.status;
 
     // a send in flight: the campaign shared, the transaction still open
-    let endSend!: () => void;
-    const sendHeld = new Promise<void>((resolve) => {
-      endSend = resolve;
-    });
-    let shared!: () => void;
-    const sharing = new Promise<void>((resolve) => {
-      shared = resolve;
-    });
+    const sendHeld = deferred();
+    const shared = deferred();
     const inFlight = withTenant(workerOrm, c.organisationId, async (em) => {
       await shareCampaigns(em, [c.campaignId]);
-      shared();
-      await sendHeld;
+      shared.resolve();
+      await sendHeld.promise;
       return statusOf(em);
     });
-    await sharing;
+    await shared.promise;
 
     const pause = asService(c.organisationId, (em) => pauseCampaign(em, c.campaignId, new Date()));
     expect(await within(pause, 300)).toBe('waiting');
@@ -700,7 +695,7 @@ describe('campaign locks', () => {
     });
     expect(await within(later, 300)).toBe('waiting');
 
-    endSend();
+    sendHeld.resolve();
     expect(await inFlight).toBe('RUNNING');
     await pause;
     expect(await later).toBe('PAUSED');
@@ -717,29 +712,23 @@ describe('campaign locks', () => {
         enrollmentId,
       ]);
 
-    let endFirst!: () => void;
-    const firstHeld = new Promise<void>((resolve) => {
-      endFirst = resolve;
-    });
-    let decided!: () => void;
-    const firstDecided = new Promise<void>((resolve) => {
-      decided = resolve;
-    });
+    const firstHeld = deferred();
+    const firstDecided = deferred();
     // each sees the other's enrolment still going while neither has committed
     const first = asService(c.organisationId, async (em) => {
       await finish(em, rows[0]!.id);
       const ended = await completeFinishedCampaigns(em, [c.campaignId]);
-      decided();
-      await firstHeld;
+      firstDecided.resolve();
+      await firstHeld.promise;
       return ended;
     });
-    await firstDecided;
+    await firstDecided.promise;
     const second = asService(c.organisationId, async (em) => {
       await finish(em, rows[1]!.id);
       return completeFinishedCampaigns(em, [c.campaignId]);
     });
     expect(await within(second, 300)).toBe('waiting');
-    endFirst();
+    firstHeld.resolve();
     expect(await first).toEqual([]);
     // decided after the first committed: it sees both enrolments over
     expect(await second).toEqual([c.campaignId]);

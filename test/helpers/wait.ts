@@ -12,3 +12,12 @@ export async function eventually(check: () => Promise<boolean>, withinMs: number
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** A promise and the function that settles it, for a test that holds one side of a race open. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}

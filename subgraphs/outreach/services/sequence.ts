@@ -43,20 +43,27 @@ export async function lockCampaignsOfTasks(
   taskIds: readonly string[],
   mode: 'dispatch' | 'sends',
 ): Promise<Map<string, CampaignSchedule>> {
-  if (mode === 'sends') {
-    const ids = await rawQuery<{ campaign_id: string }>(em, CAMPAIGNS_OF_TASKS, [taskIds]);
-    await shareCampaigns(
+  let rows: CampaignSchedule[];
+  if (mode === 'dispatch') {
+    rows = await rawQuery<CampaignSchedule>(
       em,
-      ids.map((r) => r.campaign_id),
+      `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c
+       WHERE c.id IN (${CAMPAIGNS_OF_TASKS})
+       ORDER BY c.id FOR NO KEY UPDATE`,
+      [taskIds],
+    );
+  } else {
+    const ids = (await rawQuery<{ campaign_id: string }>(em, CAMPAIGNS_OF_TASKS, [taskIds])).map(
+      (r) => r.campaign_id,
+    );
+    await shareCampaigns(em, ids);
+    // read once the lock is held: a launch or pause that went first is seen
+    rows = await rawQuery<CampaignSchedule>(
+      em,
+      `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c WHERE c.id = ANY (?::uuid[]) ORDER BY c.id`,
+      [ids],
     );
   }
-  const rows = await rawQuery<CampaignSchedule>(
-    em,
-    `SELECT ${CAMPAIGN_SCHEDULE_COLUMNS} FROM outreach.campaigns c
-     WHERE c.id IN (${CAMPAIGNS_OF_TASKS})
-     ORDER BY c.id ${mode === 'dispatch' ? 'FOR NO KEY UPDATE' : ''}`,
-    [taskIds],
-  );
   return new Map(rows.map((c) => [c.id, c]));
 }
 
