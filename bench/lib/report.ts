@@ -9,6 +9,8 @@ export interface Row {
   ms: number;
   /** peak RSS of the CRM subgraph process while this call ran; undefined when the work ran elsewhere */
   peakRssKb?: number;
+  /** ms of every round when the call ran several times (ms is then the median) */
+  rounds?: number[];
 }
 
 export function itemsPerSecond(row: { items: number; ms: number }): number {
@@ -21,13 +23,13 @@ export function mb(kb: number): string {
 
 export function table(rows: Row[], naive: Record<Row['run'], Row>): string {
   const lines = [
-    '| path | run | items | ms | items/s | vs naive | CRM subgraph peak RSS during call (MB) |',
-    '|---|---|---|---|---|---|---|',
+    '| path | run | items | ms (median) | items/s | vs naive | rounds (ms) | CRM subgraph peak RSS during call (MB) |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const ratio = itemsPerSecond(row) / itemsPerSecond(naive[row.run]);
     lines.push(
-      `| ${row.path} | ${row.run} | ${row.items} | ${row.ms.toFixed(0)} | ${itemsPerSecond(row).toFixed(0)} | ${ratio.toFixed(1)}x | ${row.peakRssKb === undefined ? '—' : mb(row.peakRssKb)} |`,
+      `| ${row.path} | ${row.run} | ${row.items} | ${row.ms.toFixed(0)} | ${itemsPerSecond(row).toFixed(0)} | ${ratio.toFixed(1)}x | ${row.rounds?.map((ms) => ms.toFixed(0)).join(', ') ?? '—'} | ${row.peakRssKb === undefined ? '—' : mb(row.peakRssKb)} |`,
     );
   }
   return lines.join('\n');

@@ -931,6 +931,32 @@ async function writeItems(
   return outcome;
 }
 
+/**
+ * The positions to write with their labels: an unchanged position still learns which raw item it stands for
+ * (a known item's label stays).
+ */
+function labelledPositions(
+  positions: PositionPlan,
+  labels: Map<string, Label>,
+  knownPositions: Set<string>,
+): Writes<PositionRow & Label> {
+  const labelled = (row: Row<PositionRow>) => ({ ...row, ...(labels.get(row.id) ?? NO_LABEL) });
+  const plan: Writes<PositionRow & Label> = {
+    inserts: positions.plan.inserts.map(labelled),
+    updates: positions.plan.updates.map(labelled),
+    unchanged: [],
+  };
+  for (const row of positions.plan.unchanged) {
+    const stored = positions.plan.rows.get(row.id)?.stored;
+    const label = labels.get(row.id) ?? NO_LABEL;
+    const relabel =
+      !knownPositions.has(row.id) &&
+      (stored?.itemHash !== label.itemHash || stored?.itemRows !== label.itemRows);
+    (relabel ? plan.updates : plan.unchanged).push({ ...row, ...label });
+  }
+  return plan;
+}
+
 async function writePlanned(
   em: EntityManager,
   organisationId: string,
@@ -956,75 +982,93 @@ async function writePlanned(
     const updated = await updateRows(em, table, organisationId, fields, p.updates);
     return { created: p.inserts.length, updated, unchanged: p.unchanged.length + p.updates.length - updated };
   };
-  // With nothing known, the database writes the companies while people and positions are planned here
-  // (both only need ids). Known items must first be checked against the whole plan, before any write.
+  // The positions' foreign-key checks are planned from these statistics: refresh them first if this batch
+  // grows the tables (see refreshStatistics). Sent with the people, without waiting for their counts.
+  const writePeople = (people: PersonPlan) => {
+    const written = counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>);
+    const refreshed = refreshStatistics(em, {
+      companies: companies.plan.inserts.length + companies.plan.updates.length,
+      people: people.plan.inserts.length + people.plan.updates.length,
+    });
+    return Promise.all([written, refreshed]).then(([c]) => c);
+  };
+  // With nothing known, each table is written as soon as it is planned: the database inserts the companies
+  // while the people are planned, and the people while the positions are. The statements queue on the
+  // transaction's connection, so the database never waits for a round trip. Known items must first be
+  // checked against the whole plan, before any write.
+  const writing = new InFlight();
+  const writeNow = known.length === 0;
   let companyCounts: Promise<UpsertCounts> | undefined;
-  let companiesSettled: Promise<unknown> = Promise.resolve();
-  if (known.length === 0) {
-    companyCounts = counts('crm.companies', COMPANY_FIELDS, companies.plan);
-    // its failure is reported where it is awaited below, not as an unhandled rejection meanwhile
-    companiesSettled = companyCounts.catch(() => undefined);
-    // a turn of the event loop, for the insert to reach the database before the planning takes the thread
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  let peopleCounts: Promise<UpsertCounts> | undefined;
   let people: PersonPlan;
   let positions: PositionPlan;
   try {
+    if (writeNow) {
+      companyCounts = writing.add(counts('crm.companies', COMPANY_FIELDS, companies.plan));
+      // a turn of the event loop, for the insert to reach the database before the planning takes the thread
+      await writing.flushed();
+    }
     people = planPeople(items, companies.idOfItem, stored);
+    if (writeNow) {
+      peopleCounts = writing.add(writePeople(people));
+      await writing.flushed();
+    }
     positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
   } catch (error) {
     // never leave a statement running on the transaction behind the error
-    await companiesSettled;
+    await writing.settled();
     throw error;
   }
-  if (known.length > 0) {
+  if (!writeNow) {
     const involved = implicated(known, companies, people, positions);
     if (involved.size > 0) return involved;
-  }
-  companyCounts ??= counts('crm.companies', COMPANY_FIELDS, companies.plan);
-
-  const labels = labelPositions(items, fingerprints, companies, people, positions);
-  const members = labelUnits(items, fingerprints, companies, people, positions, labels, known);
-  const knownPositions = new Set(known.map((k) => k.positionId));
-  const labelled = (row: Row<PositionRow>) => ({ ...row, ...(labels.get(row.id) ?? NO_LABEL) });
-  const positionPlan: Writes<PositionRow & Label> = {
-    inserts: positions.plan.inserts.map(labelled),
-    updates: positions.plan.updates.map(labelled),
-    unchanged: [],
-  };
-  for (const row of positions.plan.unchanged) {
-    const stored = positions.plan.rows.get(row.id)?.stored;
-    const label = labels.get(row.id) ?? NO_LABEL;
-    // an unchanged position still learns which raw item it stands for (a known item's label stays)
-    const relabel =
-      !knownPositions.has(row.id) &&
-      (stored?.itemHash !== label.itemHash || stored?.itemRows !== label.itemRows);
-    (relabel ? positionPlan.updates : positionPlan.unchanged).push({ ...row, ...label });
+    companyCounts = writing.add(counts('crm.companies', COMPANY_FIELDS, companies.plan));
+    peopleCounts = writing.add(writePeople(people));
   }
 
+  let positionPlan: Writes<PositionRow & Label>;
+  let members: Map<string, UnitMember>;
+  try {
+    const labels = labelPositions(items, fingerprints, companies, people, positions);
+    members = labelUnits(items, fingerprints, companies, people, positions, labels, known);
+    positionPlan = labelledPositions(positions, labels, new Set(known.map((k) => k.positionId)));
+  } catch (error) {
+    await writing.settled();
+    throw error;
+  }
   const positionIdentity: FieldSpec<PositionRow & Label>[] = [
     { column: 'company_id', type: 'uuid', key: 'companyId' },
     { column: 'person_id', type: 'uuid', key: 'personId' },
   ];
-  const result: Counts = {
-    companies: await companyCounts,
-    people: await counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>),
-    positions: none(),
-  };
-  // The positions' foreign-key checks are planned from these statistics: refresh them first if this
-  // batch grew the tables (see refreshStatistics).
-  await refreshStatistics(em, { companies: result.companies, people: result.people });
-  result.positions = await counts(
-    'crm.positions',
-    [
-      ...(POSITION_FIELDS as FieldSpec<PositionRow & Label>[]),
-      ...(LABEL_FIELDS as FieldSpec<PositionRow & Label>[]),
-    ],
-    positionPlan,
-    positionIdentity,
+  const positionCounts = writing.add(
+    counts(
+      'crm.positions',
+      [
+        ...(POSITION_FIELDS as FieldSpec<PositionRow & Label>[]),
+        ...(LABEL_FIELDS as FieldSpec<PositionRow & Label>[]),
+      ],
+      positionPlan,
+      positionIdentity,
+    ),
   );
-  await refreshStatistics(em, { positions: result.positions });
-  await saveUnitMembers(em, organisationId, members);
+  const after = writing.add(
+    Promise.all([
+      refreshStatistics(em, { positions: positionPlan.inserts.length + positionPlan.updates.length }),
+      saveUnitMembers(em, organisationId, members),
+    ]),
+  );
+  let result: Counts;
+  try {
+    result = {
+      companies: await companyCounts!,
+      people: await peopleCounts!,
+      positions: await positionCounts,
+    };
+    await after;
+  } finally {
+    // the statistics and the unit members too, and every statement before an error
+    await writing.settled();
+  }
   const rowSet = (plan: { rows: Map<string, unknown> }) => new Set(plan.rows.keys());
   const rows = {
     companies: rowSet(companies.plan),
@@ -1055,21 +1099,37 @@ const STATS_MIN_ROWS = 50;
  */
 async function refreshStatistics(
   em: EntityManager,
-  counts: Partial<Record<'companies' | 'people' | 'positions', UpsertCounts>>,
+  changed: Partial<Record<'companies' | 'people' | 'positions', number>>,
 ): Promise<void> {
-  const changed: Record<string, number> = {};
-  for (const [table, c] of Object.entries(counts)) changed[table] = c.created + c.updated;
-  const candidates = Object.keys(changed).filter((t) => changed[t] >= STATS_MIN_ROWS);
+  const candidates = Object.entries(changed).filter(([, rows]) => rows >= STATS_MIN_ROWS);
   if (candidates.length === 0) return;
-  const known = await rawQuery<{ relname: string; reltuples: number }>(
+  // one statement (reltuples is -1 until the first ANALYZE): it can be queued behind a write and ahead of
+  // the next one without a round trip between the check and the refresh
+  await rawQuery(
     em,
-    `SELECT c.relname, c.reltuples FROM pg_class c
-     WHERE c.relnamespace = 'crm'::regnamespace AND c.relname = ANY(?::text[])`,
-    [candidates],
+    `SELECT crm.refresh_statistics(ARRAY(
+       SELECT c.relname::text FROM pg_class c JOIN unnest(?::text[], ?::int[]) AS t(name, changed) ON c.relname = t.name
+       WHERE c.relnamespace = 'crm'::regnamespace AND (c.reltuples < 0 OR t.changed >= ? * c.reltuples)))`,
+    [candidates.map(([table]) => table), candidates.map(([, rows]) => rows), STATS_SHARE],
   );
-  // reltuples is -1 until the first ANALYZE
-  const stale = known
-    .filter((t) => t.reltuples < 0 || changed[t.relname] >= STATS_SHARE * t.reltuples)
-    .map((t) => t.relname);
-  if (stale.length > 0) await rawQuery(em, 'SELECT crm.refresh_statistics(?::text[])', [stale]);
+}
+
+/** Statements sent on the transaction and not awaited yet: on an error, all of them are waited for. */
+class InFlight {
+  private readonly pending: Promise<unknown>[] = [];
+
+  add<T>(statement: Promise<T>): Promise<T> {
+    // its failure is reported where it is awaited, not as an unhandled rejection meanwhile
+    this.pending.push(statement.catch(() => undefined));
+    return statement;
+  }
+
+  /** A turn of the event loop, for what was sent to reach the database before planning takes the thread. */
+  flushed(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+  }
 }
