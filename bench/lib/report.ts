@@ -23,7 +23,7 @@ export function mb(kb: number): string {
 
 export function table(rows: Row[], naive: Record<Row['run'], Row>): string {
   const lines = [
-    '| path | run | items | ms (median) | items/s | vs naive | rounds (ms) | CRM subgraph peak RSS during call (MB) |',
+    "| path | run | items | ms (median) | items/s | vs naive | rounds (ms) | CRM subgraph peak RSS during the first round's call (MB) |",
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
