@@ -383,6 +383,32 @@ describe('ingestPharow', () => {
     }
   });
 
+  it('stores nothing when the people write fails while positions are being planned', async () => {
+    const org = await newOrganisation();
+    const marker = `boom_${randomUUID().replaceAll('-', '_')}`;
+    await withClient(ownerClient(), (c) =>
+      c.query(`CREATE FUNCTION pg_temp_${marker}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.last_name = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER ${marker} BEFORE INSERT ON crm.people FOR EACH ROW EXECUTE FUNCTION pg_temp_${marker}();`),
+    );
+    try {
+      const items = [
+        ...Array.from({ length: 200 }, () => pharowItem()),
+        pharowItem({ person: { personLastName: marker } }),
+      ];
+      const res = await gql(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
+      expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
+      expect(JSON.stringify(res.errors)).not.toMatch(/simulated|INSERT|crm\./);
+      expect(await tableCounts(org.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
+      const { ingestPharow } = await ingest(org, [pharowItem()]);
+      expect(ingestPharow.positions.created).toBe(1);
+    } finally {
+      await withClient(ownerClient(), (c) =>
+        c.query(`DROP TRIGGER ${marker} ON crm.people; DROP FUNCTION pg_temp_${marker}();`),
+      );
+    }
+  });
+
   it('never matches or updates another organisation data', async () => {
     const a = await newOrganisation();
     const b = await newOrganisation();

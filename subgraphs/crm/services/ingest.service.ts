@@ -982,21 +982,24 @@ async function writePlanned(
     const updated = await updateRows(em, table, organisationId, fields, p.updates);
     return { created: p.inserts.length, updated, unchanged: p.unchanged.length + p.updates.length - updated };
   };
-  // The positions' foreign-key checks are planned from these statistics: refresh them first if this batch
-  // grows the tables (see refreshStatistics). Sent with the people, without waiting for their counts.
+  // The positions' foreign-key checks are planned from these statistics: refresh them after the people, before
+  // the positions, if this batch grows the tables (see refreshStatistics).
   const writePeople = (people: PersonPlan) => {
-    const written = counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>);
-    const refreshed = refreshStatistics(em, {
-      companies: companies.plan.inserts.length + companies.plan.updates.length,
-      people: people.plan.inserts.length + people.plan.updates.length,
-    });
-    return Promise.all([written, refreshed]).then(([c]) => c);
+    const written = writing.next(() =>
+      counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>),
+    );
+    writing.next(() =>
+      refreshStatistics(em, {
+        companies: companies.plan.inserts.length + companies.plan.updates.length,
+        people: people.plan.inserts.length + people.plan.updates.length,
+      }),
+    );
+    return written;
   };
   // With nothing known, each table is written as soon as it is planned: the database inserts the companies
-  // while the people are planned, and the people while the positions are. The statements queue on the
-  // transaction's connection, so the database never waits for a round trip. Known items must first be
+  // while the people are planned, and the people while the positions are. Known items must first be
   // checked against the whole plan, before any write.
-  const writing = new InFlight();
+  const writing = new Statements();
   const writeNow = known.length === 0;
   let companyCounts: Promise<UpsertCounts> | undefined;
   let peopleCounts: Promise<UpsertCounts> | undefined;
@@ -1004,16 +1007,18 @@ async function writePlanned(
   let positions: PositionPlan;
   try {
     if (writeNow) {
-      companyCounts = writing.add(counts('crm.companies', COMPANY_FIELDS, companies.plan));
+      companyCounts = writing.next(() => counts('crm.companies', COMPANY_FIELDS, companies.plan));
       // a turn of the event loop, for the insert to reach the database before the planning takes the thread
       await writing.flushed();
     }
     people = planPeople(items, companies.idOfItem, stored);
     if (writeNow) {
-      peopleCounts = writing.add(writePeople(people));
+      peopleCounts = writePeople(people);
       await writing.flushed();
     }
     positions = planPositions(items, companies.idOfItem, people.idOfItem, stored);
+    // between planning steps, a statement that has answered lets the next one go
+    if (writeNow) await writing.flushed();
   } catch (error) {
     // never leave a statement running on the transaction behind the error
     await writing.settled();
@@ -1022,14 +1027,15 @@ async function writePlanned(
   if (!writeNow) {
     const involved = implicated(known, companies, people, positions);
     if (involved.size > 0) return involved;
-    companyCounts = writing.add(counts('crm.companies', COMPANY_FIELDS, companies.plan));
-    peopleCounts = writing.add(writePeople(people));
+    companyCounts = writing.next(() => counts('crm.companies', COMPANY_FIELDS, companies.plan));
+    peopleCounts = writePeople(people);
   }
 
   let positionPlan: Writes<PositionRow & Label>;
   let members: Map<string, UnitMember>;
   try {
     const labels = labelPositions(items, fingerprints, companies, people, positions);
+    await writing.flushed();
     members = labelUnits(items, fingerprints, companies, people, positions, labels, known);
     positionPlan = labelledPositions(positions, labels, new Set(known.map((k) => k.positionId)));
   } catch (error) {
@@ -1040,7 +1046,7 @@ async function writePlanned(
     { column: 'company_id', type: 'uuid', key: 'companyId' },
     { column: 'person_id', type: 'uuid', key: 'personId' },
   ];
-  const positionCounts = writing.add(
+  const positionCounts = writing.next(() =>
     counts(
       'crm.positions',
       [
@@ -1051,12 +1057,10 @@ async function writePlanned(
       positionIdentity,
     ),
   );
-  const after = writing.add(
-    Promise.all([
-      refreshStatistics(em, { positions: positionPlan.inserts.length + positionPlan.updates.length }),
-      saveUnitMembers(em, organisationId, members),
-    ]),
-  );
+  const after = writing.next(async () => {
+    await refreshStatistics(em, { positions: positionPlan.inserts.length + positionPlan.updates.length });
+    await saveUnitMembers(em, organisationId, members);
+  });
   let result: Counts;
   try {
     result = {
@@ -1114,14 +1118,19 @@ async function refreshStatistics(
   );
 }
 
-/** Statements sent on the transaction and not awaited yet: on an error, all of them are waited for. */
-class InFlight {
-  private readonly pending: Promise<unknown>[] = [];
+/**
+ * The statements of one transaction, each sent once the one before it has answered (a connection runs one
+ * at a time). A statement after a failed one is never sent: it fails with the same error.
+ */
+class Statements {
+  private last: Promise<unknown> = Promise.resolve();
 
-  add<T>(statement: Promise<T>): Promise<T> {
+  next<T>(statement: () => Promise<T>): Promise<T> {
+    const sent = this.last.then(statement);
+    this.last = sent;
     // its failure is reported where it is awaited, not as an unhandled rejection meanwhile
-    this.pending.push(statement.catch(() => undefined));
-    return statement;
+    sent.catch(() => undefined);
+    return sent;
   }
 
   /** A turn of the event loop, for what was sent to reach the database before planning takes the thread. */
@@ -1129,7 +1138,8 @@ class InFlight {
     return new Promise((resolve) => setImmediate(resolve));
   }
 
+  /** Once every statement has answered or failed. */
   async settled(): Promise<void> {
-    await Promise.all(this.pending);
+    await this.last.catch(() => undefined);
   }
 }
