@@ -1,11 +1,10 @@
 // A lone ingestPharow mutation takes the gateway's fast path (raw bytes to the CRM subgraph); adding
 // `__typename` at the root sends the same mutation through the normal federated path. Both must answer alike.
-import { randomUUID } from 'node:crypto';
 import { print } from 'graphql';
 import { describe, expect, inject, it } from 'vitest';
 import { CreateApiKeyDocument, IngestPharowDocument, type PharowItemInput } from './generated/graphql.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
-import { ownerClient, withClient } from './helpers/db.ts';
+import { ownerClient, withClient, withFailingInsert } from './helpers/db.ts';
 import { pharowItem } from './helpers/pharow.ts';
 
 const FAST = print(IngestPharowDocument);
@@ -119,13 +118,7 @@ describe('ingestPharow fast path', () => {
 
   it('answers a failed write like the normal path, stores nothing, and leaks no SQL', async () => {
     const org = await newOrganisation();
-    const marker = `fast_${randomUUID().replaceAll('-', '_')}`;
-    await withClient(ownerClient(), (c) =>
-      c.query(`CREATE FUNCTION pg_temp_${marker}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.job_title = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
-        CREATE TRIGGER ${marker} BEFORE INSERT ON crm.positions FOR EACH ROW EXECUTE FUNCTION pg_temp_${marker}();`),
-    );
-    try {
+    await withFailingInsert('crm.positions', 'job_title', async (marker) => {
       const items = [pharowItem(), pharowItem({ position: { positionJobTitle: marker } })];
       const fast = await call(FAST, items, bearer(org.accessToken));
       const normal = await call(NORMAL, items, bearer(org.accessToken));
@@ -138,11 +131,7 @@ describe('ingestPharow fast path', () => {
         ]),
       );
       expect(stored.rows[0].n).toBe(0);
-    } finally {
-      await withClient(ownerClient(), (c) =>
-        c.query(`DROP TRIGGER ${marker} ON crm.positions; DROP FUNCTION pg_temp_${marker}();`),
-      );
-    }
+    });
   });
 
   it('counts against the same rate limit and refuses the same way', async () => {

@@ -1,5 +1,4 @@
 // Pharow ingest through the gateway: the contract, normalisation, idempotency, merging, rejections, limits.
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CompanyDetailsDocument,
@@ -9,7 +8,7 @@ import {
   type PharowItemInput,
 } from './generated/graphql.ts';
 import { errorCode, gql, newOrganisation, ok } from './helpers/client.ts';
-import { ownerClient, withClient } from './helpers/db.ts';
+import { ownerClient, withClient, withFailingInsert } from './helpers/db.ts';
 import { pharowItem, validSiren } from './helpers/pharow.ts';
 
 type Session = Awaited<ReturnType<typeof newOrganisation>>;
@@ -335,79 +334,34 @@ describe('ingestPharow', () => {
 
   it('stores nothing when a write fails half-way, and the caller gets an error to retry', async () => {
     const org = await newOrganisation();
-    const marker = `boom-${randomUUID()}`;
-    await withClient(ownerClient(), (c) =>
-      c.query(`CREATE FUNCTION pg_temp_fail_${marker.replaceAll('-', '_')}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.job_title = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
-        CREATE TRIGGER fail_${marker.replaceAll('-', '_')} BEFORE INSERT ON crm.positions FOR EACH ROW
-        EXECUTE FUNCTION pg_temp_fail_${marker.replaceAll('-', '_')}();`),
-    );
-    try {
+    await withFailingInsert('crm.positions', 'job_title', async (marker) => {
       const items = [pharowItem(), pharowItem({ position: { positionJobTitle: marker } }), pharowItem()];
       const res = await gql(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
       expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
       expect(JSON.stringify(res.errors)).not.toMatch(/simulated|INSERT|crm\./);
       expect(await tableCounts(org.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
-    } finally {
-      await withClient(ownerClient(), (c) =>
-        c.query(
-          `DROP TRIGGER fail_${marker.replaceAll('-', '_')} ON crm.positions; DROP FUNCTION pg_temp_fail_${marker.replaceAll('-', '_')}();`,
-        ),
-      );
-    }
+    });
   });
 
-  it('stores nothing when the company write fails while people are being planned', async () => {
-    const org = await newOrganisation();
-    const marker = `boom_${randomUUID().replaceAll('-', '_')}`;
-    await withClient(ownerClient(), (c) =>
-      c.query(`CREATE FUNCTION pg_temp_${marker}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.name = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
-        CREATE TRIGGER ${marker} BEFORE INSERT ON crm.companies FOR EACH ROW EXECUTE FUNCTION pg_temp_${marker}();`),
-    );
-    try {
-      const items = [
-        ...Array.from({ length: 200 }, () => pharowItem()),
-        pharowItem({ company: { companyName: marker } }),
-      ];
-      const res = await gql(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
-      expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
-      expect(await tableCounts(org.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
-      // the organisation can ingest again at once: nothing was left running or locked
-      const { ingestPharow } = await ingest(org, [pharowItem()]);
-      expect(ingestPharow.positions.created).toBe(1);
-    } finally {
-      await withClient(ownerClient(), (c) =>
-        c.query(`DROP TRIGGER ${marker} ON crm.companies; DROP FUNCTION pg_temp_${marker}();`),
-      );
-    }
-  });
-
-  it('stores nothing when the people write fails while positions are being planned', async () => {
-    const org = await newOrganisation();
-    const marker = `boom_${randomUUID().replaceAll('-', '_')}`;
-    await withClient(ownerClient(), (c) =>
-      c.query(`CREATE FUNCTION pg_temp_${marker}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.last_name = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
-        CREATE TRIGGER ${marker} BEFORE INSERT ON crm.people FOR EACH ROW EXECUTE FUNCTION pg_temp_${marker}();`),
-    );
-    try {
-      const items = [
-        ...Array.from({ length: 200 }, () => pharowItem()),
-        pharowItem({ person: { personLastName: marker } }),
-      ];
-      const res = await gql(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
-      expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
-      expect(JSON.stringify(res.errors)).not.toMatch(/simulated|INSERT|crm\./);
-      expect(await tableCounts(org.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
-      const { ingestPharow } = await ingest(org, [pharowItem()]);
-      expect(ingestPharow.positions.created).toBe(1);
-    } finally {
-      await withClient(ownerClient(), (c) =>
-        c.query(`DROP TRIGGER ${marker} ON crm.people; DROP FUNCTION pg_temp_${marker}();`),
-      );
-    }
-  });
+  // the companies and the people are written while the next table is planned: a failure there too
+  for (const [table, column, item] of [
+    ['crm.companies', 'name', (marker: string) => pharowItem({ company: { companyName: marker } })],
+    ['crm.people', 'last_name', (marker: string) => pharowItem({ person: { personLastName: marker } })],
+  ] as const) {
+    it(`stores nothing when the ${table} write fails while the next table is planned`, async () => {
+      const org = await newOrganisation();
+      await withFailingInsert(table, column, async (marker) => {
+        const items = [...Array.from({ length: 200 }, () => pharowItem()), item(marker)];
+        const res = await gql(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
+        expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
+        expect(JSON.stringify(res.errors)).not.toMatch(/simulated|INSERT|crm\./);
+        expect(await tableCounts(org.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
+        // the organisation can ingest again at once: nothing was left running or locked
+        const { ingestPharow } = await ingest(org, [pharowItem()]);
+        expect(ingestPharow.positions.created).toBe(1);
+      });
+    });
+  }
 
   it('never matches or updates another organisation data', async () => {
     const a = await newOrganisation();

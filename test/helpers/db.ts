@@ -1,4 +1,5 @@
 // Direct database access for tests that check what the services wrote, or that the walls hold.
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type DatabaseService, serviceDatabaseUrl } from '../../lib/db/roles.ts';
@@ -19,5 +20,29 @@ export async function withClient<T>(client: pg.Client, fn: (c: pg.Client) => Pro
     return await fn(client);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Runs `fn` while any insert into `table` of a row whose `column` holds the marker it is given fails (a
+ * BEFORE INSERT trigger raising "simulated failure"), then removes the trigger.
+ */
+export async function withFailingInsert<T>(
+  table: string,
+  column: string,
+  fn: (marker: string) => Promise<T>,
+): Promise<T> {
+  const marker = `boom_${randomUUID().replaceAll('-', '_')}`;
+  await withClient(ownerClient(), (c) =>
+    c.query(`CREATE FUNCTION pg_temp_${marker}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.${column} = '${marker}' THEN RAISE EXCEPTION 'simulated failure'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER ${marker} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION pg_temp_${marker}();`),
+  );
+  try {
+    return await fn(marker);
+  } finally {
+    await withClient(ownerClient(), (c) =>
+      c.query(`DROP TRIGGER ${marker} ON ${table}; DROP FUNCTION pg_temp_${marker}();`),
+    );
   }
 }
