@@ -445,16 +445,11 @@ export function knownPlans<TContext extends object>(
       if (plans.size > maxPlans) plans.delete(plans.keys().next().value as string);
     },
     async run(request, contextOf) {
-      const body = request.body as Record<string, unknown> | undefined;
-      const contentType = request.headers['content-type'];
+      const body = request.body;
       if (
-        !body ||
-        typeof body !== 'object' ||
-        Array.isArray(body) ||
-        typeof body.query !== 'string' ||
+        !isPlainJsonPost(body, request.headers['content-type'], request.headers.accept) ||
         // persisted queries and any other extension are Apollo's
-        (body.extensions !== undefined && body.extensions !== null) ||
-        !isPlainJsonPost(body, contentType, request.headers.accept)
+        (body.extensions !== undefined && body.extensions !== null)
       )
         return undefined;
       const known = plans.get(keyOf(body.query, body.operationName as string | null | undefined));

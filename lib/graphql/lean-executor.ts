@@ -90,23 +90,29 @@ export const RESPONSE_CONTENT_TYPES: ReadonlyMap<string | undefined, string> = n
   ],
 ]);
 
+/** A JSON request body with a query text. */
+export type PlainBody = Record<string, unknown> & { query: string };
+
 /**
- * A GraphQL POST a fast path may answer: a JSON body whose operation name and variables are well formed, and an
- * answer type it knows (a JSON body is never a "simple" request: CSRF prevention lets it through). The query and
- * extensions are for the caller to judge.
+ * A GraphQL POST a fast path may answer: a JSON object body with a query text, a well-formed operation name and
+ * variables, and an answer type it knows (a JSON body is never a "simple" request: CSRF prevention lets it
+ * through). The query itself and the extensions are for the caller to judge.
  */
 export function isPlainJsonPost(
-  body: Record<string, unknown>,
+  body: unknown,
   contentType: string | string[] | undefined,
   accept: string | string[] | undefined,
-): boolean {
+): body is PlainBody {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const fields = body as Record<string, unknown>;
   return (
-    (body.operationName === undefined ||
-      body.operationName === null ||
-      typeof body.operationName === 'string') &&
-    (body.variables === undefined ||
-      body.variables === null ||
-      (typeof body.variables === 'object' && !Array.isArray(body.variables))) &&
+    typeof fields.query === 'string' &&
+    (fields.operationName === undefined ||
+      fields.operationName === null ||
+      typeof fields.operationName === 'string') &&
+    (fields.variables === undefined ||
+      fields.variables === null ||
+      (typeof fields.variables === 'object' && !Array.isArray(fields.variables))) &&
     typeof contentType === 'string' &&
     contentType.startsWith('application/json') &&
     typeof accept !== 'object' &&
@@ -184,19 +190,14 @@ export function createLeanExecutor(options: LeanExecutorOptions): LeanExecutor {
 
   return {
     async run(request, contextOf) {
-      const body = request.body as Record<string, unknown> | undefined;
-      const contentType = request.headers['content-type'];
+      const body = request.body;
       if (
-        !body ||
-        typeof body !== 'object' ||
-        Array.isArray(body) ||
-        typeof body.query !== 'string' ||
+        !isPlainJsonPost(body, request.headers['content-type'], request.headers.accept) ||
         body.query.length > maxQueryLength ||
         // persisted queries are Apollo's; other extensions mean nothing to a subgraph
         (body.extensions !== undefined &&
           body.extensions !== null &&
-          (typeof body.extensions !== 'object' || 'persistedQuery' in body.extensions)) ||
-        !isPlainJsonPost(body, contentType, request.headers.accept)
+          (typeof body.extensions !== 'object' || 'persistedQuery' in body.extensions))
       ) {
         return undefined;
       }

@@ -1107,8 +1107,8 @@ async function refreshStatistics(
 ): Promise<void> {
   const candidates = Object.entries(changed).filter(([, rows]) => rows >= STATS_MIN_ROWS);
   if (candidates.length === 0) return;
-  // one statement (reltuples is -1 until the first ANALYZE): it can be queued behind a write and ahead of
-  // the next one without a round trip between the check and the refresh
+  // the check and the refresh in one statement, one round trip between two writes (reltuples is -1 until
+  // the first ANALYZE)
   await rawQuery(
     em,
     `SELECT crm.refresh_statistics(ARRAY(
