@@ -14,6 +14,7 @@ import {
   loadRejected,
   loadUnitMembers,
   type RememberedRejection,
+  rowByKey,
   rowsStamp,
   saveRejected,
   saveUnitMembers,
@@ -333,7 +334,7 @@ async function loadStoredPeople(
     `SELECT p.id, p.linkedin_url AS "linkedinUrl", p.name_key AS "nameKey", p.source_hash AS "sourceHash",
             pos.id AS "positionId", pos.company_id AS "companyId", pos.email::text AS email, pos.source_hash AS "positionHash",
             pos.item_hash AS "itemHash", pos.item_rows AS "itemRows"
-     FROM crm.positions pos JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
+     FROM crm.positions pos CROSS JOIN LATERAL (${rowByKey('people', 'person_id', 'id, linkedin_url, name_key, source_hash')}) p
      WHERE pos.organisation_id = ? AND pos.company_id = ANY(?::uuid[])
      UNION ALL
      SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL, NULL, NULL
@@ -989,9 +990,9 @@ async function writePlanned(
       counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>),
     );
     writing.next(() =>
-      refreshStatistics(em, {
-        companies: companies.plan.inserts.length + companies.plan.updates.length,
-        people: people.plan.inserts.length + people.plan.updates.length,
+      refreshStatistics(em, organisationId, {
+        companies: companies.plan.inserts.length,
+        people: people.plan.inserts.length,
       }),
     );
     return written;
@@ -1058,7 +1059,7 @@ async function writePlanned(
     ),
   );
   const after = writing.next(async () => {
-    await refreshStatistics(em, { positions: positionPlan.inserts.length + positionPlan.updates.length });
+    await refreshStatistics(em, organisationId, { positions: positionPlan.inserts.length });
     await saveUnitMembers(em, organisationId, members);
   });
   let result: Counts;
@@ -1090,32 +1091,31 @@ function none(): UpsertCounts {
   return { created: 0, updated: 0, unchanged: 0 };
 }
 
-// A batch that changed at least this share of a table (and this many rows) leaves stale statistics.
-const STATS_SHARE = 0.1;
+// A batch must insert at least this many rows into a table for its statistics to be worth refreshing.
 const STATS_MIN_ROWS = 50;
 
 /**
- * ANALYZEs the ingest tables this batch changed a large share of (or that were never analysed): the planner
- * must not wait for autovacuum, which may be late or off, to learn that a table grew tenfold. Within the
- * batch too: the positions' foreign-key checks run one cached plan per row, and a plan made while
- * companies and people were small scans them whole for every position (seconds for 10,000 items into a
- * new database); fresh statistics replace that plan before the positions are written.
+ * ANALYZEs the ingest tables whose statistics no longer describe this organisation: never analysed, grown
+ * by 10% or more by this batch, or estimating this organisation at under half of what the batch alone
+ * inserted (an organisation new to a table shared by many: migration 0067). The planner must not wait for
+ * autovacuum, which may be late or off, and goes by the same 10% of a table. Within the batch too: the
+ * positions' foreign-key checks run one cached plan per row, and a plan made while companies and people
+ * were small scans them whole for every position (seconds for 10,000 items into a new database); fresh
+ * statistics replace that plan before the positions are written.
  */
 async function refreshStatistics(
   em: EntityManager,
-  changed: Partial<Record<'companies' | 'people' | 'positions', number>>,
+  organisationId: string,
+  inserted: Partial<Record<'companies' | 'people' | 'positions', number>>,
 ): Promise<void> {
-  const candidates = Object.entries(changed).filter(([, rows]) => rows >= STATS_MIN_ROWS);
+  const candidates = Object.entries(inserted).filter(([, rows]) => rows >= STATS_MIN_ROWS);
   if (candidates.length === 0) return;
-  // the check and the refresh in one statement, one round trip between two writes (reltuples is -1 until
-  // the first ANALYZE)
-  await rawQuery(
-    em,
-    `SELECT crm.refresh_statistics(ARRAY(
-       SELECT c.relname::text FROM pg_class c JOIN unnest(?::text[], ?::int[]) AS t(name, changed) ON c.relname = t.name
-       WHERE c.relnamespace = 'crm'::regnamespace AND (c.reltuples < 0 OR t.changed >= ? * c.reltuples)))`,
-    [candidates.map(([table]) => table), candidates.map(([, rows]) => rows), STATS_SHARE],
-  );
+  // the check and the refresh in one statement, one round trip between two writes
+  await rawQuery(em, 'SELECT crm.refresh_statistics(crm.stale_statistics(?, ?::text[], ?::int[]))', [
+    organisationId,
+    candidates.map(([table]) => table),
+    candidates.map(([, rows]) => rows),
+  ]);
 }
 
 /**

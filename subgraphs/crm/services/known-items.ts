@@ -126,6 +126,29 @@ export async function saveRejected(
 }
 
 /**
+ * A position's company or person, looked up by primary key for each position. The LIMIT keeps it a look-up
+ * per row whatever the statistics say: joined plainly, an organisation the statistics do not know yet is
+ * estimated at one row on each side, and the planner scans all of its companies for every position.
+ */
+export function rowByKey(table: 'companies' | 'people', key: string, columns: string): string {
+  return `SELECT ${columns} FROM crm.${table} r WHERE r.organisation_id = pos.organisation_id AND r.id = pos.${key} LIMIT 1`;
+}
+
+/**
+ * The positions labelled with some hashes (`?` the organisation, `?` the hashes) whose company, person and
+ * position still carry the source hashes the label was made with.
+ */
+export const KNOWN_ITEMS_QUERY = `SELECT pos.item_hash AS "itemHash", pos.id AS "positionId", pos.company_id AS "companyId",
+          pos.person_id AS "personId", pos.email::text AS email,
+          c.pharow_company_id AS "pharowCompanyId", c.siren, c.domain::text AS domain, c.name,
+          p.linkedin_url AS "linkedinUrl", p.name_key AS "nameKey"
+   FROM crm.positions pos
+   CROSS JOIN LATERAL (${rowByKey('companies', 'company_id', 'pharow_company_id, siren, domain, name, source_hash')}) c
+   CROSS JOIN LATERAL (${rowByKey('people', 'person_id', 'linkedin_url, name_key, source_hash')}) p
+   WHERE pos.organisation_id = ? AND pos.item_hash COLLATE "C" = ANY(?::text[])
+     AND pos.item_rows = md5(c.source_hash || p.source_hash || pos.source_hash)`;
+
+/**
  * Positions labelled with these hashes (a raw item's fingerprint, or a unit's hash) whose rows are still as
  * the labelling ingest left them, by hash: one position per item, several per unit.
  */
@@ -144,19 +167,7 @@ export async function loadKnownItems(
         personId: string;
         email: string | null;
       }
-  >(
-    em,
-    `SELECT pos.item_hash AS "itemHash", pos.id AS "positionId", pos.company_id AS "companyId",
-            pos.person_id AS "personId", pos.email::text AS email,
-            c.pharow_company_id AS "pharowCompanyId", c.siren, c.domain::text AS domain, c.name,
-            p.linkedin_url AS "linkedinUrl", p.name_key AS "nameKey"
-     FROM crm.positions pos
-     JOIN crm.companies c ON c.organisation_id = pos.organisation_id AND c.id = pos.company_id
-     JOIN crm.people p ON p.organisation_id = pos.organisation_id AND p.id = pos.person_id
-     WHERE pos.organisation_id = ? AND pos.item_hash COLLATE "C" = ANY(?::text[])
-       AND pos.item_rows = md5(c.source_hash || p.source_hash || pos.source_hash)`,
-    [organisationId, arrayLiteral(fingerprints)],
-  );
+  >(em, KNOWN_ITEMS_QUERY, [organisationId, arrayLiteral(fingerprints)]);
   const known = new Map<string, KnownItem[]>();
   for (const r of rows) {
     const list = known.get(r.itemHash) ?? [];
