@@ -10,6 +10,7 @@ import type { QueryCounts } from '../telemetry/query-count.ts';
 
 export class RequestContext<Deps = unknown> {
   private transaction: TenantTransaction | undefined;
+  private readonly committed: (() => void)[] = [];
   private readonly loaders = new Map<string, DataLoader<any, any>>();
   private logger: Logger | undefined;
 
@@ -105,6 +106,11 @@ export class RequestContext<Deps = unknown> {
     return loader as DataLoader<K, V | null>;
   }
 
+  /** Runs `fn` once the request transaction has committed; never if it rolls back. */
+  afterCommit(fn: () => void): void {
+    this.committed.push(fn);
+  }
+
   /** Ends the request transaction: commit when `ok`, else roll back. */
   async finish(ok: boolean): Promise<void> {
     const transaction = this.transaction;
@@ -114,6 +120,7 @@ export class RequestContext<Deps = unknown> {
     } finally {
       this.queryCounts?.record(this.requestId, transaction.statements, transaction.direct);
     }
+    if (ok) for (const fn of this.committed.splice(0)) fn();
   }
 }
 

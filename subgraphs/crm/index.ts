@@ -13,13 +13,19 @@ import { crmReferences } from './resolvers/references.ts';
 import { SuppressionResolver } from './resolvers/suppression.resolver.ts';
 import { ingestGraphqlRoute } from './routes/ingest-graphql.route.ts';
 import { pharowWebhookRoute } from './routes/pharow-webhook.route.ts';
+import { SearchTerms } from './services/search-terms.ts';
 
 export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
   name: 'crm',
   entities: [Company, Person, Position, Suppression],
   tenantEntities: ['Company', 'Person', 'Position', 'Suppression'],
   resolvers: [CompanyResolver, PositionResolver, IngestResolver, SuppressionResolver],
-  deps: ({ config }) => ({ ingestMaxItems: config.limits.ingestMaxItems }),
+  deps: ({ config, orm, log }) => {
+    const searchTerms = new SearchTerms(orm, log);
+    // whatever an earlier run queued and did not index
+    searchTerms.index();
+    return { ingestMaxItems: config.limits.ingestMaxItems, searchTerms };
+  },
   overrides: { Mutation: { ingestPharow: ingestPharowResolver } },
   routes: (runtime) => [pharowWebhookRoute(runtime), ingestGraphqlRoute(runtime)],
   references: crmReferences,

@@ -18,7 +18,14 @@ export async function ingestPharowResolver(
 ): Promise<IngestResult> {
   const identity = requireAccess(ctx.identity, 'ingest');
   const em = await ctx.em();
-  return ingestPharowItems(em, identity.organisationId, args.input.data, ctx.deps.ingestMaxItems);
+  const result = await ingestPharowItems(
+    em,
+    identity.organisationId,
+    args.input.data,
+    ctx.deps.ingestMaxItems,
+  );
+  ctx.afterCommit(() => ctx.deps.searchTerms.index());
+  return result;
 }
 
 @Resolver()

@@ -147,7 +147,10 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
           ingested = true;
           return withTenant(runtime.orm, identity.organisationId, (em) =>
             ingestPharowItems(em, identity.organisationId, input?.data, maxItems),
-          );
+          ).then((result) => {
+            runtime.deps.searchTerms.index();
+            return result;
+          });
         },
       },
     });

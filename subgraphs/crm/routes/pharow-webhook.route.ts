@@ -57,6 +57,7 @@ export function pharowWebhookRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
       // the items are read from the body's buffer until the ingest has ended
       release();
     }
+    runtime.deps.searchTerms.index();
     runtime.log.info(
       { requestId, apiKeyId: identity.apiKeyId, received: result.received, rejected: result.rejected.length },
       'pharow webhook ingested',
