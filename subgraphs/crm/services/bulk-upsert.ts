@@ -10,6 +10,8 @@ export interface FieldSpec<Row> {
   fillOnly?: boolean;
   /** Bookkeeping, not data: always overwritten (null included), and never counts as a change. */
   replace?: boolean;
+  /** Stored by an insert when the row has no value (an update keeps the stored one). */
+  whenAbsent?: string;
 }
 
 type Keyed = { id: string; sourceHash: string };
@@ -58,11 +60,17 @@ export async function insertRows<Row>(
   rows: (Row & Keyed)[],
 ): Promise<void> {
   if (rows.length === 0) return;
+  const columns = fields.map((f) => f.column);
+  const values = fields.map((f) =>
+    f.whenAbsent === undefined ? `u.${f.column}` : `coalesce(u.${f.column}, ?::${f.type})`,
+  );
+  const defaults = fields.flatMap((f) => (f.whenAbsent === undefined ? [] : [f.whenAbsent]));
   await rawQuery(
     em,
-    `INSERT INTO ${table} (organisation_id, id, source_hash, ${fields.map((f) => f.column).join(', ')})
-     SELECT ?::uuid, u.* FROM unnest(${unnest(fields)}) AS u`,
-    [organisationId, ...arrays(fields, rows)],
+    `INSERT INTO ${table} (organisation_id, id, source_hash, ${columns.join(', ')})
+     SELECT ?::uuid, u.id, u.source_hash, ${values.join(', ')}
+     FROM unnest(${unnest(fields)}) AS u(id, source_hash, ${columns.join(', ')})`,
+    [organisationId, ...defaults, ...arrays(fields, rows)],
   );
 }
 
