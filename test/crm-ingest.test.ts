@@ -68,6 +68,24 @@ describe('ingestPharow', () => {
     expect(zoe).toMatchObject({ email: 'zoe.nguyen@example.fr', emailStatus: 'RISKY', suppressed: false });
   });
 
+  it('stores an item without an email status as UNKNOWN, which a later status replaces and a later blank keeps', async () => {
+    const org = await newOrganisation();
+    const item = pharowItem({ position: { positionEmailStatus: null } });
+    const statuses = () =>
+      withClient(ownerClient(), async (c) => {
+        const { rows } = await c.query('SELECT email_status FROM crm.positions WHERE organisation_id = $1', [
+          org.organisation.id,
+        ]);
+        return rows.map((r) => r.email_status);
+      });
+    await ingest(org, [item]);
+    expect(await statuses()).toEqual(['UNKNOWN']);
+    await ingest(org, [{ ...item, position: { ...item.position, positionEmailStatus: 'valid' } }]);
+    expect(await statuses()).toEqual(['VALID']);
+    await ingest(org, [item]);
+    expect(await statuses()).toEqual(['VALID']);
+  });
+
   it('is idempotent: the same batch again changes nothing and reports everything unchanged', async () => {
     const org = await newOrganisation();
     const items = [pharowItem(), pharowItem(), pharowItem()];
