@@ -379,13 +379,15 @@ async function pagePlanWarnings(organisationId: string): Promise<{ summary: stri
     );
     const [top] = explain.rows[0]!['QUERY PLAN'];
     const shape: string[] = [];
-    const walk = (node: PlanNode, parent?: PlanNode) => {
+    // below a Limit the executor stops early: a node's actual rows say nothing about its estimate
+    const walk = (node: PlanNode, parent?: PlanNode, limited = false) => {
       shape.push(
         node['Relation Name'] ? `${node['Node Type']} on ${node['Relation Name']}` : node['Node Type'],
       );
       const actual = node['Actual Rows'];
       const planned = node['Plan Rows'];
       if (
+        !limited &&
         Math.max(actual, planned) >= 100 &&
         Math.max(actual, planned) / Math.max(1, Math.min(actual, planned)) >= 10
       )
@@ -400,7 +402,7 @@ async function pagePlanWarnings(organisationId: string): Promise<{ summary: stri
         warnings.push(
           `WARNING: page query plan repeats a sequential scan of ${node['Relation Name']} inside a nested loop (${node['Actual Loops']} times)`,
         );
-      for (const child of node.Plans ?? []) walk(child, node);
+      for (const child of node.Plans ?? []) walk(child, node, limited || node['Node Type'] === 'Limit');
     };
     walk(top.Plan);
     return { summary: `${shape.join(' > ')}; ${top['Execution Time'].toFixed(2)} ms`, warnings };
