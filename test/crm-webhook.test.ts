@@ -83,6 +83,38 @@ describe('Pharow webhook', () => {
     expect(huge.json.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('streams a body of unknown length to the CRM, and answers 413 when it runs over the limit, storing nothing', async () => {
+    const { org, key } = await keyFor(['INGEST']);
+    const chunked = (parts: string[]) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+          controller.close();
+        },
+      });
+    const send = async (parts: string[]) => {
+      const res = await fetch(webhookUrl(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: chunked(parts),
+        duplex: 'half',
+      } as RequestInit);
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const item = pharowItem();
+    const small = await send(['{"data":[', JSON.stringify(item), ']}']);
+    expect(small.status).toBe(200);
+    expect(small.json.positions).toEqual({ created: 1, updated: 0, unchanged: 0 });
+    // a valid item first, then padding past the 16 MB limit: the CRM never sees the end of it
+    const other = pharowItem();
+    const pad = 'x'.repeat(1_000_000);
+    const huge = await send([`{"data":[${JSON.stringify(other)}],"pad":"`, ...Array(17).fill(pad), '"}']);
+    expect(huge.status).toBe(413);
+    expect(huge.json.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    const { positions } = await ok(FindPositionsDocument, {}, { token: org.accessToken });
+    expect(positions.edges.map((e) => e.node.email)).toEqual([item.position.positionEmail]);
+  });
+
   it('answers a repeat the same however its bytes are spaced, and refuses an item that is not JSON', async () => {
     const { org, key } = await keyFor(['INGEST']);
     const items = [pharowItem(), pharowItem()];

@@ -1,13 +1,12 @@
-// POST /webhooks/pharow on the gateway: authenticates and rate-limits, then hands the raw body to the CRM subgraph,
+// POST /webhooks/pharow on the gateway: authenticates and rate-limits, then streams the raw body to the CRM subgraph,
 // which verifies the key again and runs the same ingest as the ingestPharow mutation.
 
 import type { ServerResponse } from 'node:http';
 import { requireIngestKey } from '../../lib/auth/identity.ts';
 import type { RateLimitRule } from '../../lib/config.ts';
 import { AppError, ErrorCode } from '../../lib/errors.ts';
-import { readPooledBody } from '../../lib/http/body-pool.ts';
 import { type Route, sendError } from '../../lib/http/service-server.ts';
-import { postBody } from '../forward-body.ts';
+import { streamBody } from '../forward-body.ts';
 import type { GatewayRuntime } from '../gateway.ts';
 import { rateLimited } from '../limits.ts';
 
@@ -49,13 +48,13 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
     }
     if (!(await hit(res, requestId, `org:${identity.organisationId}:ingestPharow`, 'ingestPharow', rule)))
       return true;
-    const { body, release } = await readPooledBody(req, runtime.config.limits.webhookBodyBytes);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
     for (const name of ['authorization', 'x-api-key']) {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    const upstream = await postBody(target, headers, body).finally(release);
+    // the CRM subgraph reads the 13 MB while they are still arriving here
+    const upstream = await streamBody(req, target, headers, runtime.config.limits.webhookBodyBytes);
     res.writeHead(upstream.status, {
       'content-type': upstream.contentType ?? 'application/json',
       'x-request-id': requestId,
