@@ -3,6 +3,8 @@
 // body goes on as it arrives.
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { AppError, ErrorCode } from '../lib/errors.ts';
+import { borrowBuffer, type PooledBody } from '../lib/http/body-pool.ts';
+import { BODY_BYTES_HEADER, GO, WITHDRAWN } from '../lib/http/verdict-body.ts';
 
 const agent = new Agent({ keepAlive: true });
 
@@ -95,4 +97,123 @@ export function streamBody(
     req.on('error', fail);
     req.on('aborted', () => fail(new Error('the client went away before the end of its body')));
   });
+}
+
+export interface CheckedForward {
+  /** The client's body, read into a pooled buffer (while it went on, when it did). */
+  body: Promise<PooledBody>;
+  /** Whether the body went on to the subgraph (known once `body` has resolved). */
+  forwarded(): boolean;
+  /** Once the forwarded bytes have left this process (the subgraph has read all but the socket's buffers). */
+  sent(): Promise<void>;
+  /** The subgraph's answer, when the body went on (before a go-ahead, it writes nothing). */
+  answer(): Promise<Answer>;
+  /** Ends the forwarded request with the verdict: go ahead, or withdrawn. */
+  decide(go: boolean): void;
+}
+
+/**
+ * Reads a request's body (of a declared length) and, once its first bytes say it is worth it (`goesOn`:
+ * undefined while they cannot tell yet), forwards it as it arrives, keeping the copy to check, and ends it with
+ * a verdict byte (lib/http/verdict-body.ts): the subgraph prepares the work while the gateway checks the body.
+ */
+export function forwardWhileChecking(
+  req: IncomingMessage,
+  target: URL,
+  headers: Record<string, string>,
+  bytes: number,
+  goesOn: (prefix: Buffer) => boolean | undefined,
+): CheckedForward {
+  const { buffer, release } = borrowBuffer(Math.max(bytes, 1));
+  let upstream: ReturnType<typeof request> | undefined;
+  let answer: Promise<Answer> | undefined;
+  let failed: Error | undefined;
+  let rejectBody: (error: Error) => void = () => undefined;
+  const fail = (error: Error) => {
+    if (failed) return;
+    failed = error;
+    upstream?.destroy(error);
+    rejectBody(error);
+  };
+  const open = (size: number) => {
+    answer = new Promise<Answer>((resolve, reject) => {
+      upstream = request(
+        target,
+        {
+          method: 'POST',
+          headers: { ...headers, [BODY_BYTES_HEADER]: String(bytes), 'content-length': String(bytes + 1) },
+          agent,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 502,
+              contentType: res.headers['content-type'],
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
+      upstream.on('error', (error) => {
+        reject(error);
+        fail(error);
+      });
+    });
+    // a withdrawn request's answer is not waited for
+    answer.catch(() => undefined);
+    write(buffer.subarray(0, size));
+  };
+  // the callback of the last write: its bytes have gone to the socket
+  let lastWrite: Promise<void> = Promise.resolve();
+  const write = (bytes: Buffer) => {
+    let written = true;
+    lastWrite = new Promise((resolve) => {
+      written = upstream?.write(bytes, () => resolve()) ?? true;
+    });
+    return written;
+  };
+  let decided = false;
+  const body = new Promise<PooledBody>((resolve, reject) => {
+    rejectBody = reject;
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      if (size + chunk.length > bytes) {
+        fail(new AppError(ErrorCode.BadUserInput, 'Request body is longer than its content-length'));
+        return;
+      }
+      chunk.copy(buffer, size);
+      size += chunk.length;
+      if (!decided) {
+        const go = goesOn(buffer.subarray(0, size));
+        if (go === undefined) return;
+        decided = true;
+        if (go) open(size);
+        return;
+      }
+      if (upstream && !write(chunk)) {
+        req.pause();
+        upstream.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => {
+      if (failed) return;
+      if (size < bytes) fail(new Error('the client sent less than its content-length'));
+      else resolve({ body: buffer.subarray(0, size), release });
+    });
+    req.on('error', fail);
+  });
+  body.catch(() => release());
+  return {
+    body,
+    forwarded: () => answer !== undefined,
+    sent: () => lastWrite,
+    answer: () => answer ?? Promise.reject(new Error('the body was not forwarded')),
+    decide: (go) => {
+      if (!failed) upstream?.end(go ? GO : WITHDRAWN);
+    },
+  };
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, coerceInputValue, type GraphQLInputType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { acceptsInput } from './ingest-fast-path.ts';
+import { acceptsInput, leadingQuery } from './ingest-fast-path.ts';
 
 const schema = buildSchema(readFileSync(new URL('../schema/api.graphql', import.meta.url), 'utf8'));
 const input = schema.getType('PharowIngestInput') as GraphQLInputType;
@@ -39,5 +39,26 @@ describe('acceptsInput', () => {
   ];
   it.each(cases)('agrees with graphql-js on %s', (_name, value) => {
     expect(acceptsInput(input, value)).toBe(coerces(value));
+  });
+});
+
+describe('the query text at the start of a body', () => {
+  const body = (text: string) => Buffer.from(text, 'utf8');
+
+  it('reads it from the first bytes, escapes and all, before the rest has arrived', () => {
+    const query = 'mutation ($input: PharowIngestInput!) { ingestPharow(input: $input) { received } } # "é"';
+    const whole = JSON.stringify({ query, variables: { input: { data: [] } } });
+    expect(leadingQuery(body(whole))).toBe(query);
+    expect(leadingQuery(body(` {\n "query" : ${JSON.stringify(query)}, "variables"`))).toBe(query);
+  });
+
+  it('waits while the bytes end inside it, and gives up when it is not first', () => {
+    const whole = JSON.stringify({ query: 'mutation { x }', variables: {} });
+    expect(leadingQuery(body(whole.slice(0, 20)))).toBeUndefined();
+    expect(leadingQuery(body('{"qu'))).toBeUndefined();
+    expect(
+      leadingQuery(body(JSON.stringify({ variables: {}, query: 'mutation { x }' }).padEnd(80))),
+    ).toBeNull();
+    expect(leadingQuery(body(`{"query":"${'\\u00'}zz"}`.padEnd(80)))).toBeNull();
   });
 });

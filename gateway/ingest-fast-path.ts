@@ -30,7 +30,7 @@ import { ACCOUNT_OPERATIONS, type Config } from '../lib/config.ts';
 import { giveBodyBack } from '../lib/http/body.ts';
 import { readPooledBody } from '../lib/http/body-pool.ts';
 import { type Route, sendError, sendJson } from '../lib/http/service-server.ts';
-import { postBody } from './forward-body.ts';
+import { type Answer, forwardWhileChecking, postBody } from './forward-body.ts';
 import type { GatewayRuntime } from './gateway.ts';
 import { assertCost, depthLimitRule, rateHits, rateLimited } from './limits.ts';
 
@@ -155,19 +155,17 @@ function flatFields(set: SelectionSetNode, type: string, fragments: Fragments): 
   return walk(set, new Set()) ? fields : undefined;
 }
 
-/** The one shape served here; anything else (or anything invalid) returns undefined. */
-function recognise(
-  body: unknown,
+/**
+ * The operation of the one shape served here (a lone `ingestPharow` mutation whose selection the CRM subgraph
+ * answers, within the depth and cost limits), or undefined.
+ */
+function recogniseOperation(
+  query: string,
+  operationName: string | undefined,
   schema: GraphQLSchema,
   crm: Map<string, Set<string>>,
   config: Readonly<Config>,
-): Recognised | undefined {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-  const { query, variables = {}, operationName, ...rest } = body as Record<string, unknown>;
-  if (Object.keys(rest).length > 0 || typeof query !== 'string') return undefined;
-  if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) return undefined;
-  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
-    return undefined;
+): Omit<Recognised, 'variables'> | undefined {
   let document: DocumentNode;
   try {
     document = parse(query);
@@ -202,6 +200,33 @@ function recognise(
     });
   };
   if (!answerable('Mutation', operation.selectionSet)) return undefined;
+  const input = field.arguments?.find((a) => a.name.value === 'input')?.value;
+  if (input?.kind !== Kind.VARIABLE) return undefined;
+  try {
+    // with no directives the cost of this selection does not depend on the variables
+    assertCost({ schema, operation, fragments, variables: {} }, config.limits.maxCost);
+  } catch {
+    return undefined;
+  }
+  return { operation, document, field };
+}
+
+/** The one shape served here; anything else (or anything invalid) returns undefined. */
+function recognise(
+  body: unknown,
+  schema: GraphQLSchema,
+  crm: Map<string, Set<string>>,
+  config: Readonly<Config>,
+): Recognised | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { query, variables = {}, operationName, ...rest } = body as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof query !== 'string') return undefined;
+  if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) return undefined;
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
+    return undefined;
+  const recognised = recogniseOperation(query, operationName ?? undefined, schema, crm, config);
+  if (!recognised) return undefined;
+  const { operation, field } = recognised;
   // variables as execution would coerce them; the data list within the item limit (the subgraph words that error)
   const values = variables as Record<string, unknown>;
   for (const def of operation.variableDefinitions ?? []) {
@@ -216,13 +241,33 @@ function recognise(
   if (input?.kind !== Kind.VARIABLE) return undefined;
   const data = (values[input.name.value] as { data?: unknown } | undefined)?.data;
   if (!Array.isArray(data) || data.length > config.limits.ingestMaxItems) return undefined;
-  try {
-    // with no directives the cost of this selection does not depend on the variables
-    assertCost({ schema, operation, fragments, variables: {} }, config.limits.maxCost);
-  } catch {
-    return undefined;
+  return { ...recognised, variables: values };
+}
+
+const QUERY_FIRST = /^\s*\{\s*"query"\s*:\s*"/;
+
+/**
+ * The query text at the start of a body's first bytes (clients put it first), or null when it is not there:
+ * undefined while the bytes so far end inside it.
+ */
+export function leadingQuery(prefix: Buffer): string | null | undefined {
+  const head = prefix.subarray(0, 64).toString('latin1');
+  const match = QUERY_FIRST.exec(head);
+  if (!match) return prefix.length < 64 ? undefined : null;
+  const open = match[0].length - 1;
+  for (let i = open + 1; i < prefix.length; i++) {
+    const c = prefix[i];
+    if (c === 0x5c) i++;
+    else if (c === 0x22) {
+      try {
+        const query = JSON.parse(prefix.subarray(open, i + 1).toString('utf8'));
+        return typeof query === 'string' ? query : null;
+      } catch {
+        return null;
+      }
+    }
   }
-  return { operation, document, field, variables: values };
+  return undefined;
 }
 
 function isJsonRequest(req: IncomingMessage): boolean {
@@ -244,6 +289,13 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     if (!(Number(req.headers['content-length']) >= MIN_BYTES)) return false;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/graphql' && path !== '/') return false;
+    const declared = Number(req.headers['content-length']);
+    // an ingest caller's body goes on to the CRM subgraph as it arrives, and is checked here meanwhile
+    const caller =
+      declared <= config.limits.bodyBytes && !req.headers['transfer-encoding']
+        ? await ingestCaller(req)
+        : undefined;
+    if (caller) return forwardWhileRecognising(req, res, requestId, declared, caller.organisationId);
     const pooled = await readPooledBody(req, config.limits.bodyBytes);
     try {
       return await forward(req, res, requestId, pooled.body);
@@ -252,20 +304,111 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     }
   };
 
+  async function ingestCaller(req: IncomingMessage) {
+    try {
+      return requireAccess(await runtime.authenticate(req), 'ingest');
+    } catch {
+      return undefined;
+    }
+  }
+
+  function recogniseBody(raw: Buffer): Recognised | undefined {
+    if (!raw.includes(MARKER)) return undefined;
+    try {
+      return recognise(JSON.parse(raw.toString('utf8')), schema, crm, config);
+    } catch {
+      return undefined;
+    }
+  }
+
+  function forwardedHeaders(req: IncomingMessage, requestId: string): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    for (const name of FORWARDED) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    return headers;
+  }
+
+  /** False when over a rate limit, after answering 429. */
+  async function withinRates(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    organisationId: string,
+  ) {
+    const hits = rateHits({
+      operation: 'mutation',
+      fields: [{ name: FIELD, responseKey: FIELD, args: {} }],
+      organisationId,
+      clientIp: runtime.clientIp(req),
+      rules: config.limits.rates,
+      accountOperations: ACCOUNT_OPERATIONS,
+    });
+    for (const { name, key, rule } of hits) {
+      const decision = await runtime.limiter.hit(key, rule);
+      if (!decision.allowed) {
+        sendError(res, rateLimited(name, rule, decision.retryAfterSeconds), requestId, {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The CRM subgraph reads and prepares the ingest while the body is recognised here; it writes nothing until
+   * the verdict at the end of the forwarded body says go (lib/http/verdict-body.ts). Anything not recognised
+   * is withdrawn there and answered by the normal path here, as before.
+   */
+  async function forwardWhileRecognising(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    bytes: number,
+    organisationId: string,
+  ): Promise<boolean> {
+    // the query text comes first: a lone ingestPharow mutation in it sends the body on at once; the rate
+    // limit counts it then, before the CRM subgraph does any work for it
+    let limited: Promise<boolean> | undefined;
+    const flow = forwardWhileChecking(req, target, forwardedHeaders(req, requestId), bytes, (prefix) => {
+      const query = leadingQuery(prefix);
+      if (query === undefined) return undefined;
+      if (query === null || !recogniseOperation(query, undefined, schema, crm, config)) return false;
+      limited = withinRates(req, res, requestId, organisationId).then((within) => !within);
+      return true;
+    });
+    const pooled = await flow.body;
+    try {
+      if (!flow.forwarded()) return await forward(req, res, requestId, pooled.body);
+      // parsing 13 MB holds this thread: the subgraph must have the bytes first
+      await flow.sent();
+      if (await limited) {
+        flow.decide(false);
+        return true;
+      }
+      if (!recogniseBody(pooled.body)) {
+        // variables the normal path words the error for
+        flow.decide(false);
+        giveBodyBack(req, Buffer.from(pooled.body));
+        return false;
+      }
+      flow.decide(true);
+      relay(res, requestId, await flow.answer());
+      return true;
+    } finally {
+      pooled.release();
+    }
+  }
+
   async function forward(
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
     raw: Buffer,
   ): Promise<boolean> {
-    let recognised: Recognised | undefined;
-    if (raw.includes(MARKER)) {
-      try {
-        recognised = recognise(JSON.parse(raw.toString('utf8')), schema, crm, config);
-      } catch {
-        recognised = undefined;
-      }
-    }
+    let recognised = recogniseBody(raw);
     let identity: Awaited<ReturnType<GatewayRuntime['authenticate']>>;
     if (recognised) {
       try {
@@ -282,30 +425,14 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
       return false;
     }
 
-    const hits = rateHits({
-      operation: 'mutation',
-      fields: [{ name: FIELD, responseKey: FIELD, args: {} }],
-      organisationId: identity.organisationId,
-      clientIp: runtime.clientIp(req),
-      rules: config.limits.rates,
-      accountOperations: ACCOUNT_OPERATIONS,
-    });
-    for (const { name, key, rule } of hits) {
-      const decision = await runtime.limiter.hit(key, rule);
-      if (!decision.allowed) {
-        sendError(res, rateLimited(name, rule, decision.retryAfterSeconds), requestId, {
-          'retry-after': String(decision.retryAfterSeconds),
-        });
-        return true;
-      }
-    }
+    if (!(await withinRates(req, res, requestId, identity.organisationId))) return true;
+    relay(res, requestId, await postBody(target, forwardedHeaders(req, requestId), raw));
+    return true;
+  }
 
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-    for (const name of FORWARDED) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    const answer = JSON.parse((await postBody(target, headers, raw)).text) as {
+  /** The CRM subgraph's answer, worded as the gateway words a subgraph's errors. */
+  function relay(res: ServerResponse, requestId: string, upstream: Answer): void {
+    const answer = JSON.parse(upstream.text) as {
       data?: Record<string, unknown> | null;
       errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
     };
@@ -331,6 +458,5 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     }
     if ('data' in answer) body.data = answer.data;
     sendJson(res, 200, body, { 'x-request-id': requestId });
-    return true;
   }
 }

@@ -6,6 +6,7 @@ import { CreateApiKeyDocument, IngestPharowDocument, type PharowItemInput } from
 import { newOrganisation, ok } from './helpers/client.ts';
 import { ownerClient, withClient, withFailingInsert } from './helpers/db.ts';
 import { pharowItem } from './helpers/pharow.ts';
+import { eventually } from './helpers/wait.ts';
 
 const FAST = print(IngestPharowDocument);
 const NORMAL = FAST.replace('ingestPharow(input: $input)', '__typename\n  ingestPharow(input: $input)');
@@ -114,6 +115,27 @@ describe('ingestPharow fast path', () => {
       expect(fast.status === 200 ? fast.body.errors : fast.status).toBeTruthy();
       expect(comparable(fast)).toEqual(comparable(normal));
     }
+  });
+
+  it('sends the body on before checking it, and a batch the check refuses is written by no one', async () => {
+    const org = await newOrganisation();
+    // ingestible items, and one value GraphQL refuses (a number for a String): the whole request is an error
+    const items = [pharowItem(), pharowItem(), pharowItem({ company: { companySiren: 552100554 as never } })];
+    const before = await crmDirectIngests();
+    const fast = await call(FAST, items, bearer(org.accessToken));
+    // the CRM subgraph had the body while the gateway checked it; told to drop it, it wrote nothing
+    await eventually(async () => (await crmDirectIngests()) === before + 1, 10_000);
+    expect(fast.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(comparable(fast)).toEqual(comparable(await call(NORMAL, items, bearer(org.accessToken))));
+    const stored = await withClient(ownerClient(), (c) =>
+      c.query('SELECT count(*)::int AS n FROM crm.positions WHERE organisation_id = $1', [
+        org.organisation.id,
+      ]),
+    );
+    expect(stored.rows[0].n).toBe(0);
+    // the same items without the bad value go through
+    const good = await call(FAST, items.slice(0, 2), bearer(org.accessToken));
+    expect(good.body.data.ingestPharow.positions.created).toBe(2);
   });
 
   it('answers a failed write like the normal path, stores nothing, and leaks no SQL', async () => {

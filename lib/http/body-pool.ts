@@ -69,3 +69,17 @@ export async function readPooledBody(req: IncomingMessage, limitBytes: number): 
   }
   return { body: buffer.subarray(0, size), release };
 }
+
+/** A pooled buffer of at least `bytes`, for a body copied in by hand; `release` gives it back. */
+export function borrowBuffer(bytes: number): { buffer: Buffer; release(): void } {
+  const buffer = take(bytes);
+  let released = false;
+  return {
+    buffer,
+    release: () => {
+      if (released) return;
+      released = true;
+      giveBack(buffer);
+    },
+  };
+}

@@ -20,6 +20,7 @@ import { AppError, ErrorCode, formatError, httpStatusOf } from '../../../lib/err
 import type { SubgraphRuntime } from '../../../lib/graphql/subgraph.ts';
 import { readPooledBody } from '../../../lib/http/body-pool.ts';
 import { type Route, sendJson } from '../../../lib/http/service-server.ts';
+import { BODY_BYTES_HEADER, BodyWithdrawn, readVerdictBody } from '../../../lib/http/verdict-body.ts';
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
 import { InvalidItemJson, RawItems, splitItemList } from '../services/raw-items.ts';
@@ -67,9 +68,13 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
       sendJson(res, httpStatusOf(error.code), graphqlError(error, requestId), { 'x-request-id': requestId });
       return true;
     }
-    const { body, release } = await readPooledBody(req, runtime.config.limits.bodyBytes);
+    // from the gateway's fast path: the body, then its verdict once the gateway has checked it
+    const { body, release, verdict } =
+      req.headers[BODY_BYTES_HEADER] === undefined
+        ? { ...(await readPooledBody(req, runtime.config.limits.bodyBytes)), verdict: undefined }
+        : await readVerdictBody(req, runtime.config.limits.bodyBytes);
     try {
-      return await answer(body, identity, res, requestId);
+      return await answer(body, identity, res, requestId, verdict);
     } finally {
       // the items are read from the body's buffer until the ingest has ended
       release();
@@ -81,6 +86,7 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
     identity: ReturnType<typeof requireAccess>,
     res: Parameters<Route>[1],
     requestId: string,
+    verdict: Promise<void> | undefined,
   ): Promise<boolean> {
     const maxItems = runtime.deps.ingestMaxItems;
     const notRequest = () => {
@@ -146,7 +152,7 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
         ingestPharow: ({ input }: { input: { data?: unknown } | null }) => {
           ingested = true;
           return withTenant(runtime.orm, identity.organisationId, (em) =>
-            ingestPharowItems(em, identity.organisationId, input?.data, maxItems),
+            ingestPharowItems(em, identity.organisationId, input?.data, maxItems, verdict),
           ).then((result) => {
             runtime.deps.searchTerms.index();
             return result;
@@ -154,6 +160,11 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
         },
       },
     });
+    if (result.errors?.some((e) => e.originalError instanceof BodyWithdrawn)) {
+      // the gateway answers the client another way; this request wrote nothing
+      sendJson(res, 409, { withdrawn: true }, { 'x-request-id': requestId });
+      return true;
+    }
     if (result.errors?.some((e) => e.originalError instanceof InvalidItemJson)) return notRequest();
     // a mutation skipped by a directive read no item: the body must still have been JSON
     if (!ingested && !wholeIsJson()) return notRequest();

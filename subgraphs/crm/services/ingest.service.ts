@@ -745,12 +745,16 @@ function implicated(
 
 // ---------------------------------------------------------------- the ingest
 
-/** Runs a whole ingest inside the given (tenant) transaction. */
+/**
+ * Runs a whole ingest inside the given (tenant) transaction. With `goAhead`, nothing is written before it
+ * resolves (the gateway still checking the request: lib/http/verdict-body.ts); its rejection fails the ingest.
+ */
 export async function ingestPharowItems(
   em: EntityManager,
   organisationId: string,
   rawItems: unknown,
   maxItems: number,
+  goAhead?: Promise<void>,
 ): Promise<IngestOutcome> {
   if (!(rawItems instanceof RawItems) && !Array.isArray(rawItems))
     throw badInput('data must be a list of items', { field: 'data' });
@@ -813,6 +817,7 @@ export async function ingestPharowItems(
   let pulled = [...remaining].filter((unit) =>
     unit.rows.some((k) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key))),
   );
+  await goAhead;
   for (let round = 1; ; round++) {
     for (const unit of pulled) remaining.delete(unit);
     if (pulled.length > 0) {
