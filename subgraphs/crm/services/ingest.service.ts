@@ -131,7 +131,8 @@ function groupRecords<T>(
   const byKey = new Map<string, Group<T>>();
   for (const { value, item } of records) {
     let group: Group<T> | undefined;
-    for (const key of keysOf(value)) {
+    const keys = keysOf(value);
+    for (const key of keys) {
       const candidate = byKey.get(key);
       if (candidate && compatible(candidate.value, value, key)) {
         group = candidate;
@@ -145,7 +146,9 @@ function groupRecords<T>(
       group = { value, items: [item] };
       groups.push(group);
     }
-    for (const key of keysOf(group.value)) if (!byKey.has(key)) byKey.set(key, group);
+    // a new group's keys are this record's; a merged value can have gained some
+    for (const key of group.items.length === 1 ? keys : keysOf(group.value))
+      if (!byKey.has(key)) byKey.set(key, group);
   }
   return groups;
 }
@@ -242,11 +245,11 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
     companiesCompatible,
     COMPANY_FIELDS,
   );
-  const pick = (prefix: string) =>
-    groups
-      .flatMap((g) => companyKeys(g.value))
-      .filter((k) => k.startsWith(prefix))
-      .map((k) => k.slice(2));
+  // the groups' keys by kind (p: Pharow id, s: SIREN, d: domain, n: name), without their prefix
+  const keysByKind = new Map<string, string[]>(['p:', 's:', 'd:', 'n:'].map((kind) => [kind, []]));
+  for (const group of groups)
+    for (const key of companyKeys(group.value)) keysByKind.get(key.slice(0, 2))?.push(key.slice(2));
+  const pick = (prefix: string) => keysByKind.get(prefix)!;
   // the identity keys are indexed byte-wise ("C"), domains and names lower-cased (migration 0011)
   const stored = await rawQuery<StoredCompany>(
     em,
