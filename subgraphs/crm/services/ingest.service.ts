@@ -115,17 +115,30 @@ function mergeInto<T>(target: T, incoming: T, fields: FieldSpec<T>[]): void {
 interface Group<T> {
   value: T;
   items: NormalisedItem[];
+  /** While `value` is still its first record's own object, which must not change: how to copy it first. */
+  borrowed?: (value: T) => T;
+}
+
+/** The group's value, made the group's own before anything changes it. */
+function owned<T>(group: Group<T>): T {
+  if (group.borrowed) {
+    group.value = group.borrowed(group.value);
+    group.borrowed = undefined;
+  }
+  return group.value;
 }
 
 /**
  * Merges records that share a key (tried in priority order), unless `compatible` vetoes that key.
- * The first record of a group becomes the group's value and is merged into in place.
+ * The first record of a group becomes the group's value and is merged into in place; with `copy`, the records'
+ * values are not the ingest's to change, and a group copies its first one when it has to.
  */
 function groupRecords<T>(
   records: { value: T; item: NormalisedItem }[],
   keysOf: (value: T) => string[],
   compatible: (a: T, b: T, key: string) => boolean,
   fields: FieldSpec<T>[],
+  copy?: (value: T) => T,
 ): Group<T>[] {
   const groups: Group<T>[] = [];
   const byKey = new Map<string, Group<T>>();
@@ -140,10 +153,10 @@ function groupRecords<T>(
       }
     }
     if (group) {
-      mergeInto(group.value, value, fields);
+      mergeInto(owned(group), value, fields);
       group.items.push(item);
     } else {
-      group = { value, items: [item] };
+      group = { value, items: [item], borrowed: copy };
       groups.push(group);
     }
     // a new group's keys are this record's; a merged value can have gained some
@@ -176,23 +189,25 @@ function plan<T extends object, S extends { id: string; sourceHash: string | nul
   idOfItem: Map<NormalisedItem, string>,
 ): Plan<T, S> {
   const result: Plan<T, S> = { inserts: [], updates: [], unchanged: [], rows: new Map() };
-  const matched = new Map<string, { stored: S; value: T }>();
+  const matched = new Map<string, { stored: S; group: Group<T> }>();
   for (const group of groups) {
     const stored = matchOf(group);
     if (!stored) {
       const id = randomUUID();
       const sourceHash = fingerprint(group.value, fields);
-      result.inserts.push(Object.assign(group.value, { id, sourceHash }));
-      result.rows.set(id, { value: group.value, sourceHash });
+      const value = owned(group);
+      result.inserts.push(Object.assign(value, { id, sourceHash }));
+      result.rows.set(id, { value, sourceHash });
       for (const item of group.items) idOfItem.set(item, id);
       continue;
     }
     const entry = matched.get(stored.id);
-    if (entry) mergeInto(entry.value, group.value, fields);
-    else matched.set(stored.id, { stored, value: group.value });
+    if (entry) mergeInto(owned(entry.group), group.value, fields);
+    else matched.set(stored.id, { stored, group });
     for (const item of group.items) idOfItem.set(item, stored.id);
   }
-  for (const { stored, value } of matched.values()) {
+  for (const { stored, group } of matched.values()) {
+    const value = owned(group);
     const sourceHash = fingerprint(value, fields);
     const row = Object.assign(value, { id: stored.id, sourceHash });
     if (sourceHash === stored.sourceHash) result.unchanged.push(row);
@@ -239,11 +254,13 @@ interface StoredCompany {
 }
 
 async function planCompanies(em: EntityManager, organisationId: string, items: NormalisedItem[]) {
+  // each item's company is copied only if its group changes it (most items share a company with others)
   const groups = groupRecords(
-    items.map((item) => ({ value: { ...item.company }, item })),
+    items.map((item) => ({ value: item.company, item })),
     companyKeys,
     companiesCompatible,
     COMPANY_FIELDS,
+    (company) => ({ ...company }),
   );
   // the groups' keys by kind (p: Pharow id, s: SIREN, d: domain, n: name), without their prefix
   const keysByKind = new Map<string, string[]>(['p:', 's:', 'd:', 'n:'].map((kind) => [kind, []]));
@@ -280,7 +297,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
         ['s:', 'siren'],
       ] as const) {
         const owner = group.value[key] ? storedByKey.get(`${prefix}${group.value[key]}`) : undefined;
-        if (owner && owner.id !== match.id) group.value[key] = null;
+        if (owner && owner.id !== match.id) owned(group)[key] = null;
       }
       return match;
     },
