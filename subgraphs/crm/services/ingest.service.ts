@@ -579,8 +579,8 @@ function labelPositions(
 }
 
 /**
- * Labels the units of items that only together describe their rows (migration 0050), and returns their
- * members to remember. A unit is every item that landed on one connected set of companies, people and
+ * Labels the units of items that only together describe their rows (migration 0050): their positions' labels,
+ * and their members to remember. A unit is every item that landed on one connected set of companies, people and
  * positions; it needs a label when one of its positions has none of its own (its items do not agree).
  *
  * A repeat of the same items in the same order, with nothing else landing on those rows, gives the same
@@ -597,8 +597,9 @@ function labelUnits(
   positions: PositionPlan,
   labels: Map<string, Label>,
   known: KnownItem[],
-): Map<string, UnitMember> {
+): { members: Map<string, UnitMember>; unitLabels: Map<string, Label> } {
   const members = new Map<string, UnitMember>();
+  const unitLabels = new Map<string, Label>();
   const rowsOf = (item: NormalisedItem) => {
     const companyId = companies.idOfItem.get(item)!;
     const personId = people.idOfItem.get(item)!;
@@ -684,10 +685,10 @@ function labelUnits(
   for (const unit of labelled) {
     // the same raw item lands on the same rows: in two units, something is off, and neither is labelled
     if (unit.hashes.some((h) => claimed.get(h)! > 1)) continue;
-    for (const [id, label] of unit.positions) labels.set(id, label);
+    for (const [id, label] of unit.positions) unitLabels.set(id, label);
     for (const h of unit.hashes) members.set(h, { unitHash: unit.hash, positions: unit.positions.size });
   }
-  return members;
+  return { members, unitLabels };
 }
 
 /**
@@ -1113,12 +1114,19 @@ async function writePlanned(
     peopleCounts = writePeople(people);
   }
 
+  // New positions only: they are inserted before their units are worked out, and the few that belong to a unit
+  // get its label by an update after. A stored position's label must be settled before it is compared.
+  const newOnly = positions.plan.updates.length === 0 && positions.plan.unchanged.length === 0;
   let positionPlan: Writes<PositionRow & Label>;
-  let unitMembers: Map<string, UnitMember>;
+  let labels: Map<string, Label>;
+  let units: ReturnType<typeof labelUnits> | undefined;
   try {
-    const labels = labelPositions(items, fingerprints, companies, people, positions);
+    labels = labelPositions(items, fingerprints, companies, people, positions);
     await writing.flushed();
-    unitMembers = labelUnits(items, fingerprints, companies, people, positions, labels, known);
+    if (!newOnly) {
+      units = labelUnits(items, fingerprints, companies, people, positions, labels, known);
+      for (const [id, label] of units.unitLabels) labels.set(id, label);
+    }
     positionPlan = labelledPositions(positions, labels, new Set(known.map((k) => k.positionId)));
   } catch (error) {
     await writing.settled();
@@ -1139,6 +1147,19 @@ async function writePlanned(
       positionIdentity,
     ),
   );
+  if (!units) {
+    try {
+      // while the database inserts the positions
+      await writing.flushed();
+      units = labelUnits(items, fingerprints, companies, people, positions, labels, known);
+    } catch (error) {
+      await writing.settled();
+      throw error;
+    }
+    const unitLabels = units.unitLabels;
+    writing.next(() => relabelPositions(em, organisationId, unitLabels));
+  }
+  const unitMembers = units.members;
   const after = writing.next(async () => {
     await refreshStatistics(em, organisationId, { positions: positionPlan.inserts.length });
     await saveUnitMembers(em, organisationId, unitMembers);
@@ -1166,6 +1187,28 @@ async function writePlanned(
     rows,
     before: { companies: rows.companies.size, people: rows.people.size, positions: rows.positions.size },
   };
+}
+
+/** Gives positions just inserted the labels of the units they belong to. */
+async function relabelPositions(
+  em: EntityManager,
+  organisationId: string,
+  labels: Map<string, Label>,
+): Promise<void> {
+  if (labels.size === 0) return;
+  const entries = [...labels];
+  await rawQuery(
+    em,
+    `UPDATE crm.positions t SET item_hash = u.item_hash, item_rows = u.item_rows
+     FROM unnest(?::uuid[], ?::text[], ?::text[]) AS u(id, item_hash, item_rows)
+     WHERE t.organisation_id = ? AND t.id = u.id`,
+    [
+      arrayLiteral(entries.map(([id]) => id)),
+      arrayLiteral(entries.map(([, l]) => l.itemHash)),
+      arrayLiteral(entries.map(([, l]) => l.itemRows)),
+      organisationId,
+    ],
+  );
 }
 
 function none(): UpsertCounts {
