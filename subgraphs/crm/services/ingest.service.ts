@@ -1114,8 +1114,9 @@ async function writePlanned(
     peopleCounts = writePeople(people);
   }
 
-  // New positions only: they are inserted before their units are worked out, and the few that belong to a unit
-  // get its label by an update after. A stored position's label must be settled before it is compared.
+  // New positions only: those with a label of their own are inserted before the units are worked out, and the
+  // rest after, with their unit's label (an update gives it to the few inserted first). A stored position's
+  // label must be settled before it is compared.
   const newOnly = positions.plan.updates.length === 0 && positions.plan.unchanged.length === 0;
   let positionPlan: Writes<PositionRow & Label>;
   let labels: Map<string, Label>;
@@ -1136,28 +1137,45 @@ async function writePlanned(
     { column: 'company_id', type: 'uuid', key: 'companyId' },
     { column: 'person_id', type: 'uuid', key: 'personId' },
   ];
-  const positionCounts = writing.next(() =>
-    counts(
-      'crm.positions',
-      [
-        ...(POSITION_FIELDS as FieldSpec<PositionRow & Label>[]),
-        ...(LABEL_FIELDS as FieldSpec<PositionRow & Label>[]),
-      ],
-      positionPlan,
-      positionIdentity,
-    ),
-  );
-  if (!units) {
+  const positionFields = [
+    ...(POSITION_FIELDS as FieldSpec<PositionRow & Label>[]),
+    ...(LABEL_FIELDS as FieldSpec<PositionRow & Label>[]),
+  ];
+  let positionCounts: Promise<UpsertCounts>;
+  if (units) {
+    positionCounts = writing.next(() =>
+      counts('crm.positions', positionFields, positionPlan, positionIdentity),
+    );
+  } else {
+    const labelledAlone = positionPlan.inserts.filter((row) => row.itemHash !== null);
+    const inUnits = positionPlan.inserts.filter((row) => row.itemHash === null);
+    const allFields = [...positionIdentity, ...positionFields];
+    const first = writing.next(() =>
+      insertRows(em, 'crm.positions', organisationId, allFields, labelledAlone),
+    );
     try {
-      // while the database inserts the positions
+      // while the database inserts those
       await writing.flushed();
       units = labelUnits(items, fingerprints, companies, people, positions, labels, known);
     } catch (error) {
       await writing.settled();
       throw error;
     }
-    const unitLabels = units.unitLabels;
-    writing.next(() => relabelPositions(em, organisationId, unitLabels));
+    for (const row of inUnits) Object.assign(row, units.unitLabels.get(row.id) ?? NO_LABEL);
+    const second = writing.next(() => insertRows(em, 'crm.positions', organisationId, allFields, inUnits));
+    // a unit can take in positions that had a label of their own, already inserted with it
+    const relabelled = new Map<string, Label>();
+    for (const row of labelledAlone) {
+      const label = units.unitLabels.get(row.id);
+      if (label) relabelled.set(row.id, label);
+    }
+    writing.next(() => relabelPositions(em, organisationId, relabelled));
+    positionCounts = Promise.all([first, second]).then(() => ({
+      created: positionPlan.inserts.length,
+      updated: 0,
+      unchanged: 0,
+    }));
+    positionCounts.catch(() => undefined);
   }
   const unitMembers = units.members;
   const after = writing.next(async () => {
