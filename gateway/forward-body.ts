@@ -14,21 +14,30 @@ export interface Answer {
   text: string;
 }
 
+/** Reads a subgraph's answer whole, whatever its status (subgraphs answer their errors as JSON too). */
+function readAnswer(
+  answer: IncomingMessage,
+  resolve: (answer: Answer) => void,
+  reject: (error: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+  answer.on('end', () =>
+    resolve({
+      status: answer.statusCode ?? 502,
+      contentType: answer.headers['content-type'],
+      text: Buffer.concat(chunks).toString('utf8'),
+    }),
+  );
+  answer.on('error', reject);
+}
+
 /** The subgraph's answer, whatever its status (subgraphs answer their errors as JSON too). */
 export function postBody(target: URL, headers: Record<string, string>, body: Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const upstream = request(target, { method: 'POST', headers, agent }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () =>
-        resolve({
-          status: answer.statusCode ?? 502,
-          contentType: answer.headers['content-type'],
-          text: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      answer.on('error', reject);
-    });
+    const upstream = request(target, { method: 'POST', headers, agent }, (answer) =>
+      readAnswer(answer, resolve, reject),
+    );
     upstream.on('error', reject);
     upstream.end(body);
   });
@@ -62,18 +71,7 @@ export function streamBody(
     const upstream = request(
       target,
       { method: 'POST', headers: declared ? { ...headers, 'content-length': declared } : headers, agent },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () =>
-          resolve({
-            status: answer.statusCode ?? 502,
-            contentType: answer.headers['content-type'],
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        answer.on('error', fail);
-      },
+      (answer) => readAnswer(answer, resolve, fail),
     );
     upstream.on('error', fail);
     let size = 0;
@@ -144,18 +142,7 @@ export function forwardWhileChecking(
           headers: { ...headers, [BODY_BYTES_HEADER]: String(bytes), 'content-length': String(bytes + 1) },
           agent,
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 502,
-              contentType: res.headers['content-type'],
-              text: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
-        },
+        (res) => readAnswer(res, resolve, reject),
       );
       upstream.on('error', (error) => {
         reject(error);
