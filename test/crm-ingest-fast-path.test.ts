@@ -4,7 +4,7 @@ import { print } from 'graphql';
 import { describe, expect, inject, it } from 'vitest';
 import { CreateApiKeyDocument, IngestPharowDocument, type PharowItemInput } from './generated/graphql.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
-import { ownerClient, withClient, withFailingInsert } from './helpers/db.ts';
+import { ownerClient, queuedSearchTerms, withClient, withFailingInsert } from './helpers/db.ts';
 import { pharowItem } from './helpers/pharow.ts';
 import { eventually } from './helpers/wait.ts';
 
@@ -84,6 +84,8 @@ describe('ingestPharow fast path', () => {
     expect(normal.body.data.__typename).toBe('Mutation');
     expect(comparable(fast)).toEqual(comparable(normal));
     expect(fast.headers.get('x-request-id')).toBe('fast-path-1');
+    // its search terms are indexed once it has committed
+    await eventually(async () => (await queuedSearchTerms(fastOrg.organisation.id)) === 0, 10_000);
     // the same batch again: unchanged on both paths
     const again = await call(FAST, items, bearer(fastOrg.accessToken));
     expect(again.body.data.ingestPharow.positions).toEqual({ created: 0, updated: 0, unchanged: 2 });

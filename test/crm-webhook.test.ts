@@ -2,7 +2,9 @@
 import { describe, expect, inject, it } from 'vitest';
 import { CreateApiKeyDocument, FindPositionsDocument } from './generated/graphql.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
+import { queuedSearchTerms } from './helpers/db.ts';
 import { pharowItem } from './helpers/pharow.ts';
+import { eventually } from './helpers/wait.ts';
 
 const webhookUrl = () => `${inject('gatewayOrigin')}/webhooks/pharow`;
 
@@ -55,6 +57,8 @@ describe('Pharow webhook', () => {
     expect(again.json.positions).toEqual({ created: 0, updated: 0, unchanged: 1 });
     const { positions } = await ok(FindPositionsDocument, {}, { token: org.accessToken });
     expect(positions.edges.map((e) => e.node.email)).toEqual([item.position.positionEmail]);
+    // its search terms are indexed once it has committed
+    await eventually(async () => (await queuedSearchTerms(org.organisation.id)) === 0, 10_000);
   });
 
   it('answers 401 without a key or with a bad one, 403 for a key without INGEST or a user token', async () => {

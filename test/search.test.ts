@@ -4,23 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { positionSearch } from '../subgraphs/crm/resolvers/position.resolver.ts';
 import { FindPositionsDocument, IngestPharowDocument } from './generated/graphql.ts';
 import { newOrganisation, ok } from './helpers/client.ts';
-import { ownerClient, withClient } from './helpers/db.ts';
+import { ownerClient, queuedSearchTerms, withClient } from './helpers/db.ts';
 import { pharowItem } from './helpers/pharow.ts';
 import { eventually } from './helpers/wait.ts';
 
 async function searchFor(accessToken: string, search: string): Promise<(string | null)[]> {
   const { positions } = await ok(FindPositionsDocument, { filter: { search } }, { token: accessToken });
   return positions.edges.map((e) => e.node.email);
-}
-
-/** Rows of this organisation still waiting in the search queue. */
-async function queued(organisationId: string): Promise<number> {
-  return withClient(ownerClient(), async (c) =>
-    Number(
-      (await c.query('SELECT count(*) FROM crm.search_queue WHERE organisation_id = $1', [organisationId]))
-        .rows[0].count,
-    ),
-  );
 }
 
 describe('position search', () => {
@@ -120,7 +110,7 @@ describe('position search', () => {
     const org = await newOrganisation();
     const items = Array.from({ length: 30 }, () => pharowItem());
     await ok(IngestPharowDocument, { input: { data: items } }, { token: org.accessToken });
-    await eventually(async () => (await queued(org.organisation.id)) === 0, 10_000);
+    await eventually(async () => (await queuedSearchTerms(org.organisation.id)) === 0, 10_000);
     const terms = await withClient(ownerClient(), async (c) => {
       const counts: number[] = [];
       for (const table of ['company_terms', 'person_terms', 'position_terms']) {
@@ -160,14 +150,14 @@ describe('position search', () => {
       await owner.query('COMMIT');
 
       await owner.query('SELECT crm.index_search_terms(100000)');
-      expect(await queued(orgId)).toBe(0);
+      expect(await queuedSearchTerms(orgId)).toBe(0);
       expect(await searchFor(org.accessToken, 'muller')).toEqual(['zoe.eluard@muller.fr']);
 
       // renamed: the stored term is one change behind until indexed, and the search goes by the live name
       await owner.query("UPDATE crm.companies SET name = 'Maison Dubois' WHERE organisation_id = $1", [
         orgId,
       ]);
-      expect(await queued(orgId)).toBe(1);
+      expect(await queuedSearchTerms(orgId)).toBe(1);
       expect(await searchFor(org.accessToken, 'etablissements')).toEqual([]);
       expect(await searchFor(org.accessToken, 'dubois')).toEqual(['zoe.eluard@muller.fr']);
       await owner.query('SELECT crm.index_search_terms(100000)');

@@ -46,3 +46,14 @@ export async function withFailingInsert<T>(
     );
   }
 }
+
+/** Rows of an organisation still waiting in the search queue (migration 0068). */
+export async function queuedSearchTerms(organisationId: string): Promise<number> {
+  return withClient(ownerClient(), async (c) => {
+    const { rows } = await c.query(
+      'SELECT count(*)::int AS n FROM crm.search_queue WHERE organisation_id = $1',
+      [organisationId],
+    );
+    return rows[0].n;
+  });
+}
