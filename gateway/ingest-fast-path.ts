@@ -126,6 +126,8 @@ interface Recognised {
   operation: OperationDefinitionNode;
   document: DocumentNode;
   field: FieldNode;
+  /** The variable the mutation's `input` argument is given as. */
+  inputVariable: string;
   variables: Record<string, unknown>;
 }
 
@@ -208,7 +210,7 @@ function recogniseOperation(
   } catch {
     return undefined;
   }
-  return { operation, document, field };
+  return { operation, document, field, inputVariable: input.name.value };
 }
 
 /** The one shape served here; anything else (or anything invalid) returns undefined. */
@@ -226,7 +228,7 @@ function recognise(
     return undefined;
   const recognised = recogniseOperation(query, operationName ?? undefined, schema, crm, config);
   if (!recognised) return undefined;
-  const { operation, field } = recognised;
+  const { operation, inputVariable } = recognised;
   // variables as execution would coerce them; the data list within the item limit (the subgraph words that error)
   const values = variables as Record<string, unknown>;
   for (const def of operation.variableDefinitions ?? []) {
@@ -237,9 +239,7 @@ function recognise(
       if (isNonNullType(type) && !def.defaultValue) return undefined;
     } else if (!acceptsInput(type, value)) return undefined;
   }
-  const input = field.arguments?.find((a) => a.name.value === 'input')?.value;
-  if (input?.kind !== Kind.VARIABLE) return undefined;
-  const data = (values[input.name.value] as { data?: unknown } | undefined)?.data;
+  const data = (values[inputVariable] as { data?: unknown } | undefined)?.data;
   if (!Array.isArray(data) || data.length > config.limits.ingestMaxItems) return undefined;
   return { ...recognised, variables: values };
 }
