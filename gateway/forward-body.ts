@@ -112,15 +112,16 @@ export interface CheckedForward {
 
 /**
  * Reads a request's body (of a declared length) and, once its first bytes say it is worth it (`goesOn`:
- * undefined while they cannot tell yet), forwards it as it arrives, keeping the copy to check, and ends it with
- * a verdict byte (lib/http/verdict-body.ts): the subgraph prepares the work while the gateway checks the body.
+ * undefined while they cannot tell yet; a promise holds the body until it settles), forwards it as it arrives,
+ * keeping the copy to check, and ends it with a verdict byte (lib/http/verdict-body.ts): the subgraph prepares
+ * the work while the gateway checks the body.
  */
 export function forwardWhileChecking(
   req: IncomingMessage,
   target: URL,
   headers: Record<string, string>,
   bytes: number,
-  goesOn: (prefix: Buffer) => boolean | undefined,
+  goesOn: (prefix: Buffer) => boolean | Promise<boolean> | undefined,
 ): CheckedForward {
   const { buffer, release } = borrowBuffer(Math.max(bytes, 1));
   let upstream: ReturnType<typeof request> | undefined;
@@ -178,7 +179,21 @@ export function forwardWhileChecking(
         const go = goesOn(buffer.subarray(0, size));
         if (go === undefined) return;
         decided = true;
-        if (go) open(size);
+        if (go === true) open(size);
+        else if (go !== false) {
+          // nothing more is read, and nothing goes on, until it is settled
+          req.pause();
+          go.then(
+            (yes) => {
+              if (yes && !failed) open(size);
+              req.resume();
+            },
+            (error: Error) => {
+              req.resume();
+              fail(error);
+            },
+          );
+        }
         return;
       }
       if (upstream && !write(chunk)) {

@@ -369,25 +369,25 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     bytes: number,
     organisationId: string,
   ): Promise<boolean> {
-    // the query text comes first: a lone ingestPharow mutation in it sends the body on at once; the rate
-    // limit counts it then, before the CRM subgraph does any work for it
-    let limited: Promise<boolean> | undefined;
+    // the query text comes first: a lone ingestPharow mutation in it sends the body on, once the rate limit
+    // has counted it: a refused one costs the CRM subgraph nothing
+    let limited = false;
     const flow = forwardWhileChecking(req, target, forwardedHeaders(req, requestId), bytes, (prefix) => {
       const query = leadingQuery(prefix);
       if (query === undefined) return undefined;
       if (query === null || !recogniseOperation(query, undefined, schema, crm, config)) return false;
-      limited = withinRates(req, res, requestId, organisationId).then((within) => !within);
-      return true;
+      return withinRates(req, res, requestId, organisationId).then((within) => {
+        limited = !within;
+        return within;
+      });
     });
     const pooled = await flow.body;
     try {
+      // answered 429 already
+      if (limited) return true;
       if (!flow.forwarded()) return await forward(req, res, requestId, pooled.body);
       // parsing 13 MB holds this thread: the subgraph must have the bytes first
       await flow.sent();
-      if (await limited) {
-        flow.decide(false);
-        return true;
-      }
       if (!recogniseBody(pooled.body)) {
         // variables the normal path words the error for
         flow.decide(false);

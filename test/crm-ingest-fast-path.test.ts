@@ -165,8 +165,11 @@ describe('ingestPharow fast path', () => {
       expect((await call(FAST, [], bearer(org.accessToken))).status).toBe(200);
       expect((await call(NORMAL, [], bearer(org.accessToken))).status).toBe(200);
     }
+    const before = await crmDirectIngests();
     const fast = await call(FAST, [], bearer(org.accessToken));
     const normal = await call(NORMAL, [], bearer(org.accessToken));
+    // the refused request never reached the CRM subgraph
+    expect(await crmDirectIngests()).toBe(before);
     expect(fast.status).toBe(429);
     expect(fast.body.errors?.[0].extensions.code).toBe('RATE_LIMITED');
     expect(comparable(fast)).toEqual(comparable(normal));
