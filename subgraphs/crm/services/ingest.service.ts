@@ -22,6 +22,7 @@ import {
   unitHash,
 } from './known-items.ts';
 import {
+  CompanyMemo,
   type NormalisedCompany,
   type NormalisedItem,
   type NormalisedPerson,
@@ -933,6 +934,7 @@ const AHEAD_CHUNK = 400;
  */
 class NormalisedAhead {
   private readonly done: (ReturnType<typeof normalisePharowItem> | undefined)[] = [];
+  private readonly companies = new CompanyMemo();
   private next = 0;
 
   constructor(private readonly batch: RawItems) {}
@@ -949,7 +951,7 @@ class NormalisedAhead {
       const end = Math.min(this.next + AHEAD_CHUNK, this.batch.length);
       try {
         for (; this.next < end; this.next++)
-          this.done[this.next] = normalisePharowItem(this.batch.value(this.next), this.next);
+          this.done[this.next] = normalisePharowItem(this.batch.value(this.next), this.next, this.companies);
       } catch {
         // an item that is not JSON: the ingest reports it when it comes to it
         break;
@@ -960,7 +962,7 @@ class NormalisedAhead {
   }
 
   result(index: number): ReturnType<typeof normalisePharowItem> {
-    return this.done[index] ?? normalisePharowItem(this.batch.value(index), index);
+    return this.done[index] ?? normalisePharowItem(this.batch.value(index), index, this.companies);
   }
 }
 

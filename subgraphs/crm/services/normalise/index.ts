@@ -21,6 +21,7 @@ export {
 export { nameKey } from './names.ts';
 export { type EmployeeRange, parseEmployeeRange, parseInteger, parseReliability } from './numbers.ts';
 export {
+  CompanyMemo,
   MAX_TEXT_LENGTH,
   MAX_URL_LENGTH,
   type NormalisationResult,

@@ -1,6 +1,8 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { describe, expect, it } from 'vitest';
+import { generatePharowBatch } from '../../../../bench/fixtures/pharow-generator.ts';
 import {
+  CompanyMemo,
   checkEmail,
   cleanText,
   domainFromEmail,
@@ -1040,5 +1042,58 @@ describe('normalisePharowItem: rejected items', () => {
       'person',
       'position.positionEmail',
     ]);
+  });
+});
+
+describe('normalisePharowItem with a batch memo of companies', () => {
+  it('gives every item of a generated batch what it gets without the memo', () => {
+    const batch = generatePharowBatch(3000, 11);
+    const memo = new CompanyMemo();
+    const items = batch.data.map((raw, i) => normalisePharowItem(raw, i, memo));
+    expect(items).toEqual(batch.data.map((raw, i) => normalisePharowItem(raw, i)));
+    // companies repeat across items, and no two items hold the same object
+    const companies = items.flatMap((r) => (r.item ? [r.item.company] : []));
+    expect(new Set(companies).size).toBe(companies.length);
+  });
+
+  it("reports a repeated company's problems on each item that carries it", () => {
+    const memo = new CompanyMemo();
+    const bad = { companySiren: '123456789' };
+    const first = normalisePharowItem(rawItem({ company: bad }), 4, memo);
+    const second = normalisePharowItem(rawItem({ company: bad }), 9, memo);
+    expect(second.rejections).toEqual(first.rejections.map((r) => ({ ...r, index: 9 })));
+    expect(second.rejections.map((r) => r.field)).toEqual(['company.companySiren']);
+  });
+
+  it("fills each item's company domain from that item's own email", () => {
+    const memo = new CompanyMemo();
+    const company = { companyUrl: null, companyGenericEmail: null };
+    const a = normalisePharowItem(rawItem({ company, position: { positionEmail: 'a@lefevre.fr' } }), 0, memo);
+    const b = normalisePharowItem(
+      rawItem({ company, position: { positionEmail: 'b@lefevre-tr.fr' } }),
+      1,
+      memo,
+    );
+    const c = normalisePharowItem(rawItem({ company, position: { positionEmail: null } }), 2, memo);
+    expect([a, b, c].map((r) => r.item?.company.domain)).toEqual(['lefevre.fr', 'lefevre-tr.fr', null]);
+  });
+
+  it('tells apart companies that share a name but not every value', () => {
+    const memo = new CompanyMemo();
+    const lyon = normalisePharowItem(rawItem(), 0, memo);
+    const paris = normalisePharowItem(
+      rawItem({ company: { companyHqFullAddress: '1 rue de Rivoli, Paris' } }),
+      1,
+      memo,
+    );
+    const extra = normalisePharowItem(rawItem({ company: { companyUnknownColumn: 'x' } }), 2, memo);
+    const nested = normalisePharowItem(rawItem({ company: { companyGrowing: { value: true } } }), 3, memo);
+    expect(lyon.item?.company.hqAddress).toBe('12 rue de la République, 69002 Lyon');
+    expect(paris.item?.company.hqAddress).toBe('1 rue de Rivoli, Paris');
+    expect(extra.item?.company).toEqual(lyon.item?.company);
+    expect(fieldsOf(nested)).toEqual(['company.companyGrowing']);
+    expect(
+      fieldsOf(normalisePharowItem(rawItem({ company: { companyGrowing: { value: true } } }), 4, memo)),
+    ).toEqual(['company.companyGrowing']);
   });
 });

@@ -135,12 +135,69 @@ function readText(
   return text;
 }
 
+// Companies kept per name in one batch's memo: a name shared by many different companies stays cheap to look up.
+const MEMO_PER_NAME = 8;
+
+interface MemoEntry {
+  raw: Group;
+  keyCount: number;
+  company: NormalisedCompany;
+  rejections: { field: string; message: string }[];
+}
+
+/**
+ * One batch's normalised companies, by their raw values. An export repeats a company's columns on every row
+ * of its people (10,000 items carry a few thousand companies): each distinct raw company is normalised once.
+ * The same raw values always normalise to the same company and the same rejections.
+ */
+export class CompanyMemo {
+  private readonly byName = new Map<string, MemoEntry[]>();
+
+  /** What `normalise` makes of `raw`, pushing its rejections into `ctx`, done once per distinct raw value. */
+  get(ctx: Context, raw: Group, normalise: (ctx: Context, raw: Group) => NormalisedCompany) {
+    const name = raw.companyName;
+    if (typeof name !== 'string') return normalise(ctx, raw);
+    const entries = this.byName.get(name);
+    const hit = entries?.find((entry) => sameGroup(entry, raw));
+    if (hit) {
+      for (const r of hit.rejections) reject(ctx, r.field, r.message);
+      // each item gets its own object: the item's email can still give it a domain
+      return { ...hit.company };
+    }
+    const before = ctx.rejections.length;
+    const company = normalise(ctx, raw);
+    const list = entries ?? [];
+    if (list.length < MEMO_PER_NAME) {
+      list.push({
+        raw,
+        keyCount: Object.keys(raw).length,
+        company: { ...company },
+        rejections: ctx.rejections.slice(before).map(({ field, message }) => ({ field, message })),
+      });
+      this.byName.set(name, list);
+    }
+    return company;
+  }
+}
+
+/** Whether `raw` has exactly the entry's keys and values (scalars compare by value, anything else never). */
+function sameGroup(entry: MemoEntry, raw: Group): boolean {
+  let count = 0;
+  for (const key in raw) {
+    const value = raw[key];
+    if (value !== entry.raw[key] || (typeof value === 'object' && value !== null)) return false;
+    count++;
+  }
+  return count === entry.keyCount;
+}
+
 /**
  * Normalises one raw Pharow item. Values may be strings, numbers, booleans, null or missing; unknown fields are
  * ignored. Returns the item, or every rejection found for it (field = Pharow path such as
- * "company.companySiren"; "item" when the item itself is not an object).
+ * "company.companySiren"; "item" when the item itself is not an object). A batch passes one `memo` to all
+ * its items.
  */
-export function normalisePharowItem(raw: unknown, index: number): NormalisationResult {
+export function normalisePharowItem(raw: unknown, index: number, memo?: CompanyMemo): NormalisationResult {
   const ctx: Context = { index, rejections: [] };
   if (!isGroup(raw)) {
     reject(ctx, 'item', 'item must be an object with company, person and position');
@@ -155,7 +212,7 @@ export function normalisePharowItem(raw: unknown, index: number): NormalisationR
   if (!isGroup(companyRaw) || !isGroup(personRaw) || !isGroup(positionRaw))
     return { rejections: ctx.rejections };
 
-  const company = normaliseCompany(ctx, companyRaw);
+  const company = memo ? memo.get(ctx, companyRaw, normaliseCompany) : normaliseCompany(ctx, companyRaw);
   const person = normalisePerson(ctx, personRaw);
   const position = normalisePosition(ctx, positionRaw);
   if (ctx.rejections.length > 0) return { rejections: ctx.rejections };
