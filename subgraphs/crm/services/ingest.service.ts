@@ -580,40 +580,17 @@ function labelPositions(
 }
 
 /**
- * Labels the units of items that only together describe their rows (migration 0050): their positions' labels,
- * and their members to remember. A unit is every item that landed on one connected set of companies, people and
- * positions; it needs a label when one of its positions has none of its own (its items do not agree).
- *
- * A repeat of the same items in the same order, with nothing else landing on those rows, gives the same
- * groups, the same merged values and the same source hashes: all unchanged. Which other items can land
- * on them is decided by keys (implicated() checks the stored rows' keys), so a unit is labelled only when
- * the stored rows' keys are the merged ones and every member's own keys are among them; and never when an
- * item skipped in this batch shares a row (the unit would then be more than its items).
+ * The units of items that only together describe their rows (migration 0050), in batch order: a unit is every
+ * item that landed on one connected set of companies, people and positions. Only units with a position whose
+ * items do not agree on a label (see labelPositions) need one of their own.
  */
-function labelUnits(
+function unitsNeedingLabels(
   items: NormalisedItem[],
-  fingerprints: (string | null)[],
   companies: CompanyPlan,
   people: PersonPlan,
   positions: PositionPlan,
   labels: Map<string, Label>,
-  known: KnownItem[],
-): { members: Map<string, UnitMember>; unitLabels: Map<string, Label> } {
-  const members = new Map<string, UnitMember>();
-  const unitLabels = new Map<string, Label>();
-  const rowsOf = (item: NormalisedItem) => {
-    const companyId = companies.idOfItem.get(item)!;
-    const personId = people.idOfItem.get(item)!;
-    const positionId = positions.idOfItem.get(item)!;
-    return {
-      companyId,
-      personId,
-      positionId,
-      company: companies.plan.rows.get(companyId)!,
-      person: people.plan.rows.get(personId)!,
-      position: positions.plan.rows.get(positionId)!,
-    };
-  };
+): NormalisedItem[][] {
   // items joined by any row they share
   const parent = items.map((_, i) => i);
   const root = (i: number) => {
@@ -635,7 +612,6 @@ function labelUnits(
     join(people.idOfItem.get(item)!, i);
     join(positions.idOfItem.get(item)!, i);
   }
-  // only units with a position its items do not agree on need a label of their own
   const needed = new Set<number>();
   for (let i = 0; i < items.length; i++)
     if ((labels.get(positions.idOfItem.get(items[i])!) ?? NO_LABEL) === NO_LABEL) needed.add(root(i));
@@ -648,6 +624,41 @@ function labelUnits(
     unit.push(items[i]);
     units.set(r, unit);
   }
+  return [...units.values()];
+}
+
+/**
+ * Labels the units that need it (unitsNeedingLabels): their positions' labels, and their members to remember.
+ *
+ * A repeat of the same items in the same order, with nothing else landing on those rows, gives the same
+ * groups, the same merged values and the same source hashes: all unchanged. Which other items can land
+ * on them is decided by keys (implicated() checks the stored rows' keys), so a unit is labelled only when
+ * the stored rows' keys are the merged ones and every member's own keys are among them; and never when an
+ * item skipped in this batch shares a row (the unit would then be more than its items).
+ */
+function labelUnits(
+  units: NormalisedItem[][],
+  fingerprints: (string | null)[],
+  companies: CompanyPlan,
+  people: PersonPlan,
+  positions: PositionPlan,
+  known: KnownItem[],
+): { members: Map<string, UnitMember>; unitLabels: Map<string, Label> } {
+  const members = new Map<string, UnitMember>();
+  const unitLabels = new Map<string, Label>();
+  const rowsOf = (item: NormalisedItem) => {
+    const companyId = companies.idOfItem.get(item)!;
+    const personId = people.idOfItem.get(item)!;
+    const positionId = positions.idOfItem.get(item)!;
+    return {
+      companyId,
+      personId,
+      positionId,
+      company: companies.plan.rows.get(companyId)!,
+      person: people.plan.rows.get(personId)!,
+      position: positions.plan.rows.get(positionId)!,
+    };
+  };
   const knownRows = new Set(known.flatMap((k) => [k.companyId, k.personId, k.positionId]));
   const subset = (keys: string[], of: string[]) => keys.every((k) => of.includes(k));
   const describes = (item: NormalisedItem): boolean => {
@@ -666,7 +677,7 @@ function labelUnits(
   };
   const labelled: { hash: string; positions: Map<string, Label>; hashes: string[] }[] = [];
   const claimed = new Map<string, number>();
-  for (const unit of units.values()) {
+  for (const unit of units) {
     if (unit.length < 2) continue;
     const hashes = unit.map((item) => fingerprints[item.index]);
     if (hashes.some((h) => h === null) || !unit.every(describes)) continue;
@@ -1116,18 +1127,19 @@ async function writePlanned(
     peopleCounts = writePeople(people);
   }
 
-  // New positions only: those with a label of their own are inserted before the units are worked out, and the
-  // rest after, with their unit's label (an update gives it to the few inserted first). A stored position's
-  // label must be settled before it is compared.
+  // New positions only: those outside the units that need a label are inserted before the units are labelled,
+  // and the rest after, with their unit's label. A stored position's label must be settled before it is compared.
   const newOnly = positions.plan.updates.length === 0 && positions.plan.unchanged.length === 0;
   let positionPlan: Writes<PositionRow & Label>;
   let labels: Map<string, Label>;
   let units: ReturnType<typeof labelUnits> | undefined;
+  let needing: NormalisedItem[][];
   try {
     labels = labelPositions(items, fingerprints, companies, people, positions);
     await writing.flushed();
+    needing = unitsNeedingLabels(items, companies, people, positions, labels);
     if (!newOnly) {
-      units = labelUnits(items, fingerprints, companies, people, positions, labels, known);
+      units = labelUnits(needing, fingerprints, companies, people, positions, known);
       for (const [id, label] of units.unitLabels) labels.set(id, label);
     }
     positionPlan = labelledPositions(positions, labels, new Set(known.map((k) => k.positionId)));
@@ -1149,29 +1161,27 @@ async function writePlanned(
       counts('crm.positions', positionFields, positionPlan, positionIdentity),
     );
   } else {
-    const labelledAlone = positionPlan.inserts.filter((row) => row.itemHash !== null);
-    const inUnits = positionPlan.inserts.filter((row) => row.itemHash === null);
+    // the positions of units that need a label wait for it; the others go now, with a label of their own
+    const waiting = new Set<string>();
+    for (const unit of needing) for (const item of unit) waiting.add(positions.idOfItem.get(item)!);
+    const now = positionPlan.inserts.filter((row) => !waiting.has(row.id));
+    const later = positionPlan.inserts.filter((row) => waiting.has(row.id));
     const allFields = [...positionIdentity, ...positionFields];
-    const first = writing.next(() =>
-      insertRows(em, 'crm.positions', organisationId, allFields, labelledAlone),
-    );
+    const first = writing.next(() => insertRows(em, 'crm.positions', organisationId, allFields, now));
     try {
       // while the database inserts those
       await writing.flushed();
-      units = labelUnits(items, fingerprints, companies, people, positions, labels, known);
+      units = labelUnits(needing, fingerprints, companies, people, positions, known);
     } catch (error) {
       await writing.settled();
       throw error;
     }
-    for (const row of inUnits) Object.assign(row, units.unitLabels.get(row.id) ?? NO_LABEL);
-    const second = writing.next(() => insertRows(em, 'crm.positions', organisationId, allFields, inUnits));
-    // a unit can take in positions that had a label of their own, already inserted with it
-    const relabelled = new Map<string, Label>();
-    for (const row of labelledAlone) {
+    // a unit that cannot be labelled leaves its positions their own labels
+    for (const row of later) {
       const label = units.unitLabels.get(row.id);
-      if (label) relabelled.set(row.id, label);
+      if (label) Object.assign(row, label);
     }
-    writing.next(() => relabelPositions(em, organisationId, relabelled));
+    const second = writing.next(() => insertRows(em, 'crm.positions', organisationId, allFields, later));
     positionCounts = Promise.all([first, second]).then(() => ({
       created: positionPlan.inserts.length,
       updated: 0,
@@ -1207,28 +1217,6 @@ async function writePlanned(
     rows,
     before: { companies: rows.companies.size, people: rows.people.size, positions: rows.positions.size },
   };
-}
-
-/** Gives positions just inserted the labels of the units they belong to. */
-async function relabelPositions(
-  em: EntityManager,
-  organisationId: string,
-  labels: Map<string, Label>,
-): Promise<void> {
-  if (labels.size === 0) return;
-  const entries = [...labels];
-  await rawQuery(
-    em,
-    `UPDATE crm.positions t SET item_hash = u.item_hash, item_rows = u.item_rows
-     FROM unnest(?::uuid[], ?::text[], ?::text[]) AS u(id, item_hash, item_rows)
-     WHERE t.organisation_id = ? AND t.id = u.id`,
-    [
-      arrayLiteral(entries.map(([id]) => id)),
-      arrayLiteral(entries.map(([, l]) => l.itemHash)),
-      arrayLiteral(entries.map(([, l]) => l.itemRows)),
-      organisationId,
-    ],
-  );
 }
 
 function none(): UpsertCounts {
