@@ -936,8 +936,11 @@ async function knownUnits(
   return units;
 }
 
-// Items normalised between two looks at the database's answers: about 10 ms of work.
-const AHEAD_CHUNK = 400;
+// Time spent normalising between two looks at the database's answers: each of the look-ups' round trips
+// waits for at most this long (a fixed count of items would wait as long as the machine is slow).
+const AHEAD_SLICE_MS = 4;
+// items normalised between two looks at the clock
+const AHEAD_STRIDE = 16;
 
 /**
  * The batch's items normalised in order while the database looks up which of them it already knows: a fresh
@@ -959,10 +962,17 @@ class NormalisedAhead {
     // its failure is reported where it is awaited below
     watched.catch(() => undefined);
     while (!settled && this.next < this.batch.length) {
-      const end = Math.min(this.next + AHEAD_CHUNK, this.batch.length);
+      const until = performance.now() + AHEAD_SLICE_MS;
       try {
-        for (; this.next < end; this.next++)
-          this.done[this.next] = normalisePharowItem(this.batch.value(this.next), this.next, this.companies);
+        do {
+          const end = Math.min(this.next + AHEAD_STRIDE, this.batch.length);
+          for (; this.next < end; this.next++)
+            this.done[this.next] = normalisePharowItem(
+              this.batch.value(this.next),
+              this.next,
+              this.companies,
+            );
+        } while (this.next < this.batch.length && performance.now() < until);
       } catch {
         // an item that is not JSON: the ingest reports it when it comes to it
         break;
