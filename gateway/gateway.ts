@@ -68,6 +68,11 @@ export interface GatewayContext {
    * they were counted, and refused it when `refusal` is set.
    */
   limits?: { counted: true; refusal?: unknown };
+  /**
+   * Set when the ingest fast path counted this request's rate limits before handing it back (its variables
+   * are the normal path's to word an error for): cost and root fields are still checked, rates not again.
+   */
+  ratesCounted?: true;
   /** Subgraph answers the short path read, for Apollo to read again if the request is handed back. */
   answers?: Map<string, unknown>;
 }
@@ -78,6 +83,8 @@ export interface GatewayRuntime {
   limiter: RateLimiter;
   authenticate: (req: IncomingMessage) => Promise<Identity | undefined>;
   clientIp: (req: IncomingMessage) => string;
+  /** Marks a request handed back to the normal path after its rate limits were counted. */
+  ratesCounted: (req: IncomingMessage) => void;
 }
 
 export interface RunningGateway {
@@ -121,7 +128,7 @@ function operationLimits(limiter: RateLimiter, config: Readonly<Config>): Limits
       rules: config.limits.rates,
       accountOperations: ACCOUNT_OPERATIONS,
     });
-    for (const { name, key, rule } of hits) {
+    for (const { name, key, rule } of context.ratesCounted ? [] : hits) {
       const decision = await limiter.hit(key, rule);
       if (!decision.allowed) {
         const refusal = rateLimited(name, rule, decision.retryAfterSeconds);
@@ -393,12 +400,14 @@ export async function startGateway(
   const resolveClientIp = clientIpResolver(config.trustProxy);
   const clientIp = (req: IncomingMessage) =>
     resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+  const ratesCounted = new WeakSet<IncomingMessage>();
   const runtime: GatewayRuntime = {
     config,
     log,
     limiter: core.limiter,
     authenticate: (req) => core.authenticator.authenticate(req.headers),
     clientIp,
+    ratesCounted: (req) => ratesCounted.add(req),
   };
 
   const contexts = new WeakMap<IncomingMessage, Promise<GatewayContext>>();
@@ -419,6 +428,8 @@ export async function startGateway(
       let context = contexts.get(req);
       if (!context) {
         context = core.contextFor(req.headers, clientIp(req), requestId);
+        if (ratesCounted.has(req))
+          context = context.then((fresh): GatewayContext => ({ ...fresh, ratesCounted: true }));
         contexts.set(req, context);
       }
       return context;

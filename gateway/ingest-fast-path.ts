@@ -389,8 +389,9 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
       // parsing 13 MB holds this thread: the subgraph must have the bytes first
       await flow.sent();
       if (!recogniseBody(pooled.body)) {
-        // variables the normal path words the error for
+        // variables the normal path words the error for, without counting the request a second time
         flow.decide(false);
+        runtime.ratesCounted(req);
         giveBodyBack(req, Buffer.from(pooled.body));
         return false;
       }

@@ -175,6 +175,19 @@ describe('ingestPharow fast path', () => {
     expect(comparable(fast)).toEqual(comparable(normal));
   });
 
+  it('counts a request it hands back to the normal path once', async () => {
+    const org = await newOrganisation();
+    // refused by the variables check after the fast path counted it: the normal path words the error
+    const bad = [pharowItem({ company: { companySiren: 552100554 as never } })];
+    for (let i = 0; i < 6; i++) {
+      const answer = await call(FAST, bad, bearer(org.accessToken));
+      expect(answer.body.errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    }
+    // six and four make the ten a minute (counted twice, the sixth above would have been refused)
+    for (let i = 0; i < 4; i++) expect((await call(FAST, [], bearer(org.accessToken))).status).toBe(200);
+    expect((await call(FAST, [], bearer(org.accessToken))).status).toBe(429);
+  });
+
   it('makes the CRM subgraph verify the caller itself on its direct ingest entry', async () => {
     const org = await newOrganisation();
     const { createApiKey: readKey } = await ok(
