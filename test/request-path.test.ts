@@ -1,6 +1,7 @@
 // The subgraphs' request path: how many statements a hot read costs, and that a pooled connection never
 // carries one organisation's setting into another request, whichever way a request ends.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createOrm } from '../lib/db/orm.ts';
 import { serviceDatabaseUrl } from '../lib/db/roles.ts';
@@ -420,5 +421,51 @@ describe('pooled connections between requests', () => {
       await a.finish(ok);
       expect(await leftOver()).toBe('');
     }
+  });
+
+  it('sends one statement at a time on a request transaction, however many resolvers ask at once', async () => {
+    // how many statements pg's client was handed while another was still running
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const query = proto.query;
+    let running = 0;
+    let most = 0;
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      const callback = typeof args[args.length - 1] === 'function' ? args.pop() : undefined;
+      running++;
+      most = Math.max(most, running);
+      const done = (query.apply(this, args) as Promise<unknown>).finally(() => running--);
+      if (!callback) return done;
+      done.then(
+        (result) => (callback as (e: unknown, r?: unknown) => void)(null, result),
+        (error) => (callback as (e: unknown) => void)(error),
+      );
+      return undefined;
+    };
+    try {
+      const a = new TenantTransaction(orm, orgA);
+      const em = await a.em();
+      const ormRead = (n: number) =>
+        em
+          .getConnection()
+          .execute<{ n: number }[]>(
+            `SELECT ${n}::int AS n, pg_sleep(0.005)::text AS slept`,
+            [],
+            'all',
+            em.getTransactionContext(),
+          );
+      const answers = await Promise.all([
+        ormRead(1),
+        a.query<{ n: number }>('SELECT $1::int AS n', [2]),
+        ormRead(3),
+        ormRead(4),
+        a.query<{ n: number }>('SELECT $1::int AS n', [5]),
+      ]);
+      expect(answers.map(([row]) => row!.n)).toEqual([1, 2, 3, 4, 5]);
+      await a.finish(true);
+      expect(await leftOver()).toBe('');
+    } finally {
+      proto.query = query;
+    }
+    expect(most).toBe(1);
   });
 });

@@ -18,6 +18,39 @@ interface PgConnection {
 interface Opened {
   conn: PgConnection;
   em: EntityManager;
+  /** gives the connection its own query method back */
+  unqueue: () => void;
+}
+
+type Callback = (error: unknown, result?: unknown) => void;
+
+/**
+ * Makes the connection send one statement at a time, in call order. Sibling resolvers share the request's
+ * transaction and ask at once; pg queues such calls itself only as a deprecated behaviour (pg@9 drops it).
+ * Streams (a submittable query) keep pg's own handling. Returns how to undo it.
+ */
+function oneAtATime(conn: PgConnection): () => void {
+  const client = conn as unknown as { query?: (...args: unknown[]) => unknown };
+  const own = Object.hasOwn(client, 'query');
+  const query = client.query!;
+  let last: Promise<unknown> = Promise.resolve();
+  client.query = (...args: unknown[]) => {
+    if (typeof (args[0] as { submit?: unknown } | undefined)?.submit === 'function')
+      return query.apply(conn, args);
+    const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as Callback) : undefined;
+    const run = last.then(() => query.apply(conn, args) as Promise<unknown>);
+    last = run.catch(() => undefined);
+    if (!callback) return run;
+    run.then(
+      (result) => callback(null, result),
+      (error) => callback(error),
+    );
+    return undefined;
+  };
+  return () => {
+    if (own) client.query = query;
+    else delete client.query;
+  };
 }
 
 /**
@@ -166,6 +199,16 @@ export class TenantTransaction {
 
   /** knex begins the ORM's transaction on our connection (and never returns it to the pool itself). */
   private async joinOrm(conn: PgConnection): Promise<Opened> {
+    const unqueue = oneAtATime(conn);
+    try {
+      return await this.beginOrm(conn, unqueue);
+    } catch (error) {
+      unqueue();
+      throw error;
+    }
+  }
+
+  private async beginOrm(conn: PgConnection, unqueue: () => void): Promise<Opened> {
     const trx = await this.knex.transaction({ connection: conn });
     this.statements++; // its BEGIN, sent before anyone could listen
     // the ORM's statements from here on (COMMIT included) go through knex, which reports each one
@@ -177,7 +220,7 @@ export class TenantTransaction {
     em.setTransactionContext(trx);
     this.count();
     await conn.query(`SELECT set_config('app.organisation_id', '${this.organisationId}', true)`);
-    return { conn, em };
+    return { conn, em, unqueue };
   }
 
   /** Ends the transaction: commit when `ok`, else roll back; the connection goes back to the pool clean. */
@@ -197,6 +240,7 @@ export class TenantTransaction {
         failure ??= e;
       });
     } finally {
+      opened.unqueue();
       await this.release(opened.conn, failure);
     }
     if (failure) throw failure;
