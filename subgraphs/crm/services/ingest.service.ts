@@ -129,21 +129,45 @@ function owned<T>(group: Group<T>): T {
   return group.value;
 }
 
+// While statements are out, the planning hands the thread back this often: an answer is read, and the next
+// statement sent, within a slice of work instead of after a whole planning step.
+const PLANNING_SLICE_MS = 5;
+// records handled between two looks at the clock
+const SLICE_STRIDE = 128;
+
+/** Turns of the event loop within long planning loops, at most one per slice of work. */
+class Slices {
+  private since = performance.now();
+
+  constructor(private readonly pause: () => Promise<void>) {}
+
+  /** A turn of the event loop once the slice is used up (else undefined: go on). */
+  due(): Promise<void> | undefined {
+    if (performance.now() - this.since < PLANNING_SLICE_MS) return undefined;
+    return this.pause().then(() => {
+      this.since = performance.now();
+    });
+  }
+}
+
 /**
  * Merges records that share a key (tried in priority order), unless `compatible` vetoes that key.
  * The first record of a group becomes the group's value and is merged into in place; with `copy`, the records'
  * values are not the ingest's to change, and a group copies its first one when it has to.
  */
-function groupRecords<T>(
+async function groupRecords<T>(
   records: { value: T; item: NormalisedItem }[],
   keysOf: (value: T) => string[],
   compatible: (a: T, b: T, key: string) => boolean,
   fields: FieldSpec<T>[],
   copy?: (value: T) => T,
-): Group<T>[] {
+  slices?: Slices,
+): Promise<Group<T>[]> {
   const groups: Group<T>[] = [];
   const byKey = new Map<string, Group<T>>();
-  for (const { value, item } of records) {
+  for (let r = 0; r < records.length; r++) {
+    if (r % SLICE_STRIDE === 0) await slices?.due();
+    const { value, item } = records[r];
     let group: Group<T> | undefined;
     const keys = keysOf(value);
     for (const key of keys) {
@@ -183,15 +207,18 @@ interface Plan<T, S> {
  * Folds groups onto the stored rows they matched (several groups can land on one row). A group's value
  * becomes the row written, with its id and source hash: no copy of 10,000 objects.
  */
-function plan<T extends object, S extends { id: string; sourceHash: string | null }>(
+async function plan<T extends object, S extends { id: string; sourceHash: string | null }>(
   groups: Group<T>[],
   matchOf: (group: Group<T>) => S | undefined,
   fields: FieldSpec<T>[],
   idOfItem: Map<NormalisedItem, string>,
-): Plan<T, S> {
+  slices?: Slices,
+): Promise<Plan<T, S>> {
   const result: Plan<T, S> = { inserts: [], updates: [], unchanged: [], rows: new Map() };
   const matched = new Map<string, { stored: S; group: Group<T> }>();
-  for (const group of groups) {
+  for (let g = 0; g < groups.length; g++) {
+    if (g % SLICE_STRIDE === 0) await slices?.due();
+    const group = groups[g];
     const stored = matchOf(group);
     if (!stored) {
       const id = randomUUID();
@@ -256,7 +283,7 @@ interface StoredCompany {
 
 async function planCompanies(em: EntityManager, organisationId: string, items: NormalisedItem[]) {
   // each item's company is copied only if its group changes it (most items share a company with others)
-  const groups = groupRecords(
+  const groups = await groupRecords(
     items.map((item) => ({ value: item.company, item })),
     companyKeys,
     companiesCompatible,
@@ -285,7 +312,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
     }
   }
   const idOfItem = new Map<NormalisedItem, string>();
-  const result = plan<NormalisedCompany, StoredCompany>(
+  const result = await plan<NormalisedCompany, StoredCompany>(
     groups,
     (group) => {
       const match = companyKeys(group.value)
@@ -397,13 +424,13 @@ async function loadStoredPeople(
 
 type Stored = Awaited<ReturnType<typeof loadStoredPeople>>;
 
-function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, string>, stored: Stored) {
+async function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, string>, stored: Stored) {
   type Candidate = NormalisedPerson & { companyId: string };
   const keysOf = (p: Candidate) => personKeys(p, p.companyId);
   // a name match at the same company is vetoed by two different LinkedIn profiles
   const compatible = (a: { linkedinUrl: string | null }, b: { linkedinUrl: string | null }) =>
     !(a.linkedinUrl && b.linkedinUrl && a.linkedinUrl !== b.linkedinUrl);
-  const groups = groupRecords<Candidate>(
+  const groups = await groupRecords<Candidate>(
     // explicit literals, not spreads: one object shape for all 10,000 values keeps this loop monomorphic
     items.map((item) => {
       const p = item.person;
@@ -424,7 +451,7 @@ function planPeople(items: NormalisedItem[], companyOf: Map<NormalisedItem, stri
     PERSON_FIELDS as FieldSpec<Candidate>[],
   );
   const idOfItem = new Map<NormalisedItem, string>();
-  const result = plan<Candidate, StoredPerson>(
+  const result = await plan<Candidate, StoredPerson>(
     groups,
     (group) =>
       keysOf(group.value)
@@ -441,10 +468,10 @@ async function planPositions(
   companyOf: Map<NormalisedItem, string>,
   personOf: Map<NormalisedItem, string>,
   stored: Stored,
-  pause: () => Promise<void>,
+  slices: Slices,
 ) {
   type Candidate = PositionValue & { companyId: string; personId: string };
-  const groups = groupRecords<Candidate>(
+  const groups = await groupRecords<Candidate>(
     items.map((item) => {
       const p = item.position;
       const value: Candidate = {
@@ -461,10 +488,11 @@ async function planPositions(
     (p) => [`${p.companyId}|${p.personId}|${p.email ?? ''}`],
     () => true,
     POSITION_FIELDS as FieldSpec<Candidate>[],
+    undefined,
+    slices,
   );
-  await pause();
   const idOfItem = new Map<NormalisedItem, string>();
-  const result = plan<Candidate, StoredPosition>(
+  const result = await plan<Candidate, StoredPosition>(
     groups,
     ({ value }) => {
       const candidates = stored.positionsByPair.get(`${value.companyId}|${value.personId}`) ?? [];
@@ -477,6 +505,7 @@ async function planPositions(
     },
     POSITION_FIELDS as FieldSpec<Candidate>[],
     idOfItem,
+    slices,
   );
   return { plan: result, idOfItem, groups };
 }
@@ -560,15 +589,18 @@ function itemLabel(
 }
 
 /** Each position's label: the one its items agree on (copies of one raw item), else none. */
-function labelPositions(
+async function labelPositions(
   items: NormalisedItem[],
   fingerprints: (string | null)[],
   companies: CompanyPlan,
   people: PersonPlan,
   positions: PositionPlan,
-): Map<string, Label> {
+  slices: Slices,
+): Promise<Map<string, Label>> {
   const labels = new Map<string, Label>();
-  for (const item of items) {
+  for (let i = 0; i < items.length; i++) {
+    if (i % SLICE_STRIDE === 0) await slices.due();
+    const item = items[i];
     const id = positions.idOfItem.get(item)!;
     const current = labels.get(id);
     if (current === NO_LABEL) continue;
@@ -1104,6 +1136,8 @@ async function writePlanned(
   // checked against the whole plan, before any write.
   const writing = new Statements();
   const writeNow = known.length === 0;
+  // with statements out, the long planning steps let their answers in now and then
+  const slices = new Slices(() => (writeNow ? writing.flushed() : Promise.resolve()));
   let companyCounts: Promise<UpsertCounts> | undefined;
   let peopleCounts: Promise<UpsertCounts> | undefined;
   let people: PersonPlan;
@@ -1114,15 +1148,14 @@ async function writePlanned(
       // a turn of the event loop, for the insert to reach the database before the planning takes the thread
       await writing.flushed();
     }
-    people = planPeople(items, companies.idOfItem, stored);
+    people = await planPeople(items, companies.idOfItem, stored);
     if (writeNow) {
       peopleCounts = writePeople(people);
       await writing.flushed();
     }
     // halfway too: the people go out as soon as the companies have answered
-    positions = await planPositions(items, companies.idOfItem, people.idOfItem, stored, () =>
-      writeNow ? writing.flushed() : Promise.resolve(),
-    );
+    // in slices: the people go out as soon as the companies have answered
+    positions = await planPositions(items, companies.idOfItem, people.idOfItem, stored, slices);
     // between planning steps, a statement that has answered lets the next one go
     if (writeNow) await writing.flushed();
   } catch (error) {
@@ -1145,7 +1178,7 @@ async function writePlanned(
   let units: ReturnType<typeof labelUnits> | undefined;
   let needing: NormalisedItem[][];
   try {
-    labels = labelPositions(items, fingerprints, companies, people, positions);
+    labels = await labelPositions(items, fingerprints, companies, people, positions, slices);
     await writing.flushed();
     needing = unitsNeedingLabels(items, companies, people, positions, labels);
     if (!newOnly) {
