@@ -1153,7 +1153,6 @@ async function writePlanned(
       peopleCounts = writePeople(people);
       await writing.flushed();
     }
-    // halfway too: the people go out as soon as the companies have answered
     // in slices: the people go out as soon as the companies have answered
     positions = await planPositions(items, companies.idOfItem, people.idOfItem, stored, slices);
     // between planning steps, a statement that has answered lets the next one go
