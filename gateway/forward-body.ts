@@ -14,6 +14,16 @@ export interface Answer {
   text: string;
 }
 
+/** The headers a bulk body goes to a subgraph with: JSON, the request id, and the caller's credentials. */
+export function bulkHeaders(req: IncomingMessage, requestId: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+  for (const name of ['authorization', 'x-api-key']) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}
+
 /** Reads a subgraph's answer whole, whatever its status (subgraphs answer their errors as JSON too). */
 function readAnswer(
   answer: IncomingMessage,

@@ -64,15 +64,11 @@ export interface GatewayContext {
   clientIp: string;
   forward: Record<string, string>;
   /**
-   * Set when the short path (known-plans.ts) checked this request's limits before handing it to Apollo:
-   * they were counted, and refused it when `refusal` is set.
+   * Set when a short path checked this request's limits before handing it to Apollo. The known-plans path
+   * (known-plans.ts) checked them all ('all'), and refused it when `refusal` is set; the ingest fast path
+   * counted its rate limits only ('rates'), leaving cost and root fields to be checked here.
    */
-  limits?: { counted: true; refusal?: unknown };
-  /**
-   * Set when the ingest fast path counted this request's rate limits before handing it back (its variables
-   * are the normal path's to word an error for): cost and root fields are still checked, rates not again.
-   */
-  ratesCounted?: true;
+  limits?: { counted: 'all' | 'rates'; refusal?: unknown };
   /** Subgraph answers the short path read, for Apollo to read again if the request is handed back. */
   answers?: Map<string, unknown>;
 }
@@ -128,7 +124,7 @@ function operationLimits(limiter: RateLimiter, config: Readonly<Config>): Limits
       rules: config.limits.rates,
       accountOperations: ACCOUNT_OPERATIONS,
     });
-    for (const { name, key, rule } of context.ratesCounted ? [] : hits) {
+    for (const { name, key, rule } of context.limits?.counted === 'rates' ? [] : hits) {
       const decision = await limiter.hit(key, rule);
       if (!decision.allowed) {
         const refusal = rateLimited(name, rule, decision.retryAfterSeconds);
@@ -160,7 +156,7 @@ function limitsPlugin(
           if (!operation) return;
           const checked = contextValue.limits;
           if (checked?.refusal !== undefined) throw checked.refusal;
-          if (checked?.counted) return;
+          if (checked?.counted === 'all') return;
           await limits({ operation, document, schema, variables: request.variables, context: contextValue });
         },
         async willSendResponse({ response }) {
@@ -269,7 +265,7 @@ export async function buildGateway(config: Readonly<Config>): Promise<GatewayCor
     },
     // Apollo Server runs on a copy of the context, which keeps the mark (and starts a fresh size budget)
     handedBack: (context, refusal) => {
-      context.limits = refusal === undefined ? { counted: true } : { counted: true, refusal };
+      context.limits = refusal === undefined ? { counted: 'all' } : { counted: 'all', refusal };
     },
   });
 
@@ -429,7 +425,7 @@ export async function startGateway(
       if (!context) {
         context = core.contextFor(req.headers, clientIp(req), requestId);
         if (ratesCounted.has(req))
-          context = context.then((fresh): GatewayContext => ({ ...fresh, ratesCounted: true }));
+          context = context.then((fresh): GatewayContext => ({ ...fresh, limits: { counted: 'rates' } }));
         contexts.set(req, context);
       }
       return context;

@@ -30,7 +30,7 @@ import { ACCOUNT_OPERATIONS, type Config } from '../lib/config.ts';
 import { giveBodyBack } from '../lib/http/body.ts';
 import { readPooledBody } from '../lib/http/body-pool.ts';
 import { type Route, sendError, sendJson } from '../lib/http/service-server.ts';
-import { type Answer, forwardWhileChecking, postBody } from './forward-body.ts';
+import { type Answer, bulkHeaders, forwardWhileChecking, postBody } from './forward-body.ts';
 import type { GatewayRuntime } from './gateway.ts';
 import { assertCost, depthLimitRule, rateHits, rateLimited } from './limits.ts';
 
@@ -38,7 +38,6 @@ const FIELD = 'ingestPharow';
 const MARKER = Buffer.from(FIELD);
 const API_SCHEMA = new URL('../schema/api.graphql', import.meta.url);
 const CRM_SCHEMA = new URL('../schema/crm.graphql', import.meta.url);
-const FORWARDED = ['authorization', 'x-api-key'];
 // Smaller requests (every ordinary query) are left alone without reading a byte: the fast path only pays
 // off on bulk ingests, and only bodies it reads ever need handing back.
 const MIN_BYTES = 256 * 1024;
@@ -321,15 +320,6 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     }
   }
 
-  function forwardedHeaders(req: IncomingMessage, requestId: string): Record<string, string> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-    for (const name of FORWARDED) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    return headers;
-  }
-
   /** False when over a rate limit, after answering 429. */
   async function withinRates(
     req: IncomingMessage,
@@ -372,7 +362,7 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     // the query text comes first: a lone ingestPharow mutation in it sends the body on, once the rate limit
     // has counted it: a refused one costs the CRM subgraph nothing
     let limited = false;
-    const flow = forwardWhileChecking(req, target, forwardedHeaders(req, requestId), bytes, (prefix) => {
+    const flow = forwardWhileChecking(req, target, bulkHeaders(req, requestId), bytes, (prefix) => {
       const query = leadingQuery(prefix);
       if (query === undefined) return undefined;
       if (query === null || !recogniseOperation(query, undefined, schema, crm, config)) return false;
@@ -427,7 +417,7 @@ export function ingestFastPath(runtime: GatewayRuntime): Route {
     }
 
     if (!(await withinRates(req, res, requestId, identity.organisationId))) return true;
-    relay(res, requestId, await postBody(target, forwardedHeaders(req, requestId), raw));
+    relay(res, requestId, await postBody(target, bulkHeaders(req, requestId), raw));
     return true;
   }
 

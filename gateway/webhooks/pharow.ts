@@ -6,7 +6,7 @@ import { requireIngestKey } from '../../lib/auth/identity.ts';
 import type { RateLimitRule } from '../../lib/config.ts';
 import { AppError, ErrorCode } from '../../lib/errors.ts';
 import { type Route, sendError } from '../../lib/http/service-server.ts';
-import { streamBody } from '../forward-body.ts';
+import { bulkHeaders, streamBody } from '../forward-body.ts';
 import type { GatewayRuntime } from '../gateway.ts';
 import { rateLimited } from '../limits.ts';
 
@@ -48,13 +48,13 @@ export function pharowWebhook(runtime: GatewayRuntime): Route {
     }
     if (!(await hit(res, requestId, `org:${identity.organisationId}:ingestPharow`, 'ingestPharow', rule)))
       return true;
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-    for (const name of ['authorization', 'x-api-key']) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
     // the CRM subgraph reads the 13 MB while they are still arriving here
-    const upstream = await streamBody(req, target, headers, runtime.config.limits.webhookBodyBytes);
+    const upstream = await streamBody(
+      req,
+      target,
+      bulkHeaders(req, requestId),
+      runtime.config.limits.webhookBodyBytes,
+    );
     res.writeHead(upstream.status, {
       'content-type': upstream.contentType ?? 'application/json',
       'x-request-id': requestId,

@@ -135,15 +135,18 @@ const PLANNING_SLICE_MS = 5;
 // records handled between two looks at the clock
 const SLICE_STRIDE = 128;
 
-/** Turns of the event loop within long planning loops, at most one per slice of work. */
+/** Turns of the event loop within long loops, at most one per slice of `ms` of work. */
 class Slices {
   private since = performance.now();
 
-  constructor(private readonly pause: () => Promise<void>) {}
+  constructor(
+    private readonly ms: number,
+    private readonly pause: () => Promise<void>,
+  ) {}
 
   /** A turn of the event loop once the slice is used up (else undefined: go on). */
   due(): Promise<void> | undefined {
-    if (performance.now() - this.since < PLANNING_SLICE_MS) return undefined;
+    if (performance.now() - this.since < this.ms) return undefined;
     return this.pause().then(() => {
       this.since = performance.now();
     });
@@ -993,23 +996,16 @@ class NormalisedAhead {
     });
     // its failure is reported where it is awaited below
     watched.catch(() => undefined);
+    const slices = new Slices(AHEAD_SLICE_MS, () => new Promise((resolve) => setImmediate(resolve)));
     while (!settled && this.next < this.batch.length) {
-      const until = performance.now() + AHEAD_SLICE_MS;
       try {
-        do {
-          const end = Math.min(this.next + AHEAD_STRIDE, this.batch.length);
-          for (; this.next < end; this.next++)
-            this.done[this.next] = normalisePharowItem(
-              this.batch.value(this.next),
-              this.next,
-              this.companies,
-            );
-        } while (this.next < this.batch.length && performance.now() < until);
+        this.done[this.next] = normalisePharowItem(this.batch.value(this.next), this.next, this.companies);
       } catch {
         // an item that is not JSON: the ingest reports it when it comes to it
         break;
       }
-      await new Promise((resolve) => setImmediate(resolve));
+      this.next++;
+      if (this.next % AHEAD_STRIDE === 0) await slices.due();
     }
     return watched;
   }
@@ -1137,7 +1133,7 @@ async function writePlanned(
   const writing = new Statements();
   const writeNow = known.length === 0;
   // with statements out, the long planning steps let their answers in now and then
-  const slices = new Slices(() => (writeNow ? writing.flushed() : Promise.resolve()));
+  const slices = new Slices(PLANNING_SLICE_MS, () => (writeNow ? writing.flushed() : Promise.resolve()));
   let companyCounts: Promise<UpsertCounts> | undefined;
   let peopleCounts: Promise<UpsertCounts> | undefined;
   let people: PersonPlan;
