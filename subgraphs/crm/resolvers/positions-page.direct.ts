@@ -192,7 +192,10 @@ export function positionsPageDirect(access: Requirement): DirectPlanner {
       }
       const organisationId = requireIdentity(context.identity).organisationId;
       // the statement depends only on the page size and on whether a cursor is given: built once for each,
-      // so the same text (and the statement PostgreSQL keeps prepared for it) serves every caller
+      // so the same text (and the statement PostgreSQL keeps prepared for it) serves every caller. The limit
+      // is written into it: as a parameter, the planner prices a generic plan for a tenth of the tenant's
+      // rows rather than one page, and so plans the statement afresh on every call (0.2–0.4 ms of
+      // PostgreSQL CPU, as much as running it)
       const shape = `${limit}${page.params.length ? '>' : ''}`;
       let sql = statements.get(shape);
       if (sql === undefined) {
@@ -200,15 +203,11 @@ export function positionsPageDirect(access: Requirement): DirectPlanner {
         if (nodeSql) select.push(`${nodeSql} AS node`);
         if (needsCursor) select.push(`${CURSOR} AS cursor`);
         sql = numbered(`WITH page AS (SELECT ${select.join(', ')} FROM crm.positions p
-          WHERE p.organisation_id = ? AND ${page.where} ORDER BY ${page.orderBy} LIMIT ?)
+          WHERE p.organisation_id = ? AND ${page.where} ORDER BY ${page.orderBy} LIMIT ${needsNext ? limit + 1 : limit})
         SELECT ${jsonObjectSql(answer).replaceAll('$limit', String(limit))}::text AS data`);
         statements.set(shape, sql);
       }
-      const [row] = await context.sql<{ data: string }>(sql, [
-        organisationId,
-        ...page.params,
-        needsNext ? limit + 1 : limit,
-      ]);
+      const [row] = await context.sql<{ data: string }>(sql, [organisationId, ...page.params]);
       return `{${rootKey}:${row!.data}}`;
     };
   };
