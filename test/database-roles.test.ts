@@ -77,6 +77,15 @@ describe('service database roles', () => {
     });
   });
 
+  it("each service's sessions run without JIT compilation (migration 0069)", async () => {
+    for (const service of Object.keys(TABLE_SCHEMAS) as DatabaseService[]) {
+      await withClient(serviceClient(service), async (c) => {
+        const { rows } = await c.query('SHOW jit');
+        expect({ service, jit: rows[0].jit }).toEqual({ service, jit: 'off' });
+      });
+    }
+  });
+
   it('the running services log in as their own roles, never as the owner', async () => {
     const org = await newOrganisation();
     await ok(PositionsDocument, { first: 1 }, { token: org.accessToken });
