@@ -91,10 +91,11 @@ function objectOf(
 }
 
 /**
- * A position's person or company, read by its primary key for each row of the page. The foreign keys
- * (organisation_id, person_id / company_id, both NOT NULL) make this the same row POSITION_FROM's inner
- * joins find; unlike a join, its plan does not depend on the tables' statistics, which after a large
- * ingest can be stale enough for the planner to scan a tenant's whole people list for every row.
+ * A position's person or company, read by its primary key for each row of the page. The references
+ * (organisation_id, person_id / company_id, both NOT NULL, checked by migration 0070) make this the same
+ * row POSITION_FROM's inner joins find; unlike a join, its plan does not depend on the tables' statistics,
+ * which after a large ingest can be stale enough for the planner to scan a tenant's whole people list for
+ * every row.
  */
 const byKey = (object: string | undefined, table: string, alias: string, key: string) =>
   object &&

@@ -1113,7 +1113,7 @@ async function writePlanned(
     const updated = await updateRows(em, table, organisationId, fields, p.updates);
     return { created: p.inserts.length, updated, unchanged: p.unchanged.length + p.updates.length - updated };
   };
-  // The positions' foreign-key checks are planned from these statistics: refresh them after the people, before
+  // The positions' reference check is planned from these statistics: refresh them after the people, before
   // the positions, if this batch grows the tables (see refreshStatistics).
   const writePeople = (people: PersonPlan) => {
     const written = writing.next(() =>
@@ -1269,9 +1269,9 @@ const STATS_MIN_ROWS = 50;
  * by 10% or more by this batch, or estimating this organisation at under half of what the batch alone
  * inserted (an organisation new to a table shared by many: migration 0067). The planner must not wait for
  * autovacuum, which may be late or off, and goes by the same 10% of a table. Within the batch too: the
- * positions' foreign-key checks run one cached plan per row, and a plan made while companies and people
- * were small scans them whole for every position (seconds for 10,000 items into a new database); fresh
- * statistics replace that plan before the positions are written.
+ * positions' reference check (migration 0070) is planned when they are written, and a plan made from
+ * statistics that still see companies and people as small can scan them whole for every position (seconds
+ * for 10,000 items into a new database); fresh statistics come first.
  */
 async function refreshStatistics(
   em: EntityManager,
