@@ -52,6 +52,33 @@ function unnest<Row>(fields: FieldSpec<Row>[]): string {
   return ['?::uuid[]', '?::text[]', ...fields.map((f) => `?::${f.type}[]`)].join(', ');
 }
 
+/** A bulk write built ahead of its turn in the transaction: its statement and bound values, ready to send. */
+export interface BulkStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** The insert of these rows, or undefined when there are none. */
+export function insertStatement<Row>(
+  table: string,
+  organisationId: string,
+  fields: FieldSpec<Row>[],
+  rows: (Row & Keyed)[],
+): BulkStatement | undefined {
+  if (rows.length === 0) return undefined;
+  const columns = fields.map((f) => f.column);
+  const values = fields.map((f) =>
+    f.whenAbsent === undefined ? `u.${f.column}` : `coalesce(u.${f.column}, ?::${f.type})`,
+  );
+  const defaults = fields.flatMap((f) => (f.whenAbsent === undefined ? [] : [f.whenAbsent]));
+  return {
+    sql: `INSERT INTO ${table} (organisation_id, id, source_hash, ${columns.join(', ')})
+     SELECT ?::uuid, u.id, u.source_hash, ${values.join(', ')}
+     FROM unnest(${unnest(fields)}) AS u(id, source_hash, ${columns.join(', ')})`,
+    params: [organisationId, ...defaults, ...arrays(fields, rows)],
+  };
+}
+
 export async function insertRows<Row>(
   em: EntityManager,
   table: string,
@@ -59,42 +86,32 @@ export async function insertRows<Row>(
   fields: FieldSpec<Row>[],
   rows: (Row & Keyed)[],
 ): Promise<void> {
-  if (rows.length === 0) return;
-  const columns = fields.map((f) => f.column);
-  const values = fields.map((f) =>
-    f.whenAbsent === undefined ? `u.${f.column}` : `coalesce(u.${f.column}, ?::${f.type})`,
-  );
-  const defaults = fields.flatMap((f) => (f.whenAbsent === undefined ? [] : [f.whenAbsent]));
-  await rawQuery(
-    em,
-    `INSERT INTO ${table} (organisation_id, id, source_hash, ${columns.join(', ')})
-     SELECT ?::uuid, u.id, u.source_hash, ${values.join(', ')}
-     FROM unnest(${unnest(fields)}) AS u(id, source_hash, ${columns.join(', ')})`,
-    [organisationId, ...defaults, ...arrays(fields, rows)],
-  );
+  await runInsert(em, insertStatement(table, organisationId, fields, rows));
+}
+
+export async function runInsert(em: EntityManager, insert: BulkStatement | undefined): Promise<void> {
+  if (insert) await rawQuery(em, insert.sql, insert.params);
 }
 
 /**
- * Merges rows into stored ones (new non-empty values win, empty ones never blank, fill-only columns keep
- * a known value) and returns how many really changed.
+ * The merge of rows into stored ones (new non-empty values win, empty ones never blank, fill-only columns
+ * keep a known value), or undefined when there are none; it answers with a row per changed-or-not row.
  */
-export async function updateRows<Row>(
-  em: EntityManager,
+export function updateStatement<Row>(
   table: string,
   organisationId: string,
   fields: FieldSpec<Row>[],
   rows: (Row & Keyed)[],
-): Promise<number> {
-  if (rows.length === 0) return 0;
+): BulkStatement | undefined {
+  if (rows.length === 0) return undefined;
   const merged = (f: FieldSpec<Row>) => {
     if (f.replace) return `c.${f.column}`;
     return f.fillOnly ? `COALESCE(t.${f.column}, c.${f.column})` : `COALESCE(c.${f.column}, t.${f.column})`;
   };
   const columns = fields.map((f) => f.column);
   const data = fields.filter((f) => !f.replace);
-  const result = await rawQuery<{ changed: boolean }>(
-    em,
-    `WITH c AS (SELECT * FROM unnest(${unnest(fields)}) AS d(id, source_hash, ${columns.join(', ')})),
+  return {
+    sql: `WITH c AS (SELECT * FROM unnest(${unnest(fields)}) AS d(id, source_hash, ${columns.join(', ')})),
      diff AS (
        SELECT c.id, (${data.map((f) => `t.${f.column}`).join(', ')}) IS DISTINCT FROM (${data.map(merged).join(', ')}) AS changed
        FROM c JOIN ${table} t ON t.organisation_id = ? AND t.id = c.id
@@ -105,7 +122,23 @@ export async function updateRows<Row>(
      FROM c JOIN diff ON diff.id = c.id
      WHERE t.organisation_id = ? AND t.id = c.id
      RETURNING diff.changed`,
-    [...arrays(fields, rows), organisationId, organisationId],
-  );
+    params: [...arrays(fields, rows), organisationId, organisationId],
+  };
+}
+
+/** Merges rows into stored ones (updateStatement) and returns how many really changed. */
+export async function updateRows<Row>(
+  em: EntityManager,
+  table: string,
+  organisationId: string,
+  fields: FieldSpec<Row>[],
+  rows: (Row & Keyed)[],
+): Promise<number> {
+  return runUpdate(em, updateStatement(table, organisationId, fields, rows));
+}
+
+export async function runUpdate(em: EntityManager, update: BulkStatement | undefined): Promise<number> {
+  if (!update) return 0;
+  const result = await rawQuery<{ changed: boolean }>(em, update.sql, update.params);
   return result.filter((r) => r.changed).length;
 }

@@ -4,10 +4,18 @@
 // Matching reads only keys and a fingerprint of each stored row's last ingested version: a repeat of the
 // same data is recognised without reading or writing the rows themselves. Raw items remembered from an
 // earlier ingest are not even normalised (known-items.ts).
+
 import { hash, randomUUID } from 'node:crypto';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
-import { arrayLiteral, type FieldSpec, insertRows, updateRows } from './bulk-upsert.ts';
+import {
+  arrayLiteral,
+  type FieldSpec,
+  insertStatement,
+  runInsert,
+  runUpdate,
+  updateStatement,
+} from './bulk-upsert.ts';
 import {
   type KnownItem,
   loadKnownItems,
@@ -1103,20 +1111,25 @@ async function writePlanned(
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
-  const counts = async <T>(
-    table: string,
-    fields: FieldSpec<T>[],
-    p: Writes<T>,
-    extra: FieldSpec<T>[] = [],
-  ) => {
-    await insertRows(em, table, organisationId, [...extra, ...fields], p.inserts);
-    const updated = await updateRows(em, table, organisationId, fields, p.updates);
-    return { created: p.inserts.length, updated, unchanged: p.unchanged.length + p.updates.length - updated };
+  // A table's writes, built now and sent in their turn: the statement before them is still running, and the
+  // arrays they bind are ready when it answers.
+  const counts = <T>(table: string, fields: FieldSpec<T>[], p: Writes<T>, extra: FieldSpec<T>[] = []) => {
+    const insert = insertStatement(table, organisationId, [...extra, ...fields], p.inserts);
+    const update = updateStatement(table, organisationId, fields, p.updates);
+    return async (): Promise<UpsertCounts> => {
+      await runInsert(em, insert);
+      const updated = await runUpdate(em, update);
+      return {
+        created: p.inserts.length,
+        updated,
+        unchanged: p.unchanged.length + p.updates.length - updated,
+      };
+    };
   };
   // The positions' reference check is planned from these statistics: refresh them after the people, before
   // the positions, if this batch grows the tables (see refreshStatistics).
   const writePeople = (people: PersonPlan) => {
-    const written = writing.next(() =>
+    const written = writing.next(
       counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>),
     );
     writing.next(() =>
@@ -1140,7 +1153,7 @@ async function writePlanned(
   let positions: PositionPlan;
   try {
     if (writeNow) {
-      companyCounts = writing.next(() => counts('crm.companies', COMPANY_FIELDS, companies.plan));
+      companyCounts = writing.next(counts('crm.companies', COMPANY_FIELDS, companies.plan));
       // a turn of the event loop, for the insert to reach the database before the planning takes the thread
       await writing.flushed();
     }
@@ -1161,7 +1174,7 @@ async function writePlanned(
   if (!writeNow) {
     const involved = implicated(known, companies, people, positions);
     if (involved.size > 0) return involved;
-    companyCounts = writing.next(() => counts('crm.companies', COMPANY_FIELDS, companies.plan));
+    companyCounts = writing.next(counts('crm.companies', COMPANY_FIELDS, companies.plan));
     peopleCounts = writePeople(people);
   }
 
@@ -1195,9 +1208,7 @@ async function writePlanned(
   ];
   let positionCounts: Promise<UpsertCounts>;
   if (units) {
-    positionCounts = writing.next(() =>
-      counts('crm.positions', positionFields, positionPlan, positionIdentity),
-    );
+    positionCounts = writing.next(counts('crm.positions', positionFields, positionPlan, positionIdentity));
   } else {
     // the positions of units that need a label wait for it; the others go now, with a label of their own
     const waiting = new Set<string>();
@@ -1205,7 +1216,8 @@ async function writePlanned(
     const now = positionPlan.inserts.filter((row) => !waiting.has(row.id));
     const later = positionPlan.inserts.filter((row) => waiting.has(row.id));
     const allFields = [...positionIdentity, ...positionFields];
-    const first = writing.next(() => insertRows(em, 'crm.positions', organisationId, allFields, now));
+    const firstInsert = insertStatement('crm.positions', organisationId, allFields, now);
+    const first = writing.next(() => runInsert(em, firstInsert));
     try {
       // while the database inserts those
       await writing.flushed();
@@ -1219,7 +1231,8 @@ async function writePlanned(
       const label = units.unitLabels.get(row.id);
       if (label) Object.assign(row, label);
     }
-    const second = writing.next(() => insertRows(em, 'crm.positions', organisationId, allFields, later));
+    const secondInsert = insertStatement('crm.positions', organisationId, allFields, later);
+    const second = writing.next(() => runInsert(em, secondInsert));
     positionCounts = Promise.all([first, second]).then(() => ({
       created: positionPlan.inserts.length,
       updated: 0,
