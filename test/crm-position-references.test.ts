@@ -227,3 +227,84 @@ describe('a position refers to its company and person', () => {
     expect(refused).toEqual({ code: '0A000', message: expect.stringMatching(/READ COMMITTED/) });
   });
 });
+
+describe("a company's and a person's organisation", () => {
+  it('refuses companies and people of an organisation that does not exist', async () => {
+    const missing = randomUUID();
+    for (const insert of [
+      `INSERT INTO crm.companies (organisation_id, id, name) VALUES ($1, gen_random_uuid(), 'Fantôme SAS')`,
+      `INSERT INTO crm.people (organisation_id, id, first_name) VALUES ($1, gen_random_uuid(), 'Jeanne')`,
+    ]) {
+      const c = await crmSession(missing);
+      const refused = await rejection(c.query(insert, [missing]));
+      await finish(c, false);
+      expect(refused).toEqual({
+        code: '23503',
+        message: expect.stringMatching(/organisation does not exist/),
+      });
+    }
+  });
+
+  it('deleting an organisation deletes its companies, people, positions and enrollments, and no one else’s', async () => {
+    const gone = await newOrganisation();
+    const kept = await newOrganisation();
+    for (const org of [gone, kept]) {
+      const ids = await seed(org.organisation.id, 1, 2);
+      const c = await crmSession(org.organisation.id);
+      await c.query(INSERT_POSITIONS, [
+        org.organisation.id,
+        [ids.companies[0], ids.companies[0]],
+        ids.people,
+        ['a@x.fr', 'b@x.fr'],
+      ]);
+      await finish(c, true);
+    }
+    const counts = (organisationId: string) =>
+      withClient(ownerClient(), async (c) => {
+        const { rows } = await c.query(
+          `SELECT (SELECT count(*)::int FROM crm.companies WHERE organisation_id = $1) AS companies,
+                  (SELECT count(*)::int FROM crm.people WHERE organisation_id = $1) AS people,
+                  (SELECT count(*)::int FROM crm.positions WHERE organisation_id = $1) AS positions`,
+          [organisationId],
+        );
+        return rows[0];
+      });
+    expect(await counts(gone.organisation.id)).toEqual({ companies: 1, people: 2, positions: 2 });
+    await withClient(ownerClient(), (c) =>
+      c.query('DELETE FROM iam.organisations WHERE id = $1', [gone.organisation.id]),
+    );
+    expect(await counts(gone.organisation.id)).toEqual({ companies: 0, people: 0, positions: 0 });
+    expect(await counts(kept.organisation.id)).toEqual({ companies: 1, people: 2, positions: 2 });
+  });
+
+  it('an organisation is not deleted under a transaction still writing its people', async () => {
+    const { organisation } = await newOrganisation();
+    const writer = await crmSession(organisation.id);
+    await writer.query(
+      `INSERT INTO crm.people (organisation_id, id, first_name) VALUES ($1, gen_random_uuid(), 'Jeanne')`,
+      [organisation.id],
+    );
+    const owner = ownerClient();
+    await owner.connect();
+    let deleted = false;
+    const deleting = owner
+      .query('DELETE FROM iam.organisations WHERE id = $1', [organisation.id])
+      .then(() => {
+        deleted = true;
+      });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(deleted).toBe(false);
+      await finish(writer, true);
+      await deleting;
+      const { rows } = await owner.query(
+        'SELECT count(*)::int AS n FROM crm.people WHERE organisation_id = $1',
+        [organisation.id],
+      );
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await deleting.catch(() => undefined);
+      await owner.end();
+    }
+  });
+});
