@@ -32,11 +32,13 @@ BEGIN
 END $$;
 
 -- Each company and person the new rows refer to, looked up by key once: a subquery with LIMIT stays a look-up
--- per row whatever the statistics say (a join could be planned, from statistics that still see the tables as
--- small, as a scan of all the organisation's companies for every position). Static SQL: PL/pgSQL keeps its
--- plans, and a one-row insert costs two index probes more, not a planning.
+-- per row (a join could be planned, from statistics that still see the tables as small, as a scan of all the
+-- organisation's companies for every position). Static SQL: PL/pgSQL keeps its plans, and a one-row insert
+-- costs two index probes more, not a planning. A plan kept from when the tables were a page or two could
+-- still read them whole for each row (an insert changes no statistics, and so drops no kept plan): with
+-- sequential scans off, each look-up is the primary key's, whatever the statistics or the plan's age.
 CREATE FUNCTION crm.check_position_references() RETURNS trigger
-  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
 DECLARE
   org uuid;
   ref uuid;

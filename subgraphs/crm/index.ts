@@ -14,6 +14,7 @@ import { SuppressionResolver } from './resolvers/suppression.resolver.ts';
 import { ingestGraphqlRoute } from './routes/ingest-graphql.route.ts';
 import { pharowWebhookRoute } from './routes/pharow-webhook.route.ts';
 import { SearchTerms } from './services/search-terms.ts';
+import { IngestStatistics } from './services/statistics.ts';
 
 export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
   name: 'crm',
@@ -24,7 +25,8 @@ export const crmSubgraph: SubgraphDefinition<CrmDeps> = {
     const searchTerms = new SearchTerms(orm, log);
     // whatever an earlier run queued and did not index
     searchTerms.index();
-    return { ingestMaxItems: config.limits.ingestMaxItems, searchTerms };
+    const statistics = new IngestStatistics(orm, log);
+    return { ingestMaxItems: config.limits.ingestMaxItems, searchTerms, statistics };
   },
   overrides: { Mutation: { ingestPharow: ingestPharowResolver } },
   routes: (runtime) => [pharowWebhookRoute(runtime), ingestGraphqlRoute(runtime)],

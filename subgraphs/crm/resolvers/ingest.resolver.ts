@@ -5,6 +5,7 @@ import type { CrmContext } from '../deps.ts';
 import { IngestResult } from '../entities/ingest-result.ts';
 import { PharowIngestInput } from '../inputs/pharow.input.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
+import { afterIngest } from '../services/statistics.ts';
 
 /**
  * The field's resolver as registered in the schema (see `overrides` in index.ts): type-graphql would first
@@ -24,7 +25,7 @@ export async function ingestPharowResolver(
     args.input.data,
     ctx.deps.ingestMaxItems,
   );
-  ctx.afterCommit(() => ctx.deps.searchTerms.index());
+  ctx.afterCommit(() => afterIngest(ctx.deps, identity.organisationId, result));
   return result;
 }
 

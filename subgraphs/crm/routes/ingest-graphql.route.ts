@@ -24,6 +24,7 @@ import { BODY_BYTES_HEADER, BodyWithdrawn, readVerdictBody } from '../../../lib/
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
 import { InvalidItemJson, RawItems, splitItemList } from '../services/raw-items.ts';
+import { afterIngest } from '../services/statistics.ts';
 
 export const INGEST_GRAPHQL_PATH = '/graphql/ingest-pharow';
 const CRM_SCHEMA = new URL('../../../schema/crm.graphql', import.meta.url);
@@ -154,7 +155,7 @@ export function ingestGraphqlRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
           return withTenant(runtime.orm, identity.organisationId, (em) =>
             ingestPharowItems(em, identity.organisationId, input?.data, maxItems, verdict),
           ).then((result) => {
-            runtime.deps.searchTerms.index();
+            afterIngest(runtime.deps, identity.organisationId, result);
             return result;
           });
         },

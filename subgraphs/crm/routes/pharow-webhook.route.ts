@@ -9,6 +9,7 @@ import { type Route, sendError, sendJson } from '../../../lib/http/service-serve
 import type { CrmDeps } from '../deps.ts';
 import { ingestPharowItems } from '../services/ingest.service.ts';
 import { InvalidItemJson, RawItems, splitItemList } from '../services/raw-items.ts';
+import { afterIngest } from '../services/statistics.ts';
 
 export const PHAROW_WEBHOOK_PATH = '/webhooks/pharow';
 
@@ -57,7 +58,7 @@ export function pharowWebhookRoute(runtime: SubgraphRuntime<CrmDeps>): Route {
       // the items are read from the body's buffer until the ingest has ended
       release();
     }
-    runtime.deps.searchTerms.index();
+    afterIngest(runtime.deps, identity.organisationId, result);
     runtime.log.info(
       { requestId, apiKeyId: identity.apiKeyId, received: result.received, rejected: result.rejected.length },
       'pharow webhook ingested',

@@ -1126,20 +1126,8 @@ async function writePlanned(
       };
     };
   };
-  // The positions' reference check is planned from these statistics: refresh them after the people, before
-  // the positions, if this batch grows the tables (see refreshStatistics).
-  const writePeople = (people: PersonPlan) => {
-    const written = writing.next(
-      counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>),
-    );
-    writing.next(() =>
-      refreshStatistics(em, organisationId, {
-        companies: companies.plan.inserts.length,
-        people: people.plan.inserts.length,
-      }),
-    );
-    return written;
-  };
+  const writePeople = (people: PersonPlan) =>
+    writing.next(counts('crm.people', PERSON_FIELDS, people.plan as Writes<NormalisedPerson>));
   // With nothing known, each table is written as soon as it is planned: the database inserts the companies
   // while the people are planned, and the people while the positions are. Known items must first be
   // checked against the whole plan, before any write.
@@ -1241,10 +1229,7 @@ async function writePlanned(
     positionCounts.catch(() => undefined);
   }
   const unitMembers = units.members;
-  const after = writing.next(async () => {
-    await refreshStatistics(em, organisationId, { positions: positionPlan.inserts.length });
-    await saveUnitMembers(em, organisationId, unitMembers);
-  });
+  const after = writing.next(() => saveUnitMembers(em, organisationId, unitMembers));
   let result: Counts;
   try {
     result = {
@@ -1254,7 +1239,7 @@ async function writePlanned(
     };
     await after;
   } finally {
-    // the statistics and the unit members too, and every statement before an error
+    // the unit members too, and every statement before an error
     await writing.settled();
   }
   const rowSet = (plan: { rows: Map<string, unknown> }) => new Set(plan.rows.keys());
@@ -1272,33 +1257,6 @@ async function writePlanned(
 
 function none(): UpsertCounts {
   return { created: 0, updated: 0, unchanged: 0 };
-}
-
-// A batch must insert at least this many rows into a table for its statistics to be worth refreshing.
-const STATS_MIN_ROWS = 50;
-
-/**
- * ANALYZEs the ingest tables whose statistics no longer describe this organisation: never analysed, grown
- * by 10% or more by this batch, or estimating this organisation at under half of what the batch alone
- * inserted (an organisation new to a table shared by many: migration 0067). The planner must not wait for
- * autovacuum, which may be late or off, and goes by the same 10% of a table. Within the batch too: the
- * positions' reference check (migration 0070) is planned when they are written, and a plan made from
- * statistics that still see companies and people as small can scan them whole for every position (seconds
- * for 10,000 items into a new database); fresh statistics come first.
- */
-async function refreshStatistics(
-  em: EntityManager,
-  organisationId: string,
-  inserted: Partial<Record<'companies' | 'people' | 'positions', number>>,
-): Promise<void> {
-  const candidates = Object.entries(inserted).filter(([, rows]) => rows >= STATS_MIN_ROWS);
-  if (candidates.length === 0) return;
-  // the check and the refresh in one statement, one round trip between two writes
-  await rawQuery(em, 'SELECT crm.refresh_statistics(crm.stale_statistics(?, ?::text[], ?::int[]))', [
-    organisationId,
-    candidates.map(([table]) => table),
-    candidates.map(([, rows]) => rows),
-  ]);
 }
 
 /**
