@@ -894,6 +894,9 @@ export async function ingestPharowItems(
     unit.rows.some((k) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key))),
   );
   await goAhead;
+  // remembered while the rest is planned: the database has nothing else to do until the first write
+  const remembered = saveRejected(em, organisationId, newlyRefused);
+  remembered.catch(() => undefined);
   for (let round = 1; ; round++) {
     for (const unit of pulled) remaining.delete(unit);
     if (pulled.length > 0) {
@@ -910,7 +913,7 @@ export async function ingestPharowItems(
     const known = [...remaining].flatMap((unit) => unit.rows);
     const outcome = await writeItems(em, organisationId, items, fingerprints, known);
     if (!(outcome instanceof Set)) {
-      await saveRejected(em, organisationId, newlyRefused);
+      await remembered;
       return { received: batch.length, ...outcome, rejected };
     }
     // the known items the others touch go through the pipeline with them (after a few rounds, all)
@@ -1105,12 +1108,14 @@ async function writePlanned(
 ) {
   const companies = await planCompanies(em, organisationId, items);
   const linkedinUrls = [...new Set(items.map((i) => i.person.linkedinUrl).filter((v): v is string => !!v))];
-  const stored = await loadStoredPeople(
+  // asked now: with nothing known, the companies' insert is built meanwhile and goes right behind it
+  const storedPeople = loadStoredPeople(
     em,
     organisationId,
     [...new Set(companies.idOfItem.values())],
     linkedinUrls,
   );
+  storedPeople.catch(() => undefined);
   // A table's writes, built now and sent in their turn: the statement before them is still running, and the
   // arrays they bind are ready when it answers.
   const counts = <T>(table: string, fields: FieldSpec<T>[], p: Writes<T>, extra: FieldSpec<T>[] = []) => {
@@ -1145,6 +1150,7 @@ async function writePlanned(
       // a turn of the event loop, for the insert to reach the database before the planning takes the thread
       await writing.flushed();
     }
+    const stored = await storedPeople;
     people = await planPeople(items, companies.idOfItem, stored);
     if (writeNow) {
       peopleCounts = writePeople(people);
