@@ -10,6 +10,7 @@ import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
 import {
   arrayLiteral,
+  type BulkStatement,
   type FieldSpec,
   insertStatement,
   runInsert,
@@ -889,10 +890,13 @@ export async function ingestPharowItems(
     rejected.sort((a, b) => a.index - b.index);
   }
   // known items at the same company as a new or changed one will most likely be implicated: take them now
-  const companyKeysOfItems = new Set(items.flatMap((item) => companyKeys(item.company)));
-  let pulled = [...remaining].filter((unit) =>
-    unit.rows.some((k) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key))),
-  );
+  let pulled: KnownUnit[] = [];
+  if (remaining.size > 0) {
+    const companyKeysOfItems = new Set(items.flatMap((item) => companyKeys(item.company)));
+    pulled = [...remaining].filter((unit) =>
+      unit.rows.some((k) => companyKeys(k.company).some((key) => companyKeysOfItems.has(key))),
+    );
+  }
   await goAhead;
   // remembered while the rest is planned: the database has nothing else to do until the first write
   const remembered = saveRejected(em, organisationId, newlyRefused);
@@ -1172,8 +1176,9 @@ async function writePlanned(
     peopleCounts = writePeople(people);
   }
 
-  // New positions only: those outside the units that need a label are inserted before the units are labelled,
-  // and the rest after, with their unit's label. A stored position's label must be settled before it is compared.
+  // New positions only: the units are labelled while the statements before the positions run; should the
+  // positions' turn come first, those outside the units that need a label go then, and the rest after, with
+  // their unit's label. A stored position's label must be settled before it is compared.
   const newOnly = positions.plan.updates.length === 0 && positions.plan.unchanged.length === 0;
   let positionPlan: Writes<PositionRow & Label>;
   let labels: Map<string, Label>;
@@ -1211,9 +1216,15 @@ async function writePlanned(
     const later = positionPlan.inserts.filter((row) => waiting.has(row.id));
     const allFields = [...positionIdentity, ...positionFields];
     const firstInsert = insertStatement('crm.positions', organisationId, allFields, now);
-    const first = writing.next(() => runInsert(em, firstInsert));
+    // all of them in one statement instead, when the units are labelled before the positions' turn comes
+    let whole: BulkStatement | undefined;
+    let sent = false;
+    const first = writing.next(() => {
+      sent = true;
+      return runInsert(em, whole ?? firstInsert);
+    });
     try {
-      // while the database inserts those
+      // while the database inserts those (or the people before them)
       await writing.flushed();
       units = labelUnits(needing, fingerprints, companies, people, positions, known);
     } catch (error) {
@@ -1225,8 +1236,12 @@ async function writePlanned(
       const label = units.unitLabels.get(row.id);
       if (label) Object.assign(row, label);
     }
-    const secondInsert = insertStatement('crm.positions', organisationId, allFields, later);
-    const second = writing.next(() => runInsert(em, secondInsert));
+    let second: Promise<void> | undefined;
+    if (!sent) whole = insertStatement('crm.positions', organisationId, allFields, positionPlan.inserts);
+    else {
+      const secondInsert = insertStatement('crm.positions', organisationId, allFields, later);
+      second = writing.next(() => runInsert(em, secondInsert));
+    }
     positionCounts = Promise.all([first, second]).then(() => ({
       created: positionPlan.inserts.length,
       updated: 0,
