@@ -1,4 +1,5 @@
-// Bulk writes under RLS: one statement per table over unnest()ed arrays (bound as arrays, not inlined).
+// Bulk writes under RLS: one statement per table over unnest()ed arrays (bound as arrays, in binary, not inlined).
+import { binaryArray, isBinaryElement } from '../../../lib/db/binary-array.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 
 export interface FieldSpec<Row> {
@@ -40,16 +41,39 @@ export function arrayLiteral(values: readonly unknown[]): string {
   return `${out}}`;
 }
 
-function arrays<Row>(fields: FieldSpec<Row>[], rows: (Row & Keyed)[]): string[] {
+/** The element type a field's array is bound as in binary: citext goes as text and is cast. */
+const boundAs = (type: string) => (type === 'citext' ? 'text' : type);
+
+/** Each column's values as one array, bound in binary (lib/db/binary-array.ts), else as a text literal. */
+function arrays<Row>(fields: FieldSpec<Row>[], rows: (Row & Keyed)[]): (Buffer | string)[] {
+  const column = (type: string, values: unknown[]) => {
+    const bound = boundAs(type);
+    return isBinaryElement(bound) ? binaryArray(bound, values) : arrayLiteral(values);
+  };
   return [
-    arrayLiteral(rows.map((r) => r.id)),
-    arrayLiteral(rows.map((r) => r.sourceHash)),
-    ...fields.map((f) => arrayLiteral(rows.map((r) => r[f.key]))),
+    column(
+      'uuid',
+      rows.map((r) => r.id),
+    ),
+    column(
+      'text',
+      rows.map((r) => r.sourceHash),
+    ),
+    ...fields.map((f) =>
+      column(
+        f.type,
+        rows.map((r) => r[f.key]),
+      ),
+    ),
   ];
 }
 
 function unnest<Row>(fields: FieldSpec<Row>[]): string {
-  return ['?::uuid[]', '?::text[]', ...fields.map((f) => `?::${f.type}[]`)].join(', ');
+  const cast = (type: string) => {
+    const bound = boundAs(type);
+    return bound === type ? `?::${type}[]` : `?::${bound}[]::${type}[]`;
+  };
+  return ['?::uuid[]', '?::text[]', ...fields.map((f) => cast(f.type))].join(', ');
 }
 
 /** A bulk write built ahead of its turn in the transaction: its statement and bound values, ready to send. */
