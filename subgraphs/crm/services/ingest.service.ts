@@ -6,10 +6,10 @@
 // earlier ingest are not even normalised (known-items.ts).
 
 import { hash, randomUUID } from 'node:crypto';
+import { binaryArray } from '../../../lib/db/binary-array.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
 import { badInput } from '../../../lib/errors.ts';
 import {
-  arrayLiteral,
   type BulkStatement,
   type FieldSpec,
   insertStatement,
@@ -315,7 +315,7 @@ async function planCompanies(em: EntityManager, organisationId: string, items: N
      WHERE organisation_id = ? AND (pharow_company_id COLLATE "C" = ANY(?::text[]) OR siren COLLATE "C" = ANY(?::text[])
        OR lower(domain::text) COLLATE "C" = ANY(ARRAY(SELECT lower(d) FROM unnest(?::text[]) d))
        OR lower(name) COLLATE "C" = ANY(?::text[]))`,
-    [organisationId, ...['p:', 's:', 'd:', 'n:'].map((prefix) => arrayLiteral(pick(prefix)))],
+    [organisationId, ...['p:', 's:', 'd:', 'n:'].map((prefix) => binaryArray('text', pick(prefix)))],
   );
   const storedByKey = new Map<string, StoredCompany>();
   for (const row of stored) {
@@ -402,7 +402,7 @@ async function loadStoredPeople(
      UNION ALL
      SELECT p.id, p.linkedin_url, p.name_key, p.source_hash, NULL, NULL, NULL, NULL, NULL, NULL
      FROM crm.people p WHERE p.organisation_id = ? AND p.linkedin_url COLLATE "C" = ANY(?::text[])`,
-    [organisationId, arrayLiteral(companyIds), organisationId, arrayLiteral(linkedinUrls)],
+    [organisationId, binaryArray('uuid', companyIds), organisationId, binaryArray('text', linkedinUrls)],
   );
   const peopleByKey = new Map<string, StoredPerson>();
   const positionsByPair = new Map<string, StoredPosition[]>();

@@ -5,8 +5,8 @@
 // with the source hashes those three rows had then. While the rows still carry them, the full pipeline
 // would find all three unchanged for that item, so the ingest can count them unchanged without parsing it.
 import { hash } from 'node:crypto';
+import { binaryArray } from '../../../lib/db/binary-array.ts';
 import { type EntityManager, rawQuery } from '../../../lib/db/orm.ts';
-import { arrayLiteral } from './bulk-upsert.ts';
 
 // Part of every fingerprint: a change to how items are normalised must make every remembered item unknown.
 export const NORMALISATION_VERSION = '1';
@@ -54,7 +54,7 @@ export async function loadUnitMembers(
     em,
     `SELECT item_hash AS "itemHash", unit_hash AS "unitHash", positions FROM crm.ingest_items
      WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
-    [organisationId, arrayLiteral(fingerprints)],
+    [organisationId, binaryArray('text', fingerprints)],
   );
   return new Map(rows.map((r) => [r.itemHash, { unitHash: r.unitHash, positions: r.positions }]));
 }
@@ -99,7 +99,7 @@ export async function loadRejected(
     em,
     `SELECT item_hash AS "itemHash", rejections FROM crm.ingest_rejected
      WHERE organisation_id = ? AND item_hash COLLATE "C" = ANY(?::text[])`,
-    [organisationId, arrayLiteral(fingerprints)],
+    [organisationId, binaryArray('text', fingerprints)],
   );
   return new Map(rows.map((r) => [r.itemHash, r.rejections]));
 }
@@ -119,8 +119,14 @@ export async function saveRejected(
      ON CONFLICT (organisation_id, item_hash) DO NOTHING`,
     [
       organisationId,
-      arrayLiteral(entries.map(([h]) => h)),
-      arrayLiteral(entries.map(([, r]) => JSON.stringify(r))),
+      binaryArray(
+        'text',
+        entries.map(([h]) => h),
+      ),
+      binaryArray(
+        'text',
+        entries.map(([, r]) => JSON.stringify(r)),
+      ),
     ],
   );
 }
@@ -167,7 +173,7 @@ export async function loadKnownItems(
         personId: string;
         email: string | null;
       }
-  >(em, KNOWN_ITEMS_QUERY, [organisationId, arrayLiteral(fingerprints)]);
+  >(em, KNOWN_ITEMS_QUERY, [organisationId, binaryArray('text', fingerprints)]);
   const known = new Map<string, KnownItem[]>();
   for (const r of rows) {
     const list = known.get(r.itemHash) ?? [];
