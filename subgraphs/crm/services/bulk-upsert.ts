@@ -103,16 +103,7 @@ export function insertStatement<Row>(
   };
 }
 
-export async function insertRows<Row>(
-  em: EntityManager,
-  table: string,
-  organisationId: string,
-  fields: FieldSpec<Row>[],
-  rows: (Row & Keyed)[],
-): Promise<void> {
-  await runInsert(em, insertStatement(table, organisationId, fields, rows));
-}
-
+/** Runs an insert built by insertStatement (nothing, for no rows). */
 export async function runInsert(em: EntityManager, insert: BulkStatement | undefined): Promise<void> {
   if (insert) await rawQuery(em, insert.sql, insert.params);
 }
@@ -150,17 +141,7 @@ export function updateStatement<Row>(
   };
 }
 
-/** Merges rows into stored ones (updateStatement) and returns how many really changed. */
-export async function updateRows<Row>(
-  em: EntityManager,
-  table: string,
-  organisationId: string,
-  fields: FieldSpec<Row>[],
-  rows: (Row & Keyed)[],
-): Promise<number> {
-  return runUpdate(em, updateStatement(table, organisationId, fields, rows));
-}
-
+/** Runs a merge (updateStatement) and returns how many rows really changed. */
 export async function runUpdate(em: EntityManager, update: BulkStatement | undefined): Promise<number> {
   if (!update) return 0;
   const result = await rawQuery<{ changed: boolean }>(em, update.sql, update.params);
