@@ -44,8 +44,7 @@ DECLARE
   ref uuid;
   kind text;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('crm.ingest:' || s.o::text))
-  FROM (SELECT DISTINCT n.organisation_id FROM new_rows n ORDER BY 1) AS s(o);
+  PERFORM crm.lock_organisations(ARRAY(SELECT n.organisation_id FROM new_rows n));
   kind := 'company';
   SELECT r.organisation_id, r.company_id INTO org, ref
   FROM (SELECT DISTINCT n.organisation_id, n.company_id FROM new_rows n) r

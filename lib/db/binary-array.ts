@@ -69,11 +69,6 @@ const CODECS: Record<BinaryElement, Codec> = {
   }),
 };
 
-/** Whether statements can bind arrays of this element type in binary. */
-export function isBinaryElement(type: string): type is BinaryElement {
-  return Object.hasOwn(CODECS, type);
-}
-
 /**
  * These values as one binary array of `type` (null and undefined are NULL). A statement binds it with a
  * cast to `type[]`, so that PostgreSQL expects that element type.

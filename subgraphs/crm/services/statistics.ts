@@ -47,11 +47,6 @@ export class IngestStatistics {
     });
   }
 
-  /** Once every refresh asked for so far has run (or failed, logged). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
-  }
-
   private async drain(): Promise<void> {
     for (const [organisationId, counts] of this.pending) {
       this.pending.delete(organisationId);
