@@ -43,6 +43,11 @@ describe('binary arrays', () => {
     expect(() => binaryArray('date', ['2023-02-30'])).toThrow(/calendar date/);
     expect(() => binaryArray('date', ['30/01/2023'])).toThrow(/YYYY-MM-DD/);
     expect(() => binaryArray('uuid', ['not-a-uuid'])).toThrow(/UUID/);
+    // the right length, with a letter that is not hex, a dash out of place, a non-ASCII digit
+    expect(() => binaryArray('uuid', ['0b9ce06b-1ee2-475b-9620-1768ecd1e15g'])).toThrow(/UUID/);
+    expect(() => binaryArray('uuid', ['0b9ce06b1-ee2-475b-9620-1768ecd1e155'])).toThrow(/UUID/);
+    expect(() => binaryArray('uuid', ['0b9ce06b-1ee2-475b-9620-1768ecd1e15٥'])).toThrow(/UUID/);
+    expect(() => binaryArray('uuid', [42])).toThrow(/UUID/);
     expect(() => binaryArray('boolean', ['true'])).toThrow(/boolean/);
   });
 });
