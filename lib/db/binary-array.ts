@@ -144,7 +144,8 @@ function fixedArray(type: Exclude<BinaryElement, 'text'>, values: readonly unkno
         writeDate(buffer, offset, value);
         break;
       case 'boolean':
-        if (typeof value !== 'boolean') throw new TypeError(`binary array: ${String(value)} is not a boolean`);
+        if (typeof value !== 'boolean')
+          throw new TypeError(`binary array: ${String(value)} is not a boolean`);
         buffer.writeUInt8(value ? 1 : 0, offset);
         break;
     }
