@@ -40,7 +40,7 @@ const ITEMS = 10_000;
 const SEED = 20_240_611;
 const NAIVE_SAMPLE = 1_000;
 // fresh + repeat rounds per path, each in a new organisation (BENCH_ROUNDS)
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const WARMUP_ITEMS = 200;
 // The whole run must end by itself: a watchdog cleans up and exits well before 5 minutes.
 const RUN_BUDGET_MS = 280_000;

@@ -75,9 +75,18 @@ export async function saveUnitMembers(
        DO UPDATE SET unit_hash = excluded.unit_hash, positions = excluded.positions`,
     [
       organisationId,
-      entries.map(([h]) => h),
-      entries.map(([, m]) => m.unitHash),
-      entries.map(([, m]) => m.positions),
+      binaryArray(
+        'text',
+        entries.map(([h]) => h),
+      ),
+      binaryArray(
+        'text',
+        entries.map(([, m]) => m.unitHash),
+      ),
+      binaryArray(
+        'int',
+        entries.map(([, m]) => m.positions),
+      ),
     ],
   );
 }
